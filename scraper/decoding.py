@@ -1,0 +1,64 @@
+"""Turn response bytes into text when the declared charset may be wrong or missing."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+import charset_normalizer
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Single-byte charsets decode any bytes, so a wrong declaration never fails to decode.
+_SINGLE_BYTE = {"latin-1", "iso8859-1", "cp1252", "ascii"}
+
+
+def _codec(name: str | None) -> str | None:
+    """The Python codec name for a charset label, or None when unknown."""
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name.strip().lower()).name
+    except LookupError:
+        return None
+
+
+def declared_charset(body: bytes, header_charset: str | None) -> str | None:
+    """The charset the server or the page itself declares (header first, then <meta>)."""
+    if header_charset:
+        return header_charset
+    match = _META_CHARSET.search(body[:4096])
+    return match.group(1).decode("ascii", "replace") if match else None
+
+
+def decode_html(body: bytes, header_charset: str | None = None) -> tuple[str, str, bool]:
+    """Decode an HTML body: BOM, then the declared charset, then detection.
+
+    Returns ``(text, charset_used, declared_was_wrong)``. A declared single-byte
+    charset on a body that is valid UTF-8 with non-ASCII bytes is taken as a
+    wrong declaration, since such bytes almost never form valid UTF-8 by chance.
+    """
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return body.decode(name, "replace"), name, False
+    declared = _codec(declared_charset(body, header_charset))
+    if declared and declared not in _SINGLE_BYTE:
+        try:
+            return body.decode(declared), declared, False
+        except UnicodeDecodeError:
+            pass
+    elif declared:
+        if not body.isascii():
+            try:
+                return body.decode("utf-8"), "utf-8", True
+            except UnicodeDecodeError:
+                pass
+        return body.decode(declared), declared, False
+    best = charset_normalizer.from_bytes(body).best()
+    detected = _codec(best.encoding) if best else None
+    charset = detected or "utf-8"
+    return body.decode(charset, "replace"), charset, declared is not None

@@ -1,0 +1,53 @@
+"""The page record: one per page request, exported as one JSON line.
+
+Every page request the spider schedules ends as exactly one ``PageRecord``:
+a processed page, or a page whose ``failures`` say why it was not (fully)
+processed. Stages fill their own fields and append to ``failures``; none
+drops a record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Failure:
+    """Why a stage could not finish a page: ``reason`` is a short stable code."""
+
+    stage: str  # fetch | clean | chunk | extract | store
+    reason: str  # e.g. http_404, non_html, too_large, llm_invalid_output
+    detail: str = ""
+
+
+@dataclass
+class PageRecord:
+    url: str  # the URL that was requested
+    final_url: str | None = None  # after redirects
+    status: int | None = None  # HTTP status, None when no response arrived
+    fetched_at: str | None = None  # ISO 8601, UTC
+    rendered: bool = False
+    render_reason: str | None = None  # why the page was (re)rendered in a browser
+    content_type: str | None = None
+    charset: str | None = None
+    content_hash: str | None = None  # sha256 of markdown + structured data
+    title: str | None = None
+    language: str | None = None
+    canonical_url: str | None = None
+    published: str | None = None
+    modified: str | None = None
+    author: str | None = None
+    markdown: str | None = None
+    structured_data: dict[str, Any] = field(default_factory=dict)
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    extraction: dict[str, Any] | None = None  # filled by the extraction stage
+    failures: list[Failure] = field(default_factory=list)
+    html: str | None = None  # dropped before export unless EXPORT_HTML is on
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def fail(self, stage: str, reason: str, detail: str = "") -> None:
+        self.failures.append(Failure(stage, reason, detail))

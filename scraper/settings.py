@@ -1,0 +1,79 @@
+"""Settings of the semantic-scraper Scrapy project.
+
+Every setting a user can change is listed here with its default and in the
+README. Override with ``-s NAME=value`` or in a project of your own.
+"""
+
+BOT_NAME = "semantic-scraper"
+SPIDER_MODULES = ["scraper.spiders"]
+NEWSPIDER_MODULE = "scraper.spiders"
+COMMANDS_MODULE = "scraper.commands"
+
+# --- crawl ----------------------------------------------------------------
+USER_AGENT = "semantic-scraper/0.1 (+https://github.com/semantic-scraper/semantic-scraper)"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # bigger responses are cancelled and recorded as too_large
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+REDIRECT_MAX_TIMES = 10
+RETRY_TIMES = 2
+LOGSTATS_INTERVAL = 30.0
+FEED_EXPORT_ENCODING = "utf-8"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# Refuse requests to private, loopback, link-local and reserved addresses.
+ALLOW_PRIVATE_ADDRESSES = False
+# Keep the raw HTML in exported records.
+EXPORT_HTML = False
+
+DOWNLOADER_MIDDLEWARES = {
+    "scraper.middlewares.PrivateAddressMiddleware": 50,
+}
+
+ITEM_PIPELINES = {
+    "scraper.pipelines.cleaning.CleaningPipeline": 100,
+    "scraper.pipelines.chunking.ChunkingPipeline": 200,
+    "scraper.pipelines.outcome.OutcomePipeline": 900,
+}
+
+# --- render ---------------------------------------------------------------
+# never | always | auto (auto renders only pages that look like an empty JS shell)
+RENDER_MODE = "auto"
+DOWNLOAD_HANDLERS = {
+    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+}
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_LAUNCH_OPTIONS = {
+    "executable_path": "/usr/bin/chromium",
+    "headless": True,
+    "args": [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ],
+}
+PLAYWRIGHT_MAX_CONTEXTS = 2
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
+
+# --- chunk ----------------------------------------------------------------
+CHUNK_ENCODING = "o200k_base"
+CHUNK_SIZE_TOKENS = 800
+CHUNK_OVERLAP_TOKENS = 80
+
+# --- extract (LLM, cache, cost) ------------------------------------------
+
+# --- graph store ----------------------------------------------------------
+
+# --- re-crawl -------------------------------------------------------------

@@ -1,0 +1,285 @@
+"""The ``semantic`` spider: crawl a site and yield one PageRecord per page request.
+
+The spider only fetches and routes: it decodes the body, decides whether a page
+needs a browser, follows links, and turns every failure into a record. The
+stages (cleaning, chunking, extraction, graph) run as item pipelines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
+from scrapy.http import HtmlResponse, Response
+from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.sitemap import Sitemap
+from scrapy.utils.url import url_has_any_extension, url_is_from_any_domain
+from twisted.python.failure import Failure as TwistedFailure
+from w3lib.url import canonicalize_url
+
+from scraper.decoding import decode_html
+from scraper.items import PageRecord
+from scraper.middlewares import RefusedAddress
+from scraper.rendering import js_shell_reason
+
+RENDER_MODES = ("never", "always", "auto")
+_HTML_TYPES = re.compile(r"^\s*(text/html|application/xhtml\+xml)", re.I)
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+_NON_HTML_EXTENSIONS = {f".{ext}" for ext in IGNORED_EXTENSIONS}
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC timestamp."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def fetch_failure_reason(exc: BaseException) -> str:
+    """A short stable code for why a request produced no usable response."""
+    if isinstance(exc, HttpError):
+        return f"http_{exc.response.status}"
+    if isinstance(exc, RefusedAddress):
+        return "private_address"
+    if isinstance(exc, DownloadCancelledError):
+        return "too_large"
+    if isinstance(exc, DownloadTimeoutError | TimeoutError):
+        return "timeout"
+    if isinstance(exc, CannotResolveHostError):
+        return "dns_error"
+    if isinstance(exc, DownloadConnectionRefusedError):
+        return "connection_refused"
+    if isinstance(exc, IgnoreRequest):
+        message = str(exc).lower()
+        if "robots.txt" in message:
+            return "robots_disallowed"
+        if "redirection" in message:
+            return "redirect_loop"
+        return "ignored"
+    return "fetch_error"
+
+
+def _read_urls_file(path: str) -> list[str]:
+    """URLs from a file, one per line; blank lines and ``#`` comments skipped."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+class SemanticSpider(scrapy.Spider):
+    """Crawl within the start URLs' domains and yield a PageRecord per page.
+
+    Arguments (``-a name=value``): ``url`` (comma-separated start URLs),
+    ``urls_file`` (a file of URLs), ``sitemap`` (a sitemap or sitemap index URL),
+    ``depth``, ``max_pages``, ``allow`` / ``deny`` (regular expressions on URLs),
+    ``follow`` (``false`` to fetch only the given URLs), ``render``
+    (never|always|auto) and ``schema`` (``package.module:Model`` for extraction).
+    """
+
+    name = "semantic"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        urls_file: str | None = None,
+        sitemap: str | None = None,
+        depth: str | int | None = None,
+        max_pages: str | int | None = None,
+        allow: str | None = None,
+        deny: str | None = None,
+        follow: str | bool = True,
+        render: str | None = None,
+        schema: str | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.start_urls = [u.strip() for u in (url or "").split(",") if u.strip()]
+        if urls_file:
+            self.start_urls += _read_urls_file(urls_file)
+        self.sitemap_urls = [s.strip() for s in (sitemap or "").split(",") if s.strip()]
+        if not self.start_urls and not self.sitemap_urls:
+            raise ValueError(
+                "give a start URL: -a url=https://example.com/ (or urls_file, sitemap)"
+            )
+        self.depth = int(depth) if depth is not None else None
+        self.max_pages = int(max_pages) if max_pages is not None else None
+        self.follow = str(follow).lower() not in ("false", "0", "no")
+        self.render = render
+        self.schema = schema
+        for start_url in self.start_urls + self.sitemap_urls:
+            if not urlsplit(start_url).hostname:
+                raise ValueError(f"not an absolute http(s) URL: {start_url!r}")
+        self.allowed_domains = sorted(
+            {urlsplit(u).hostname for u in self.start_urls + self.sitemap_urls}
+        )
+        self.link_extractor = LinkExtractor(
+            allow=allow or (),
+            deny=deny or (),
+            allow_domains=self.allowed_domains,
+            deny_extensions=[],
+        )
+        self.url_filter = LinkExtractor(allow=allow or (), deny=deny or ())
+        self.seen: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SemanticSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        # Settings may still change here (Scrapy >= 2.11): spider arguments win.
+        spider.render = spider.render or settings.get("RENDER_MODE")
+        if spider.render not in RENDER_MODES:
+            raise ValueError(
+                f"render must be one of {', '.join(RENDER_MODES)}, not {spider.render!r}"
+            )
+        settings.set("RENDER_MODE", spider.render, priority="spider")
+        if spider.depth is not None:
+            settings.set("DEPTH_LIMIT", spider.depth, priority="spider")
+        if not settings.get("FEED_EXPORT_FIELDS"):
+            fields = [f.name for f in dataclasses.fields(PageRecord)]
+            if not settings.getbool("EXPORT_HTML"):
+                fields.remove("html")
+            settings.set("FEED_EXPORT_FIELDS", fields, priority="spider")
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.sitemap_urls:
+            yield scrapy.Request(url, callback=self.parse_sitemap, errback=self.on_sitemap_error)
+        for request in self._page_requests(self.start_urls):
+            yield request
+
+    # --- requests ---------------------------------------------------------
+
+    def _page_requests(self, urls: Iterable[str]) -> Iterator[scrapy.Request]:
+        """Requests for the pages not seen yet, within ``max_pages``."""
+        for url in urls:
+            key = canonicalize_url(url)
+            if key in self.seen:
+                continue
+            if self.max_pages is not None and len(self.seen) >= self.max_pages:
+                self.crawler.stats.inc_value("pages/skipped/max_pages")
+                continue
+            self.seen.add(key)
+            meta: dict[str, Any] = {}
+            if self.render == "always":
+                meta.update(playwright=True, render_reason="render=always")
+            # dont_filter: the spider dedupes itself, so a redirect back to a page
+            # already requested ends as a redirect_loop record, never silently.
+            yield scrapy.Request(
+                url, callback=self.parse, errback=self.on_error, meta=meta, dont_filter=True
+            )
+
+    def _render_request(self, response: Response, reason: str) -> scrapy.Request:
+        """The same page again, rendered in the browser."""
+        self.crawler.stats.inc_value("pages/render/auto")
+        meta = {**response.request.meta, "playwright": True, "render_reason": reason}
+        return response.request.replace(url=response.url, meta=meta, dont_filter=True)
+
+    # --- callbacks --------------------------------------------------------
+
+    def parse(self, response: Response) -> Iterator[PageRecord | scrapy.Request]:
+        record = self._record(response)
+        content_type = record.content_type or ""
+        if not (
+            _HTML_TYPES.match(content_type)
+            or (not content_type and isinstance(response, HtmlResponse))
+        ):
+            self.crawler.stats.inc_value("pages/skipped/non_html")
+            record.fail("fetch", "non_html", f"content type {content_type!r}")
+            yield record
+            return
+        charset = _CHARSET.search(content_type)
+        html, record.charset, charset_was_wrong = decode_html(
+            response.body, charset.group(1) if charset else None
+        )
+        if charset_was_wrong:
+            self.crawler.stats.inc_value("pages/charset_corrected")
+        if self.render == "auto" and not record.rendered:
+            reason = js_shell_reason(html)
+            if reason:
+                yield self._render_request(response, reason)
+                return
+        record.html = html
+        yield record
+        if self.follow:
+            yield from self._follow_links(response)
+
+    def _follow_links(self, response: Response) -> Iterator[scrapy.Request]:
+        urls = []
+        for link in self.link_extractor.extract_links(response):
+            if url_has_any_extension(link.url, _NON_HTML_EXTENSIONS):
+                self.crawler.stats.inc_value("links/skipped/non_html")
+                continue
+            urls.append(link.url)
+        yield from self._page_requests(urls)
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        body = response.body
+        try:
+            sitemap = Sitemap(body)
+        except Exception as exc:  # lxml raises several types on garbage
+            self._sitemap_failed(response.url, f"unparseable sitemap: {exc}")
+            return
+        urls = [entry["loc"] for entry in sitemap if entry.get("loc")]
+        if sitemap.type == "sitemapindex":
+            for url in urls:
+                yield scrapy.Request(
+                    url, callback=self.parse_sitemap, errback=self.on_sitemap_error
+                )
+            return
+        self.crawler.stats.inc_value("sitemap/urls", len(urls))
+        wanted = [u for u in urls if self.url_filter.matches(u) and self._in_domains(u)]
+        yield from self._page_requests(wanted)
+
+    def _in_domains(self, url: str) -> bool:
+        return url_is_from_any_domain(url, self.allowed_domains)
+
+    def on_sitemap_error(self, failure: TwistedFailure) -> None:
+        self._sitemap_failed(failure.request.url, fetch_failure_reason(failure.value))
+
+    def _sitemap_failed(self, url: str, reason: str) -> None:
+        self.crawler.stats.inc_value("sitemap/failed")
+        self.logger.error("Sitemap %s failed: %s", url, reason)
+
+    def on_error(self, failure: TwistedFailure) -> Iterator[PageRecord]:
+        request = failure.request
+        exc = failure.value
+        response = exc.response if isinstance(exc, HttpError) else None
+        record = (
+            self._record(response)
+            if response is not None
+            else PageRecord(
+                url=request.meta.get("redirect_urls", [request.url])[0],
+                fetched_at=utc_now(),
+                rendered=bool(request.meta.get("playwright")),
+                render_reason=request.meta.get("render_reason"),
+            )
+        )
+        reason = fetch_failure_reason(exc)
+        self.crawler.stats.inc_value(f"pages/fetch_failed/{reason}")
+        record.fail("fetch", reason, str(exc)[:500])
+        yield record
+
+    def _record(self, response: Response) -> PageRecord:
+        request = response.request
+        content_type = response.headers.get(b"Content-Type")
+        return PageRecord(
+            url=request.meta.get("redirect_urls", [request.url])[0],
+            final_url=response.url,
+            status=response.status,
+            fetched_at=utc_now(),
+            rendered=bool(request.meta.get("playwright")),
+            render_reason=request.meta.get("render_reason"),
+            content_type=content_type.decode("latin-1") if content_type else None,
+        )
