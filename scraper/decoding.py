@@ -14,6 +14,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 # Single-byte charsets decode any bytes, so a wrong declaration never fails to decode.
+_CHAOS_TOLERANCE = 0.1
 _SINGLE_BYTE = {"latin-1", "iso8859-1", "cp1252", "ascii"}
 
 
@@ -33,6 +34,24 @@ def declared_charset(body: bytes, header_charset: str | None) -> str | None:
         return header_charset
     match = _META_CHARSET.search(body[:4096])
     return match.group(1).decode("ascii", "replace") if match else None
+
+
+def _detect(body: bytes) -> str | None:
+    """The most likely charset of ``body``.
+
+    Detection on short pages cannot tell Western codepages apart, so UTF-8 and
+    then windows-1252 (the web's default) win over any candidate that reads
+    only slightly less chaotic.
+    """
+    matches = list(charset_normalizer.from_bytes(body))
+    if not matches:
+        return None
+    least_chaos = min(m.chaos for m in matches)
+    close = {_codec(m.encoding) for m in matches if m.chaos <= least_chaos + _CHAOS_TOLERANCE}
+    for preferred in ("utf-8", "cp1252"):
+        if preferred in close:
+            return preferred
+    return _codec(matches[0].encoding)
 
 
 def decode_html(body: bytes, header_charset: str | None = None) -> tuple[str, str, bool]:
@@ -58,7 +77,5 @@ def decode_html(body: bytes, header_charset: str | None = None) -> tuple[str, st
             except UnicodeDecodeError:
                 pass
         return body.decode(declared), declared, False
-    best = charset_normalizer.from_bytes(body).best()
-    detected = _codec(best.encoding) if best else None
-    charset = detected or "utf-8"
+    charset = _detect(body) or "utf-8"
     return body.decode(charset, "replace"), charset, declared is not None

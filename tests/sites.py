@@ -59,6 +59,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Clients that hang up early (cancelled oversized downloads) are expected.
+        pass
+
+
 @dataclass
 class RunningSite:
     url: str  # base URL, ending with "/"
@@ -71,8 +79,7 @@ def serve(site: Site) -> Iterator[RunningSite]:
     """Serve ``site`` on a free port of 127.0.0.1 until the block ends."""
     hits: list[str] = []
     handler = type("Handler", (_Handler,), {"site": site, "hits": hits})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

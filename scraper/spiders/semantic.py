@@ -28,14 +28,14 @@ from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap
-from scrapy.utils.url import url_has_any_extension, url_is_from_any_domain
+from scrapy.utils.url import url_has_any_extension
 from twisted.python.failure import Failure as TwistedFailure
 from w3lib.url import canonicalize_url
 
 from scraper.decoding import decode_html
 from scraper.items import PageRecord
 from scraper.middlewares import RefusedAddress
-from scraper.rendering import js_shell_reason
+from scraper.rendering import ContextRotation, js_shell_reason
 
 RENDER_MODES = ("never", "always", "auto")
 _HTML_TYPES = re.compile(r"^\s*(text/html|application/xhtml\+xml)", re.I)
@@ -124,13 +124,7 @@ class SemanticSpider(scrapy.Spider):
         self.allowed_domains = sorted(
             {urlsplit(u).hostname for u in self.start_urls + self.sitemap_urls}
         )
-        self.link_extractor = LinkExtractor(
-            allow=allow or (),
-            deny=deny or (),
-            allow_domains=self.allowed_domains,
-            deny_extensions=[],
-        )
-        self.url_filter = LinkExtractor(allow=allow or (), deny=deny or ())
+        self.link_extractor = LinkExtractor(allow=allow or (), deny=deny or (), deny_extensions=[])
         self.seen: set[str] = set()
 
     @classmethod
@@ -144,6 +138,7 @@ class SemanticSpider(scrapy.Spider):
                 f"render must be one of {', '.join(RENDER_MODES)}, not {spider.render!r}"
             )
         settings.set("RENDER_MODE", spider.render, priority="spider")
+        spider.contexts = ContextRotation(settings.getint("RENDER_PAGES_PER_CONTEXT"))
         if spider.depth is not None:
             settings.set("DEPTH_LIMIT", spider.depth, priority="spider")
         if not settings.get("FEED_EXPORT_FIELDS"):
@@ -171,24 +166,42 @@ class SemanticSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("pages/skipped/max_pages")
                 continue
             self.seen.add(key)
-            meta: dict[str, Any] = {}
-            if self.render == "always":
-                meta.update(playwright=True, render_reason="render=always")
+            meta = self._render_meta("render=always") if self.render == "always" else {}
             # dont_filter: the spider dedupes itself, so a redirect back to a page
             # already requested ends as a redirect_loop record, never silently.
             yield scrapy.Request(
                 url, callback=self.parse, errback=self.on_error, meta=meta, dont_filter=True
             )
 
+    def _render_meta(self, reason: str) -> dict[str, Any]:
+        """Request meta that has scrapy-playwright render the page in a rotated context."""
+        self.crawler.stats.inc_value("pages/rendered")
+        return {
+            "playwright": True,
+            "playwright_include_page": True,  # so the spider can retire its context
+            "playwright_context": self.contexts.assign(),
+            "playwright_page_goto_kwargs": {"wait_until": "networkidle"},
+            "render_reason": reason,
+        }
+
     def _render_request(self, response: Response, reason: str) -> scrapy.Request:
         """The same page again, rendered in the browser."""
-        self.crawler.stats.inc_value("pages/render/auto")
-        meta = {**response.request.meta, "playwright": True, "render_reason": reason}
+        meta = {**response.request.meta, **self._render_meta(reason)}
         return response.request.replace(url=response.url, meta=meta, dont_filter=True)
+
+    async def _release_page(self, meta: dict[str, Any]) -> None:
+        """Close a rendered page, and its context once that context is retired and idle."""
+        page = meta.pop("playwright_page", None)
+        if page is None:
+            return
+        await page.close()
+        if self.contexts.release(meta["playwright_context"]):
+            await page.context.close()
 
     # --- callbacks --------------------------------------------------------
 
-    def parse(self, response: Response) -> Iterator[PageRecord | scrapy.Request]:
+    async def parse(self, response: Response) -> AsyncIterator[PageRecord | scrapy.Request]:
+        await self._release_page(response.meta)
         record = self._record(response)
         content_type = record.content_type or ""
         if not (
@@ -213,11 +226,14 @@ class SemanticSpider(scrapy.Spider):
         record.html = html
         yield record
         if self.follow:
-            yield from self._follow_links(response)
+            for request in self._follow_links(response):
+                yield request
 
     def _follow_links(self, response: Response) -> Iterator[scrapy.Request]:
         urls = []
         for link in self.link_extractor.extract_links(response):
+            if not self._in_domains(link.url):
+                continue
             if url_has_any_extension(link.url, _NON_HTML_EXTENSIONS):
                 self.crawler.stats.inc_value("links/skipped/non_html")
                 continue
@@ -239,11 +255,13 @@ class SemanticSpider(scrapy.Spider):
                 )
             return
         self.crawler.stats.inc_value("sitemap/urls", len(urls))
-        wanted = [u for u in urls if self.url_filter.matches(u) and self._in_domains(u)]
+        wanted = [u for u in urls if self.link_extractor.matches(u) and self._in_domains(u)]
         yield from self._page_requests(wanted)
 
     def _in_domains(self, url: str) -> bool:
-        return url_is_from_any_domain(url, self.allowed_domains)
+        """True when ``url``'s host is a start domain or one of its subdomains."""
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == d or host.endswith(f".{d}") for d in self.allowed_domains)
 
     def on_sitemap_error(self, failure: TwistedFailure) -> None:
         self._sitemap_failed(failure.request.url, fetch_failure_reason(failure.value))
@@ -252,8 +270,9 @@ class SemanticSpider(scrapy.Spider):
         self.crawler.stats.inc_value("sitemap/failed")
         self.logger.error("Sitemap %s failed: %s", url, reason)
 
-    def on_error(self, failure: TwistedFailure) -> Iterator[PageRecord]:
+    async def on_error(self, failure: TwistedFailure) -> AsyncIterator[PageRecord]:
         request = failure.request
+        await self._release_page(request.meta)
         exc = failure.value
         response = exc.response if isinstance(exc, HttpError) else None
         record = (
