@@ -66,6 +66,8 @@ PLAYWRIGHT_LAUNCH_OPTIONS = {
 PLAYWRIGHT_MAX_CONTEXTS = 2
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
+# A browser context is closed after rendering this many pages (keeps memory flat).
+RENDER_PAGES_PER_CONTEXT = 20
 
 # --- chunk ----------------------------------------------------------------
 CHUNK_ENCODING = "o200k_base"
