@@ -27,6 +27,7 @@ from scrapy.exceptions import (
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap
 from scrapy.utils.url import url_has_any_extension
 from twisted.python.failure import Failure as TwistedFailure
@@ -241,8 +242,10 @@ class SemanticSpider(scrapy.Spider):
         yield from self._page_requests(urls)
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
-        body = response.body
         try:
+            body = response.body
+            if gzip_magic_number(response):
+                body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
             sitemap = Sitemap(body)
         except Exception as exc:  # lxml raises several types on garbage
             self._sitemap_failed(response.url, f"unparseable sitemap: {exc}")
