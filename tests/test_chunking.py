@@ -1,3 +1,4 @@
+import itertools
 import re
 
 import pytest
@@ -32,7 +33,7 @@ def test_chunks_are_exact_slices_within_size():
 def test_chunks_cover_everything_in_order():
     md = _doc()
     chunks = chunk_markdown(md, size=120, overlap=15)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.start <= before.end  # no gap
         assert after.start > before.start  # progress
         assert after.end > before.end
@@ -41,9 +42,9 @@ def test_chunks_cover_everything_in_order():
 def test_overlap_repeats_the_previous_tail_within_budget():
     md = SECTION * 10
     chunks = chunk_markdown(md, size=100, overlap=25)
-    overlaps = [b.end - a.start for b, a in zip(chunks, chunks[1:], strict=False)]
+    overlaps = [b.end - a.start for b, a in itertools.pairwise(chunks)]
     assert all(o > 0 for o in overlaps)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert count_tokens(md[after.start : before.end]) <= 25
 
 
