@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import (
     CannotResolveHostError,
@@ -35,6 +36,7 @@ from w3lib.url import canonicalize_url
 
 from scraper.decoding import decode_html
 from scraper.items import PageRecord
+from scraper.journal import CrawlJournal
 from scraper.middlewares import RefusedAddress
 from scraper.rendering import ContextRotation, js_shell_reason
 
@@ -127,6 +129,7 @@ class SemanticSpider(scrapy.Spider):
         )
         self.link_extractor = LinkExtractor(allow=allow or (), deny=deny or (), deny_extensions=[])
         self.seen: set[str] = set()
+        self.journal: CrawlJournal | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SemanticSpider:
@@ -142,6 +145,12 @@ class SemanticSpider(scrapy.Spider):
         spider.contexts = ContextRotation(settings.getint("RENDER_PAGES_PER_CONTEXT"))
         if spider.depth is not None:
             settings.set("DEPTH_LIMIT", spider.depth, priority="spider")
+        if settings.get("JOBDIR"):
+            # The journal replaces Scrapy's JOBDIR queues, which are lost on kill -9.
+            spider.journal = CrawlJournal(Path(settings["JOBDIR"]) / "pages.journal")
+            settings.set("JOBDIR", None, priority="spider")
+            crawler.signals.connect(spider._page_finished, signal=signals.item_scraped)
+            crawler.signals.connect(spider._close_journal, signal=signals.spider_closed)
         if not settings.get("FEED_EXPORT_FIELDS"):
             fields = [f.name for f in dataclasses.fields(PageRecord)]
             if not settings.getbool("EXPORT_HTML"):
@@ -150,6 +159,17 @@ class SemanticSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.journal and self.journal.scheduled:
+            pending = self.journal.pending()
+            self.logger.info(
+                "Resuming from %s: %d pages finished, %d pending",
+                self.journal.path,
+                len(self.journal.done),
+                len(pending),
+            )
+            self.seen.update(canonicalize_url(url) for url in self.journal.scheduled)
+            for url, depth in pending:
+                yield self._page_request(url, depth)
         for url in self.sitemap_urls:
             yield scrapy.Request(url, callback=self.parse_sitemap, errback=self.on_sitemap_error)
         for request in self._page_requests(self.start_urls):
@@ -157,7 +177,7 @@ class SemanticSpider(scrapy.Spider):
 
     # --- requests ---------------------------------------------------------
 
-    def _page_requests(self, urls: Iterable[str]) -> Iterator[scrapy.Request]:
+    def _page_requests(self, urls: Iterable[str], depth: int = 0) -> Iterator[scrapy.Request]:
         """Requests for the pages not seen yet, within ``max_pages``."""
         for url in urls:
             key = canonicalize_url(url)
@@ -167,12 +187,27 @@ class SemanticSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("pages/skipped/max_pages")
                 continue
             self.seen.add(key)
-            meta = self._render_meta("render=always") if self.render == "always" else {}
-            # dont_filter: the spider dedupes itself, so a redirect back to a page
-            # already requested ends as a redirect_loop record, never silently.
-            yield scrapy.Request(
-                url, callback=self.parse, errback=self.on_error, meta=meta, dont_filter=True
-            )
+            if self.journal:
+                self.journal.schedule(url, depth)
+            yield self._page_request(url, depth)
+
+    def _page_request(self, url: str, depth: int) -> scrapy.Request:
+        meta = self._render_meta("render=always") if self.render == "always" else {}
+        # dont_filter: the spider dedupes itself, so a redirect back to a page
+        # already requested ends as a redirect_loop record, never silently.
+        return scrapy.Request(
+            url,
+            callback=self.parse,
+            errback=self.on_error,
+            meta={**meta, "depth": depth},
+            dont_filter=True,
+        )
+
+    def _page_finished(self, item: PageRecord) -> None:
+        self.journal.finish(item.url)
+
+    def _close_journal(self) -> None:
+        self.journal.close()
 
     def _render_meta(self, reason: str) -> dict[str, Any]:
         """Request meta that has scrapy-playwright render the page in a rotated context."""
@@ -239,7 +274,7 @@ class SemanticSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("links/skipped/non_html")
                 continue
             urls.append(link.url)
-        yield from self._page_requests(urls)
+        yield from self._page_requests(urls, response.meta.get("depth", 0) + 1)
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         try:
