@@ -31,6 +31,10 @@ class PageRecord:
     render_reason: str | None = None  # why the page was (re)rendered in a browser
     content_type: str | None = None
     charset: str | None = None
+    etag: str | None = None  # validators for conditional re-crawls
+    last_modified: str | None = None
+    # new | changed | unchanged | removed | moved, when the store knew the page before
+    change: str | None = None
     content_hash: str | None = None  # sha256 of markdown + structured data
     title: str | None = None
     language: str | None = None

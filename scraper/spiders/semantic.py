@@ -25,7 +25,7 @@ from scrapy.exceptions import (
     DownloadTimeoutError,
     IgnoreRequest,
 )
-from scrapy.http import HtmlResponse, Response
+from scrapy.http import Headers, HtmlResponse, Response
 from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip, gzip_magic_number
@@ -330,7 +330,8 @@ class SemanticSpider(scrapy.Spider):
 
     def _record(self, response: Response) -> PageRecord:
         request = response.request
-        content_type = response.headers.get(b"Content-Type")
+        headers = response.headers
+        content_type = headers.get(b"Content-Type")
         return PageRecord(
             url=request.meta.get("redirect_urls", [request.url])[0],
             final_url=response.url,
@@ -339,4 +340,11 @@ class SemanticSpider(scrapy.Spider):
             rendered=bool(request.meta.get("playwright")),
             render_reason=request.meta.get("render_reason"),
             content_type=content_type.decode("latin-1") if content_type else None,
+            etag=_header(headers, b"ETag"),
+            last_modified=_header(headers, b"Last-Modified"),
         )
+
+
+def _header(headers: Headers, name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value else None
