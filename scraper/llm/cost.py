@@ -1,0 +1,101 @@
+"""Token usage and its price in US dollars."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+# USD per million tokens (input, output), list prices of common OpenAI models.
+# Dated snapshots (gpt-4o-mini-2024-07-18) use the price of their longest prefix.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-5": (1.25, 10.00),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5-nano": (0.05, 0.40),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4-turbo": (10.00, 30.00),
+    "gpt-3.5-turbo": (0.50, 1.50),
+    "o4-mini": (1.10, 4.40),
+    "o3": (2.00, 8.00),
+    "o3-mini": (1.10, 4.40),
+    "o1": (15.00, 60.00),
+}
+
+
+def price_table(overrides: Mapping[str, object] | None = None) -> dict[str, tuple[float, float]]:
+    """:data:`DEFAULT_PRICES` updated with ``overrides`` ({model: [input, output]} per 1M)."""
+    table = dict(DEFAULT_PRICES)
+    for model, price in (overrides or {}).items():
+        prompt_price, completion_price = price  # type: ignore[misc]
+        table[model] = (float(prompt_price), float(completion_price))
+    return table
+
+
+def model_price(
+    model: str, prices: Mapping[str, tuple[float, float]]
+) -> tuple[float, float] | None:
+    """(input, output) USD per 1M tokens of ``model``, None when unknown."""
+    if model in prices:
+        return prices[model]
+    prefixes = [known for known in prices if model.startswith(known + "-")]
+    return prices[max(prefixes, key=len)] if prefixes else None
+
+
+@dataclass
+class Usage:
+    """What LLM work cost: attempts made, cache hits, tokens and dollars."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0  # None once any priced call had an unknown price
+
+    def add(self, other: Usage) -> None:
+        self.calls += other.calls
+        self.cache_hits += other.cache_hits
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        if self.cost_usd is None or other.cost_usd is None:
+            self.cost_usd = None
+        else:
+            self.cost_usd += other.cost_usd
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        if self.cost_usd is not None:
+            data["cost_usd"] = round(self.cost_usd, 8)
+        return data
+
+
+def call_cost(
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    prices: Mapping[str, tuple[float, float]],
+) -> float | None:
+    """Dollars for one call, None when the model has no price."""
+    price = model_price(model, prices)
+    if price is None:
+        return None
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+
+
+class CostMeter:
+    """Running total of a crawl's LLM usage, checked against an optional budget."""
+
+    def __init__(self, budget_usd: float | None = None) -> None:
+        self.budget_usd = budget_usd
+        self.total = Usage()
+
+    def add(self, usage: Usage) -> None:
+        self.total.add(usage)
+
+    @property
+    def exhausted(self) -> bool:
+        """True once the known spend reached the budget."""
+        spent = self.total.cost_usd
+        return self.budget_usd is not None and spent is not None and spent >= self.budget_usd

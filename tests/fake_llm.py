@@ -1,0 +1,272 @@
+"""A fault-injecting fake OpenAI-compatible Chat Completions server on 127.0.0.1.
+
+It answers ``POST /v1/chat/completions`` like an OpenAI-compatible server. By
+default it extracts a knowledge graph from the page text with a simple rule
+(runs of capitalised words are entities); tests script faults with
+:class:`Reply` objects (consumed in order before the default answer) or a
+``responder`` that decides from the request. Used by tests and by
+``bench/extraction_throughput.py`` (``latency`` adds a fixed delay per reply).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from scraper.llm import (
+    AuditLog,
+    CostMeter,
+    LLMSettings,
+    StructuredLLM,
+    make_openai_client,
+    price_table,
+)
+from scraper.tokens import count_tokens
+
+_PAGE_TEXT = re.compile(r'<page_text id="(\w+)">\n(.*)\n</page_text id="\1">', re.S)
+_NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b")
+_ORG_SUFFIX = re.compile(r"\b(Inc|Corp|Corporation|Ltd|GmbH|Company|Labs|Foundation)$")
+
+
+@dataclass
+class Reply:
+    """One scripted answer: a completion (``content``) or an HTTP error (``status``)."""
+
+    content: str | dict[str, Any] | None = None  # dicts are sent as JSON text
+    status: int = 200
+    finish_reason: str = "stop"
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str = "scripted error"
+    delay: float = 0.0  # seconds before answering (beyond the client timeout = a timeout)
+    usage: bool = True  # include a usage block
+
+
+@dataclass
+class Request:
+    """What the server received, and when (``time.monotonic()``)."""
+
+    body: dict[str, Any]
+    headers: dict[str, str]  # names in lower case
+    received: float = 0.0
+
+    @property
+    def page_text(self) -> str:
+        return page_text(self.body)
+
+
+Responder = Callable[[dict[str, Any]], Reply]
+
+
+def page_text(body: dict[str, Any]) -> str:
+    """The delimited page text of a chat request ('' when there is none)."""
+    for message in body.get("messages", []):
+        match = _PAGE_TEXT.search(message.get("content") or "")
+        if match:
+            return match.group(2)
+    return ""
+
+
+def knowledge_graph_answer(text: str) -> dict[str, Any]:
+    """A default-schema answer: every run of capitalised words is an entity."""
+    names = list(dict.fromkeys(_NAME.findall(text)))
+    entities = [
+        {"name": name, "type": "Organization" if _ORG_SUFFIX.search(name) else "Thing"}
+        for name in names
+    ]
+    return {"entities": entities, "relations": []}
+
+
+def default_responder(body: dict[str, Any]) -> Reply:
+    return Reply(knowledge_graph_answer(page_text(body)))
+
+
+class FakeLLM:
+    """The server's state: scripted replies, the requests seen, options."""
+
+    def __init__(
+        self,
+        responder: Responder = default_responder,
+        *,
+        latency: float = 0.0,
+        reject_json_schema: bool = False,
+    ) -> None:
+        self.responder = responder
+        self.latency = latency
+        self.reject_json_schema = reject_json_schema
+        self.script: deque[Reply] = deque()
+        self.requests: list[Request] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.base_url = ""
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def queue(self, *replies: Reply) -> None:
+        """Answer the next requests with ``replies``, in order."""
+        self.script.extend(replies)
+
+    def reply_for(self, body: dict[str, Any]) -> Reply:
+        response_format = body.get("response_format") or {}
+        if self.reject_json_schema and response_format.get("type") == "json_schema":
+            return Reply(status=400, error="response_format json_schema is not supported")
+        with self._lock:
+            scripted = self.script.popleft() if self.script else None
+        return scripted or self.responder(body)
+
+    def completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        content = reply.content
+        text = content if isinstance(content, str) or content is None else json.dumps(content)
+        result: dict[str, Any] = {
+            "id": f"chatcmpl-fake-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": reply.finish_reason,
+                }
+            ],
+        }
+        if reply.usage:
+            prompt_tokens = sum(count_tokens(m.get("content") or "") for m in body["messages"])
+            completion_tokens = count_tokens(text or "")
+            result["usage"] = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
+        return result
+
+    def wait(self, seconds: float) -> None:
+        """Sleep that ends early when the server stops."""
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+    fake: FakeLLM
+
+    def do_POST(self) -> None:
+        fake = self.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send(400, {"error": {"message": "request body is not JSON"}})
+            return
+        with fake._lock:
+            fake.requests.append(
+                Request(body, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
+            )
+            fake.in_flight += 1
+            fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+        try:
+            reply = fake.reply_for(body)
+            fake.wait(fake.latency + reply.delay)
+            if reply.status != 200:
+                error = {"message": reply.error, "type": "fake_error", "code": reply.status}
+                self._send(reply.status, {"error": error}, reply.headers)
+            else:
+                self._send(200, fake.completion(body, reply), reply.headers)
+        finally:
+            with fake._lock:
+                fake.in_flight -= 1
+
+    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the client gave up (timeout tests)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # clients that time out hang up mid-reply
+
+
+@contextmanager
+def serve_fake_llm(fake: FakeLLM | None = None) -> Iterator[FakeLLM]:
+    """Run ``fake`` (or a default one) on a free port of 127.0.0.1 until the block ends."""
+    fake = fake or FakeLLM()
+    handler = type("Handler", (_Handler,), {"fake": fake})
+    server = _Server(("127.0.0.1", 0), handler)
+    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake._stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class StatsRecorder(dict):
+    """A stand-in for Scrapy's stats collector: ``inc_value`` adds up."""
+
+    def inc_value(self, key: str, count: float = 1) -> None:
+        self[key] = self.get(key, 0) + count
+
+
+def fast_llm_settings(**overrides: Any) -> LLMSettings:
+    """LLM settings with test-sized timeouts and backoff."""
+    values: dict[str, Any] = {
+        "model": "gpt-4o-mini",
+        "timeout": 2.0,
+        "max_retries": 3,
+        "backoff_initial": 0.01,
+        "backoff_max": 0.05,
+        "max_reasks": 2,
+        "max_tokens": 512,
+        **overrides,
+    }
+    return LLMSettings(**values)
+
+
+def structured_llm(
+    fake: FakeLLM,
+    stats: StatsRecorder,
+    *,
+    meter: CostMeter | None = None,
+    audit: AuditLog | None = None,
+    **overrides: Any,
+) -> StructuredLLM:
+    """A :class:`StructuredLLM` talking to ``fake`` with a placeholder key."""
+    settings = fast_llm_settings(**overrides)
+    return StructuredLLM(
+        make_openai_client(settings.timeout, base_url=fake.base_url, environ={}),
+        settings,
+        prices=price_table(),
+        meter=meter or CostMeter(),
+        on_stat=stats.inc_value,
+        audit=audit,
+    )

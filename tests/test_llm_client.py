@@ -1,0 +1,247 @@
+"""The OpenAI-compatible client wrapper against the fault-injecting fake server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from email.utils import formatdate
+
+import openai
+import pytest
+
+from schemas.knowledge_graph import KnowledgeGraph
+from scraper.llm import AuditLog, BudgetExceeded, CostMeter, LLMError, TruncatedError, Usage
+from scraper.llm.client import (
+    PLACEHOLDER_API_KEY,
+    llm_configured,
+    make_openai_client,
+    retry_after_seconds,
+)
+from tests.fake_llm import FakeLLM, Reply, StatsRecorder, serve_fake_llm, structured_llm
+
+SCHEMA_JSON = KnowledgeGraph.model_json_schema()
+MESSAGES = [{"role": "user", "content": "Extract: Acme Corporation hired Jane Doe."}]
+VALID = {"entities": [{"name": "Jane Doe", "type": "Person"}], "relations": []}
+
+
+def reask(errors: str) -> str:
+    return f"Invalid: {errors}"
+
+
+async def generate(llm, usage: Usage | None = None, **kwargs):
+    return await llm.generate(
+        MESSAGES, KnowledgeGraph, SCHEMA_JSON, reask, usage or Usage(), **kwargs
+    )
+
+
+@pytest.fixture
+def fake():
+    with serve_fake_llm(FakeLLM(lambda body: Reply(VALID))) as server:
+        yield server
+
+
+def test_llm_configured_by_key_or_base_url():
+    assert not llm_configured({})
+    assert llm_configured({"OPENAI_API_KEY": "sk-test"})
+    assert llm_configured({"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"})
+
+
+async def test_base_url_without_key_uses_placeholder(fake, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    client = make_openai_client(2.0)
+    assert client.api_key == PLACEHOLDER_API_KEY
+    assert str(client.base_url).rstrip("/") == fake.base_url
+    assert client.max_retries == 0  # retries are ours, so their counts are
+    await client.chat.completions.create(model="m", messages=MESSAGES)
+    assert fake.requests[0].headers["authorization"] == f"Bearer {PLACEHOLDER_API_KEY}"
+    await client.close()
+
+
+async def test_api_key_from_environment_is_sent(fake, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-environment-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    client = make_openai_client(2.0)
+    await client.chat.completions.create(model="m", messages=MESSAGES)
+    assert fake.requests[0].headers["authorization"] == "Bearer sk-test-environment-key"
+    await client.close()
+
+
+async def test_retries_429_500_and_timeouts_then_succeeds(fake):
+    stats = StatsRecorder()
+    llm = structured_llm(fake, stats, timeout=0.3, max_retries=4)
+    fake.queue(
+        Reply(status=429, headers={"Retry-After": "0"}),
+        Reply(status=500),
+        Reply(VALID, delay=1.5),  # beyond the 0.3 s timeout
+        Reply(status=503),
+    )
+    usage = Usage()
+    answer = await generate(llm, usage)
+    assert answer.entities[0].name == "Jane Doe"
+    assert len(fake.requests) == 5
+    assert stats["llm/retries"] == 4
+    assert stats["llm/retries/llm_rate_limited"] == 1
+    assert stats["llm/retries/llm_server_error"] == 2
+    assert stats["llm/retries/llm_timeout"] == 1
+    assert usage.calls == stats["llm/calls"] == 5
+    # Only the answered attempt reports tokens; they are the server's numbers.
+    assert usage.prompt_tokens == stats["llm/prompt_tokens"] > 0
+    assert usage.completion_tokens == stats["llm/completion_tokens"] > 0
+    assert usage.cost_usd == pytest.approx(
+        (usage.prompt_tokens * 0.15 + usage.completion_tokens * 0.60) / 1e6
+    )
+
+
+async def test_retry_after_header_is_honoured(fake):
+    llm = structured_llm(fake, StatsRecorder(), backoff_max=5.0)
+    fake.queue(Reply(status=429, headers={"Retry-After": "0.4"}))
+    await generate(llm)
+    first, second = fake.requests
+    assert second.received - first.received >= 0.4
+
+
+def test_retry_after_forms():
+    def error(headers):
+        response = openai._base_client.httpx2.Response(429, headers=headers)
+        response.request = openai._base_client.httpx2.Request("POST", "http://127.0.0.1/")
+        return openai.RateLimitError("limited", response=response, body=None)
+
+    assert retry_after_seconds(error({"retry-after-ms": "250"})) == 0.25
+    assert retry_after_seconds(error({"Retry-After": "7"})) == 7.0
+    in_a_minute = retry_after_seconds(error({"Retry-After": formatdate(time.time() + 60)}))
+    assert 55 <= in_a_minute <= 61
+    assert retry_after_seconds(error({})) is None
+
+
+async def test_gives_up_after_max_retries(fake):
+    stats = StatsRecorder()
+    llm = structured_llm(fake, stats, max_retries=2)
+    fake.queue(*[Reply(status=500)] * 3)
+    with pytest.raises(LLMError) as failure:
+        await generate(llm)
+    assert failure.value.reason == "llm_server_error"
+    assert len(fake.requests) == 3
+    assert stats["llm/errors/llm_server_error"] == 1
+
+
+async def test_client_errors_are_not_retried(fake):
+    llm = structured_llm(fake, StatsRecorder())
+    fake.queue(Reply(status=401, error="invalid api key"))
+    with pytest.raises(LLMError) as failure:
+        await generate(llm)
+    assert failure.value.reason == "llm_auth_error"
+    assert len(fake.requests) == 1
+
+
+async def test_reasks_with_validation_errors_and_counts_every_attempt(fake):
+    stats = StatsRecorder()
+    llm = structured_llm(fake, stats)
+    fake.queue(
+        Reply("this is not JSON {"),
+        Reply({"entities": [{"name": "Jane Doe", "type": "Alien"}]}),
+    )
+    usage = Usage()
+    answer = await generate(llm, usage)
+    assert answer == KnowledgeGraph.model_validate(VALID)
+    assert stats["llm/reasks"] == 2
+    third = fake.requests[2].body["messages"]
+    assert third[-2] == {
+        "role": "assistant",
+        "content": '{"entities": [{"name": "Jane Doe", "type": "Alien"}]}',
+    }
+    assert third[-1]["role"] == "user" and "entities.0.type" in third[-1]["content"]
+    assert "Invalid JSON" in fake.requests[1].body["messages"][-1]["content"]
+    assert usage.calls == 3
+    # Tokens of the rejected answers count too: every attempt reported some.
+    assert usage.completion_tokens > 3 * 5
+    assert usage.prompt_tokens == stats["llm/prompt_tokens"]
+
+
+async def test_invalid_output_after_bounded_reasks(fake):
+    llm = structured_llm(fake, StatsRecorder(), max_reasks=1)
+    fake.queue(Reply("nope"), Reply('{"entities": "nope"}'))
+    with pytest.raises(LLMError) as failure:
+        await generate(llm)
+    assert failure.value.reason == "llm_invalid_output"
+    assert "entities" in failure.value.detail
+    assert len(fake.requests) == 2
+
+
+async def test_code_fenced_json_is_accepted(fake):
+    llm = structured_llm(fake, StatsRecorder())
+    fake.queue(Reply("```json\n" + json.dumps(VALID) + "\n```"))
+    assert (await generate(llm)).entities[0].name == "Jane Doe"
+
+
+async def test_truncated_answer_is_an_error_never_data(fake):
+    stats = StatsRecorder()
+    llm = structured_llm(fake, stats)
+    fake.queue(Reply('{"entities": [{"name": "Jane', finish_reason="length"))
+    with pytest.raises(TruncatedError):
+        await generate(llm)
+    assert stats["llm/truncated"] == 1
+
+
+async def test_rejected_json_schema_falls_back_to_json_mode_once(caplog):
+    with serve_fake_llm(FakeLLM(lambda body: Reply(VALID), reject_json_schema=True)) as fake:
+        stats = StatsRecorder()
+        llm = structured_llm(fake, stats)
+        with caplog.at_level(logging.WARNING, logger="scraper.llm.client"):
+            await generate(llm)
+            await generate(llm)
+        formats = [r.body["response_format"]["type"] for r in fake.requests]
+    assert formats == ["json_schema", "json_object", "json_object"]
+    assert stats["llm/json_mode_fallback"] == 1
+    warnings = [r for r in caplog.records if "JSON mode" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+async def test_semaphore_bounds_calls_in_flight():
+    with serve_fake_llm(FakeLLM(lambda body: Reply(VALID), latency=0.1)) as fake:
+        llm = structured_llm(fake, StatsRecorder(), concurrency=3)
+        await asyncio.gather(*(generate(llm) for _ in range(9)))
+        assert len(fake.requests) == 9
+        assert fake.max_in_flight == 3
+
+
+async def test_budget_stops_new_calls(fake):
+    meter = CostMeter(budget_usd=1e-9)
+    llm = structured_llm(fake, StatsRecorder(), meter=meter)
+    await generate(llm)
+    assert meter.exhausted
+    with pytest.raises(BudgetExceeded):
+        await generate(llm)
+    assert len(fake.requests) == 1
+
+
+async def test_unknown_model_price_counts_tokens_without_cost(fake, caplog):
+    stats = StatsRecorder()
+    llm = structured_llm(fake, stats, model="my-local-model")
+    usage = Usage()
+    with caplog.at_level(logging.WARNING, logger="scraper.llm.client"):
+        await generate(llm, usage)
+        await generate(llm, usage)
+    assert usage.cost_usd is None and usage.prompt_tokens > 0
+    assert stats["llm/unpriced_calls"] == 2
+    assert sum("No price for model" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_audit_log_has_every_request_and_response_without_keys(fake, tmp_path, monkeypatch):
+    secret = "sk-proj-SECRETSECRETSECRET"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    path = tmp_path / "audit.jsonl"
+    audit = AuditLog(path)
+    llm = structured_llm(fake, StatsRecorder(), audit=audit)
+    llm.client = make_openai_client(2.0, base_url=fake.base_url)
+    fake.queue(Reply(status=429, headers={"Retry-After": "0", "X-Echo": f"Bearer {secret}"}))
+    await generate(llm)
+    audit.close()
+    text = path.read_text()
+    events = [json.loads(line) for line in text.splitlines()]
+    assert [e["event"] for e in events] == ["request", "error", "request", "response"]
+    assert events[0]["messages"] == MESSAGES
+    assert events[3]["content"] == json.dumps(VALID)
+    assert secret not in text and "[REDACTED]" in text
