@@ -1,0 +1,182 @@
+"""``scrapy graph``: inspect, query, export and curate the knowledge graph."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import nullcontext
+from typing import IO, Any
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from scraper.graph import GraphStore, GraphStoreError
+from scraper.graph.queries import (
+    EXPORT_FORMATS,
+    describe_entity,
+    export,
+    find_entities,
+    format_result,
+    run_query,
+    similar_names,
+    stats,
+)
+from scraper.pipelines.graph import open_store_from_settings
+
+SUBCOMMANDS = {
+    "stats": 0,
+    "query": 1,
+    "entity": 1,
+    "export": 0,
+    "drop-page": 1,
+    "unmerge": 2,
+    "undo-unmerge": 1,
+}
+QUERY_FORMATS = ("table", "json", "csv")
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+    default_settings = {"LOG_ENABLED": False}
+
+    def syntax(self) -> str:
+        return (
+            "stats | query SPARQL | entity NAME | export -f FORMAT -o FILE | drop-page URL"
+            " | unmerge ENTITY_IRI NAME | undo-unmerge ENTITY_IRI"
+        )
+
+    def short_desc(self) -> str:
+        return "Query, export and curate the knowledge graph in GRAPH_STORE"
+
+    def long_desc(self) -> str:
+        return (
+            "stats: sizes of the graph. query: run SPARQL ('-' reads stdin; prefixes schema:, "
+            "rdf:, xsd:, ss: are predeclared), -f table|json|csv. entity: what the graph "
+            "knows about an entity (name, alias or IRI), -f table|json. export: write the "
+            "graph, -f nquads|turtle|jsonld|jsonl -o FILE ('-' for stdout). drop-page: "
+            "remove a page's facts. unmerge: keep mentions written NAME apart from an "
+            "entity; undo-unmerge: forget those rules."
+        )
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("-f", "--format", dest="format", default=None, help="output format")
+        parser.add_argument(
+            "-o", "--output", dest="output", default="-", help="output file ('-' = stdout)"
+        )
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if not args or args[0] not in SUBCOMMANDS:
+            raise UsageError(f"expected a subcommand: {', '.join(SUBCOMMANDS)}")
+        name, rest = args[0], args[1:]
+        if len(rest) != SUBCOMMANDS[name]:
+            raise UsageError(f"`graph {name}` takes {SUBCOMMANDS[name]} argument(s)")
+        try:
+            getattr(self, "_" + name.replace("-", "_"))(opts, *rest)
+        except GraphStoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            self.exitcode = 1
+
+    def _open(self, *, write: bool = False) -> GraphStore:
+        assert self.settings is not None
+        store = open_store_from_settings(self.settings, write=write)
+        note = getattr(store, "note", None)
+        if note:
+            print(note, file=sys.stderr)
+        return store
+
+    def _format(self, opts: argparse.Namespace, allowed: tuple[str, ...]) -> str:
+        fmt = opts.format or allowed[0]
+        if fmt not in allowed:
+            raise UsageError(f"-f must be one of {', '.join(allowed)}")
+        return fmt
+
+    def _stats(self, opts: argparse.Namespace) -> None:
+        fmt = self._format(opts, ("table", "json"))
+        with self._open() as store:
+            numbers = stats(store)
+        if fmt == "json":
+            print(json.dumps(numbers, indent=2))
+            return
+        for key, value in numbers.items():
+            if isinstance(value, dict):
+                print(f"{key}:")
+                for sub, count in value.items():
+                    print(f"  {sub:<30} {count}")
+            else:
+                print(f"{key:<32} {value}")
+
+    def _query(self, opts: argparse.Namespace, sparql: str) -> None:
+        fmt = self._format(opts, QUERY_FORMATS)
+        text = sys.stdin.read() if sparql == "-" else sparql
+        with self._open() as store:
+            format_result(run_query(store, text), fmt, sys.stdout)
+
+    def _entity(self, opts: argparse.Namespace, name: str) -> None:
+        fmt = self._format(opts, ("table", "json"))
+        with self._open() as store:
+            iris = find_entities(store, name)
+            views = [describe_entity(store, iri) for iri in iris]
+            views = [v for v in views if v["types"] or v["pages"]]
+            if not views:
+                hints = similar_names(store, name)
+                hint = f"; names containing it: {', '.join(hints)}" if hints else ""
+                raise GraphStoreError(f"no entity named {name!r}{hint}")
+        if fmt == "json":
+            print(json.dumps(views, indent=2, ensure_ascii=False))
+            return
+        for view in views:
+            _print_entity(view)
+
+    def _export(self, opts: argparse.Namespace) -> None:
+        if opts.format not in EXPORT_FORMATS:
+            raise UsageError(f"export needs -f {'|'.join(EXPORT_FORMATS)}")
+        with self._open() as store, _output(opts.output) as out:
+            export(store, opts.format, out)
+        if opts.output != "-":
+            print(f"exported {opts.format} to {opts.output}", file=sys.stderr)
+
+    def _drop_page(self, opts: argparse.Namespace, url: str) -> None:
+        with self._open(write=True) as store:
+            existed = store.page_state(url) is not None
+            removed = store.drop_page(url)
+        if not existed:
+            raise GraphStoreError(f"the store has no page {url}")
+        print(f"dropped {url}: {removed} facts removed")
+
+    def _unmerge(self, opts: argparse.Namespace, iri: str, name: str) -> None:
+        with self._open(write=True) as store:
+            pages = store.unmerge(iri, name)
+        print(f"mentions written {name!r} kept apart from {iri}; re-resolved {len(pages)} pages")
+
+    def _undo_unmerge(self, opts: argparse.Namespace, iri: str) -> None:
+        with self._open(write=True) as store:
+            pages = store.undo_unmerge(iri)
+        print(f"unmerge rules of {iri} removed; re-resolved {len(pages)} pages")
+
+
+def _output(path: str) -> IO[bytes]:
+    """The export target: a file, or stdout for '-' (left open)."""
+    return nullcontext(sys.stdout.buffer) if path == "-" else open(path, "wb")
+
+
+def _print_entity(view: dict[str, Any]) -> None:
+    print(f"{view['name']}  <{view['id']}>")
+    print(f"  types:       {', '.join(view['types'])}")
+    for label, key in (("aliases", "aliases"), ("same as", "same_as")):
+        if view[key]:
+            print(f"  {label + ':':<12} {', '.join(view[key])}")
+    for description in view["descriptions"]:
+        print(f"  description: {description}")
+    for attribute, values in view["attributes"].items():
+        print(f"  {attribute}: {', '.join(values)}")
+    for rel in view["relations_out"]:
+        print(f"  -> {rel['type']} {rel['target_name'] or rel['target']}  ({rel['page']})")
+    for rel in view["relations_in"]:
+        print(f"  <- {rel['type']} {rel['source_name'] or rel['source']}  ({rel['page']})")
+    print("  mentions:")
+    for m in view["mentions"]:
+        key = f" on {m['matched_key']}" if m["matched_key"] else ""
+        print(f"    {m['name']!r} ({m['origin']}, {m['matched_by']}{key})  {m['page']}")

@@ -1,0 +1,66 @@
+"""Knowledge-graph store: RDF mapping, entity resolution, embedded and SPARQL backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scraper.graph.embedded import EmbeddedStore
+from scraper.graph.endpoint import SparqlEndpointStore
+from scraper.graph.mapping import PageProvenance
+from scraper.graph.store import (
+    GraphStore,
+    GraphStoreError,
+    InvalidPage,
+    PageState,
+    QuerySyntaxError,
+    ReplaceResult,
+    StoreLocked,
+    StoreUnavailable,
+)
+
+__all__ = [
+    "EmbeddedStore",
+    "GraphStore",
+    "GraphStoreError",
+    "InvalidPage",
+    "PageProvenance",
+    "PageState",
+    "QuerySyntaxError",
+    "ReplaceResult",
+    "SparqlEndpointStore",
+    "StoreLocked",
+    "StoreUnavailable",
+    "is_endpoint",
+    "open_store",
+]
+
+
+def is_endpoint(location: str) -> bool:
+    """True when ``GRAPH_STORE`` names a SPARQL endpoint rather than a folder."""
+    return location.startswith(("http://", "https://"))
+
+
+def open_store(
+    location: str,
+    *,
+    write: bool,
+    base_dir: Path | None = None,
+    update_url: str | None = None,
+    timeout: float = 30.0,
+    lock_timeout: float = 0.0,
+    snapshot_interval: float = 10.0,
+) -> GraphStore:
+    """Open the store ``GRAPH_STORE`` names; a relative folder is taken from ``base_dir``.
+
+    ``write`` opens the embedded store as its single writer; readers never block a writer.
+    """
+    if is_endpoint(location):
+        return SparqlEndpointStore(location, update_url=update_url, timeout=timeout)
+    folder = Path(location).expanduser()
+    if not folder.is_absolute() and base_dir is not None:
+        folder = base_dir / folder
+    if write:
+        return EmbeddedStore.open_writer(
+            folder, lock_timeout=lock_timeout, snapshot_interval=snapshot_interval
+        )
+    return EmbeddedStore.open_reader(folder)

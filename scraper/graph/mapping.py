@@ -1,0 +1,305 @@
+"""Map one page's extraction result to RDF quads (public contract 3).
+
+A page contributes two named graphs:
+
+* ``<page URL>`` — its facts: nodes typed with schema.org classes, ``schema:name``,
+  ``schema:alternateName``, ``schema:description``, ``schema:sameAs``, attributes as
+  ``schema:<attribute>`` properties, and relations as ``S schema:<relationType> O``.
+* ``provenance_graph(page)`` — everything *about* those facts: the page's fetch
+  provenance, the resolution keys and merge record of every mention, and for every fact
+  an ``rdf:Statement``-style reification with ``ss:origin`` (``ss:LLM`` or
+  ``ss:StructuredData``) and, for relations, the evidence sentence.
+
+Plain RDF reification keeps the facts graph exactly as contract 3 describes (one graph
+per page, nothing but facts in it), works on every SPARQL 1.1 endpoint (RDF-star is not
+SPARQL 1.1) and records a fact's origin even when both the LLM and the page's structured
+data assert it. Both graphs are replaced together, so origins never outlive their facts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+from typing import Literal as TypingLiteral
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad
+
+from scraper.graph.resolution import MentionKeys, Resolution, normalise_name
+from scraper.graph.vocab import (
+    ENTITY_TYPES,
+    RDF_OBJECT,
+    RDF_PREDICATE,
+    RDF_SUBJECT,
+    RDF_TYPE,
+    XSD,
+    local_name,
+    provenance_graph,
+    schema,
+    ss,
+    to_iri,
+)
+
+ORIGINS = {"llm": ss("LLM"), "structured_data": ss("StructuredData")}
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates replaced, so every string can be stored."""
+    return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+# Every string from the extractor passes through clean_text at the boundary.
+Text = Annotated[str, AfterValidator(clean_text)]
+
+
+class Entity(BaseModel):
+    """One entity as the extraction stage reports it (input contract)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: Text
+    type: str = "Thing"
+    aliases: list[Text] = Field(default_factory=list)
+    description: Text | None = None
+    attributes: dict[Text, Any] = Field(default_factory=dict)
+    identifiers: list[Text] = Field(default_factory=list)
+    origin: TypingLiteral["llm", "structured_data"] = "llm"
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        return value if value in ENTITY_TYPES else "Thing"
+
+    @field_validator("aliases", "identifiers", mode="before")
+    @classmethod
+    def _drop_nulls(cls, value: Any) -> Any:
+        return [v for v in value if v] if isinstance(value, list) else value
+
+
+class Relation(BaseModel):
+    """One relation between two entities of the same page (input contract)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: Text
+    type: Text
+    target: Text
+    evidence: Text | None = None
+    origin: TypingLiteral["llm", "structured_data"] = "llm"
+
+
+class Extraction(BaseModel):
+    """The facts part of ``PageRecord.extraction``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: str = "ok"
+    model: str | None = None
+    prompt_version: str | None = None
+    entities: list[Entity] = Field(default_factory=list)
+    relations: list[Relation] = Field(default_factory=list)
+
+
+@dataclass
+class PageProvenance:
+    """Where a page's facts came from; ``url`` names the page's graph."""
+
+    url: str
+    fetched_at: str | None = None
+    content_hash: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    requested_url: str | None = None
+    canonical_url: str | None = None
+    extraction_status: str | None = None
+
+
+@dataclass
+class PageGraph:
+    """The quads one page contributes, ready to be written atomically."""
+
+    page: NamedNode
+    provenance: NamedNode
+    facts: list[Quad] = field(default_factory=list)
+    annotations: list[Quad] = field(default_factory=list)
+    entities: int = 0
+    relations: int = 0
+    merged_mentions: int = 0
+    dropped_relations: int = 0
+
+
+def mention_keys(entity: Entity) -> MentionKeys:
+    """The resolution keys of an entity."""
+    return MentionKeys.of(entity.type, entity.name, entity.aliases, entity.identifiers)
+
+
+def literal(value: Any) -> Literal:
+    """An RDF literal for a JSON scalar (numbers and booleans typed, other values as text)."""
+    if isinstance(value, bool):
+        return Literal("true" if value else "false", datatype=NamedNode(XSD + "boolean"))
+    if isinstance(value, int):
+        return Literal(str(value), datatype=NamedNode(XSD + "integer"))
+    if isinstance(value, float):
+        return Literal(repr(value), datatype=NamedNode(XSD + "double"))
+    if isinstance(value, str):
+        return Literal(clean_text(value))
+    return Literal(clean_text(json.dumps(value, ensure_ascii=False, sort_keys=True)))
+
+
+def datetime_literal(value: str) -> Literal:
+    """An ``xsd:dateTime`` literal when ``value`` is ISO 8601, otherwise plain text."""
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return Literal(clean_text(value))
+    return Literal(value, datatype=NamedNode(XSD + "dateTime"))
+
+
+def _attribute_values(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [v for v in value if v is not None]
+    return [value]
+
+
+class _PageGraphBuilder:
+    def __init__(self, provenance: PageProvenance):
+        self.page = to_iri(provenance.url)
+        self.graph = PageGraph(self.page, provenance_graph(self.page))
+        self._facts: dict[tuple, set[str]] = {}  # (s, p, o) -> origins
+        self._evidence: dict[tuple, str] = {}
+
+    def fact(self, s: NamedNode, p: NamedNode, o: Any, origin: str, evidence: str | None = None):
+        key = (s, p, o)
+        self._facts.setdefault(key, set()).add(origin)
+        if evidence:
+            self._evidence[(s, p, o, origin)] = evidence
+
+    def note(self, s: Any, p: NamedNode, o: Any) -> None:
+        self.graph.annotations.append(Quad(s, p, o, self.graph.provenance))
+
+    def finish(self) -> PageGraph:
+        for (s, p, o), origins in self._facts.items():
+            self.graph.facts.append(Quad(s, p, o, self.page))
+            for origin in sorted(origins):
+                statement = BlankNode()
+                self.note(statement, RDF_SUBJECT, s)
+                self.note(statement, RDF_PREDICATE, p)
+                self.note(statement, RDF_OBJECT, o)
+                self.note(statement, ss("origin"), ORIGINS[origin])
+                evidence = self._evidence.get((s, p, o, origin))
+                if evidence:
+                    self.note(statement, ss("evidence"), Literal(evidence))
+        return self.graph
+
+
+def _provenance_notes(builder: _PageGraphBuilder, provenance: PageProvenance, extraction: str):
+    page = builder.page
+    builder.note(page, RDF_TYPE, ss("Page"))
+    builder.note(page, ss("extraction"), Literal(extraction))
+    if provenance.fetched_at:
+        builder.note(page, ss("fetchedAt"), datetime_literal(provenance.fetched_at))
+    for name in ("content_hash", "model", "prompt_version", "etag", "last_modified"):
+        value = getattr(provenance, name)
+        if value:
+            builder.note(page, ss(local_name(name)), Literal(clean_text(str(value))))
+    if provenance.extraction_status:
+        builder.note(page, ss("extractionStatus"), Literal(provenance.extraction_status))
+    for name in ("requested_url", "canonical_url"):
+        value = getattr(provenance, name)
+        if value and value != provenance.url:
+            try:
+                builder.note(page, ss(local_name(name)), to_iri(value))
+            except ValueError:
+                builder.note(page, ss(local_name(name)), Literal(clean_text(value)))
+
+
+def _node_lookup(extraction: Extraction, resolutions: list[Resolution]) -> dict[str, NamedNode]:
+    """Names and aliases of the page's entities → node, for relation endpoints."""
+    lookup: dict[str, NamedNode] = {}
+    for entity, resolution in zip(extraction.entities, resolutions, strict=True):
+        node = NamedNode(resolution.iri)
+        for label in (entity.name, *entity.aliases):
+            lookup.setdefault(label, node)
+            lookup.setdefault(normalise_name(label), node)
+    return lookup
+
+
+def build_page_graph(
+    provenance: PageProvenance, extraction: Extraction, resolutions: list[Resolution]
+) -> PageGraph:
+    """All quads of a page: facts in the page's graph, the rest in its provenance graph."""
+    builder = _PageGraphBuilder(provenance)
+    _provenance_notes(builder, provenance, extraction.model_dump_json())
+    named: set[NamedNode] = set()
+    for entity, resolution in zip(extraction.entities, resolutions, strict=True):
+        node = NamedNode(resolution.iri)
+        origin = entity.origin
+        builder.fact(node, RDF_TYPE, schema(entity.type), origin)
+        name = Literal(entity.name)
+        builder.fact(node, schema("alternateName" if node in named else "name"), name, origin)
+        named.add(node)
+        for alias in entity.aliases:
+            if alias != entity.name:
+                builder.fact(node, schema("alternateName"), Literal(alias), origin)
+        if entity.description:
+            builder.fact(node, schema("description"), literal(entity.description), origin)
+        for identifier in entity.identifiers:
+            try:
+                builder.fact(node, schema("sameAs"), to_iri(identifier), origin)
+            except ValueError:
+                builder.fact(node, schema("identifier"), literal(identifier), origin)
+        for attribute, value in entity.attributes.items():
+            for item in _attribute_values(value):
+                builder.fact(node, schema(local_name(attribute)), literal(item), origin)
+        _mention_notes(builder, node, entity, resolution)
+        builder.graph.merged_mentions += resolution.matched_by != "new"
+    builder.graph.entities = len(named)
+
+    lookup = _node_lookup(extraction, resolutions)
+    for relation in extraction.relations:
+        source = lookup.get(relation.source) or lookup.get(normalise_name(relation.source))
+        target = lookup.get(relation.target) or lookup.get(normalise_name(relation.target))
+        if source is None or target is None:
+            builder.graph.dropped_relations += 1
+            continue
+        predicate = schema(local_name(relation.type))
+        builder.fact(source, predicate, target, relation.origin, relation.evidence)
+        builder.graph.relations += 1
+    if builder.graph.dropped_relations:
+        builder.note(builder.page, ss("droppedRelations"), literal(builder.graph.dropped_relations))
+    return builder.finish()
+
+
+def _mention_notes(
+    builder: _PageGraphBuilder, node: NamedNode, entity: Entity, resolution: Resolution
+) -> None:
+    """Resolution keys of the node and the merge record of this mention."""
+    keys = mention_keys(entity)
+    for key in sorted(keys.ids):
+        builder.note(node, ss("idKey"), Literal(key))
+    if keys.name_key:
+        builder.note(node, ss("nameKey"), Literal(keys.name_key))
+    for key in sorted(keys.alias_keys):
+        builder.note(node, ss("aliasKey"), Literal(key))
+    mention = BlankNode()
+    builder.note(mention, RDF_TYPE, ss("Mention"))
+    builder.note(mention, ss("node"), node)
+    builder.note(mention, ss("mentionName"), Literal(entity.name))
+    builder.note(mention, ss("origin"), ORIGINS[entity.origin])
+    builder.note(mention, ss("matchedBy"), Literal(resolution.matched_by))
+    if resolution.matched_key:
+        builder.note(mention, ss("matchedKey"), Literal(resolution.matched_key))

@@ -1,0 +1,208 @@
+"""Entity resolution: decide which graph node each entity mentioned on a page is.
+
+Order of evidence (strongest first):
+
+1. identifiers from the page (JSON-LD ``@id``, ``sameAs``, the entity's own page);
+2. entity type plus normalised name (case, punctuation, whitespace, diacritics and,
+   for organisations, legal suffixes such as Inc., Corp., Ltd, GmbH are ignored);
+3. aliases reported by the extractor (a mention's alias equals a node's name or the
+   mention's name equals a node's alias).
+
+Two mentions whose identifier sets are both non-empty and disjoint never merge on
+name or alias: same-named organisations with different ``sameAs`` stay apart.
+A name match that is ambiguous (several compatible nodes) merges with none of them.
+Users can keep mentions written a certain way apart from a node (an unmerge); such a
+rule is honoured here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+from scraper.graph.vocab import entity_iri
+
+LEGAL_SUFFIXES = frozenset(
+    {
+        *("inc", "incorporated", "corp", "corporation", "co", "company", "cos"),
+        *("ltd", "limited", "llc", "llp", "lp", "plc", "pllc", "gmbh", "mbh", "ag", "kg"),
+        *("kgaa", "ohg", "ug", "se", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy"),
+        *("oyj", "ab", "asa", "pty", "pte", "kk", "lda", "sl"),
+    }
+)
+_DASHES_AND_SLASHES = re.compile(r"[\-\u2010-\u2015/\\_|·]+")
+_PUNCTUATION = re.compile(r"[^\w\s]")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_name(name: str, entity_type: str = "Thing") -> str:
+    """The comparable form of a name: ``"ACME Corp."`` and ``"Acme Corporation"`` → ``acme``."""
+    text = unicodedata.normalize("NFKD", name)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = _PUNCTUATION.sub("", _DASHES_AND_SLASHES.sub(" ", text))
+    words = text.split()
+    if entity_type == "Organization":
+        if len(words) > 1 and words[0] == "the":
+            words = words[1:]
+        while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
+            words = words[:-1]
+    return " ".join(words)
+
+
+def normalise_identifier(iri: str) -> str | None:
+    """Comparable form of an identifier IRI (scheme/host case, http vs https, default
+    port and trailing slash ignored), or None when it is not an absolute http(s)/urn IRI."""
+    iri = iri.strip()
+    parts = urlsplit(iri)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            return None
+        host = parts.hostname
+        port = parts.port if parts.port not in (None, _DEFAULT_PORTS.get(scheme)) else None
+        netloc = f"{host}:{port}" if port else host
+        path = parts.path.rstrip("/")
+        return urlunsplit(("https", netloc, path, parts.query, parts.fragment))
+    if scheme and ":" in iri and " " not in iri:
+        return iri
+    return None
+
+
+def name_key(entity_type: str, name: str) -> str | None:
+    """Resolution key of a (type, name) pair, None when nothing comparable is left."""
+    normalised = normalise_name(name, entity_type)
+    return f"{entity_type}|{normalised}" if normalised else None
+
+
+@dataclass(frozen=True)
+class MentionKeys:
+    """What resolution compares for one entity mentioned on a page."""
+
+    entity_type: str
+    name: str  # as written on the page (used for the minted IRI's slug)
+    name_key: str | None
+    ids: frozenset[str] = frozenset()
+    alias_keys: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls, entity_type: str, name: str, aliases: Iterable[str], identifiers: Iterable[str]
+    ) -> MentionKeys:
+        own = name_key(entity_type, name)
+        alias_keys = {name_key(entity_type, alias) for alias in aliases} - {None, own}
+        ids = {normalise_identifier(i) for i in identifiers} - {None}
+        return cls(entity_type, name, own, frozenset(ids), frozenset(alias_keys))  # type: ignore[arg-type]
+
+    def all_keys(self) -> set[str]:
+        keys = set(self.ids) | set(self.alias_keys)
+        if self.name_key:
+            keys.add(self.name_key)
+        return keys
+
+
+@dataclass
+class KnownNode:
+    """Keys a stored node already carries (gathered from other pages)."""
+
+    iri: str
+    ids: set[str] = field(default_factory=set)
+    name_keys: set[str] = field(default_factory=set)
+    alias_keys: set[str] = field(default_factory=set)
+    kept_apart: set[str] = field(default_factory=set)  # lowercased mention names unmerged
+
+    def absorb(self, mention: MentionKeys) -> None:
+        self.ids |= mention.ids
+        if mention.name_key:
+            self.name_keys.add(mention.name_key)
+        self.alias_keys |= mention.alias_keys
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Which node a mention became and why (``identifier``, ``name``, ``alias`` or ``new``)."""
+
+    iri: str
+    matched_by: str
+    matched_key: str | None = None
+
+
+def _compatible(mention: MentionKeys, node: KnownNode) -> bool:
+    if mention.name.lower() in node.kept_apart:
+        return False
+    return not (mention.ids and node.ids and mention.ids.isdisjoint(node.ids))
+
+
+def _natural_iri(mention: MentionKeys) -> str:
+    """The IRI minted from a mention's strongest key (its smallest identifier, else its name)."""
+    key = min(mention.ids) if mention.ids else (mention.name_key or f"raw|{mention.name}")
+    return entity_iri(key, mention.entity_type).value
+
+
+def _single(candidates: Iterable[KnownNode], mention: MentionKeys) -> KnownNode | None:
+    """The one compatible candidate; among several, the node minted from the mention's own
+    key (the name's natural holder), otherwise none: an ambiguous name merges nothing."""
+    compatible = {node.iri: node for node in candidates if _compatible(mention, node)}
+    if len(compatible) == 1:
+        return next(iter(compatible.values()))
+    return compatible.get(_natural_iri(mention))
+
+
+def _mint(mention: MentionKeys, nodes: Mapping[str, KnownNode]) -> str:
+    iri = _natural_iri(mention)
+    existing = nodes.get(iri)
+    if existing is not None and not _compatible(mention, existing):
+        # The natural IRI was unmerged from this name (or holds other identifiers): every
+        # mention split off the same way lands on one shared new node.
+        iri = entity_iri(f"{iri}|apart|{mention.name.lower()}", mention.entity_type).value
+    return iri
+
+
+class Resolver:
+    """Resolve the mentions of one page against the nodes other pages produced."""
+
+    def __init__(self, known: Iterable[KnownNode]):
+        self.nodes: dict[str, KnownNode] = {node.iri: node for node in known}
+
+    def _with(self, predicate) -> list[KnownNode]:
+        return [node for node in self.nodes.values() if predicate(node)]
+
+    def resolve(self, mention: MentionKeys) -> Resolution:
+        """The node of ``mention``; the mention's keys join that node for later mentions."""
+        resolution = self._match(mention)
+        node = self.nodes.get(resolution.iri)
+        if node is None:
+            node = self.nodes[resolution.iri] = KnownNode(resolution.iri)
+        node.absorb(mention)
+        return resolution
+
+    def _match(self, mention: MentionKeys) -> Resolution:
+        if mention.ids:
+            by_id = [
+                node
+                for node in self._with(lambda n: not mention.ids.isdisjoint(n.ids))
+                if mention.name.lower() not in node.kept_apart
+            ]
+            if by_id:
+                best = min(by_id, key=lambda n: (-len(mention.ids & n.ids), n.iri))
+                return Resolution(best.iri, "identifier", min(mention.ids & best.ids))
+        key = mention.name_key
+        if key:
+            node = _single(self._with(lambda n: key in n.name_keys), mention)
+            if node:
+                return Resolution(node.iri, "name", key)
+        node = _single(
+            self._with(
+                lambda n: (
+                    (key is not None and key in n.alias_keys)
+                    or not mention.alias_keys.isdisjoint(n.name_keys)
+                )
+            ),
+            mention,
+        )
+        if node:
+            shared = (mention.alias_keys & node.name_keys) or {key}
+            return Resolution(node.iri, "alias", min(k for k in shared if k))
+        return Resolution(_mint(mention, self.nodes), "new")

@@ -1,0 +1,396 @@
+"""The graph store API shared by the embedded and the SPARQL-endpoint backends.
+
+Backends only run SPARQL: ``query`` (SELECT/ASK/CONSTRUCT) and ``update`` (one request,
+applied atomically). Everything else — resolution lookups, atomic page replacement,
+provenance, moves and drops — is built here from those two, so both backends behave
+the same and are tested the same.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad, QueryBoolean, QuerySolutions
+
+from scraper.graph.mapping import (
+    Extraction,
+    PageGraph,
+    PageProvenance,
+    build_page_graph,
+    datetime_literal,
+    mention_keys,
+)
+from scraper.graph.resolution import KnownNode, Resolver
+from scraper.graph.vocab import (
+    CURATION_GRAPH,
+    RDF_TYPE,
+    SPARQL_PREFIXES,
+    provenance_graph,
+    ss,
+    to_iri,
+)
+
+
+class GraphStoreError(Exception):
+    """A graph store problem with a message meant for users."""
+
+
+class StoreUnavailable(GraphStoreError):
+    """The store cannot be reached or failed while answering (worth retrying)."""
+
+
+class StoreLocked(GraphStoreError):
+    """Another process writes to the embedded store."""
+
+
+class QuerySyntaxError(GraphStoreError):
+    """The SPARQL text is invalid."""
+
+
+class InvalidPage(GraphStoreError):
+    """The page cannot be stored (bad URL or extraction that breaks the input contract)."""
+
+
+@dataclass
+class PageState:
+    """What the store remembers of a page (what issue-5 re-crawls compare against)."""
+
+    url: str
+    content_hash: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    extraction_status: str | None = None
+    last_attempt_at: str | None = None
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def needs_retry(self) -> bool:
+        """The last attempt failed: its facts (if any) are older than the page."""
+        return bool(self.failures)
+
+
+@dataclass
+class ReplaceResult:
+    """Counts of one page replacement, for crawl reports."""
+
+    facts_added: int
+    facts_removed: int
+    entities: int
+    relations: int
+    merged_mentions: int
+    dropped_relations: int
+
+
+def sparql_term(term: Any) -> str:
+    """A term in SPARQL/N-Triples syntax (escaping handled by pyoxigraph)."""
+    return str(term)
+
+
+def _data_block(quads: Iterable[Quad]) -> str:
+    by_graph: dict[str, list[str]] = {}
+    for q in quads:
+        by_graph.setdefault(str(q.graph_name), []).append(f"{q.subject} {q.predicate} {q.object} .")
+    return "\n".join(f"GRAPH {g} {{\n" + "\n".join(t) + "\n}" for g, t in by_graph.items())
+
+
+def _insert_data(quads: list[Quad]) -> str:
+    return f"INSERT DATA {{\n{_data_block(quads)}\n}}" if quads else ""
+
+
+def _values(terms: Iterable[Any]) -> str:
+    return " ".join(sparql_term(t) for t in terms)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _value(term: Any) -> str | None:
+    return None if term is None else term.value
+
+
+class GraphStore(ABC):
+    """A knowledge-graph store: pages' facts in per-page named graphs plus provenance."""
+
+    location: str
+
+    # --- backend primitives -------------------------------------------------
+    @abstractmethod
+    def query(self, sparql: str) -> QuerySolutions | QueryBoolean | Iterator[Any]:
+        """Run a SPARQL query. Raises QuerySyntaxError or StoreUnavailable."""
+
+    @abstractmethod
+    def update(self, sparql: str) -> None:
+        """Run one SPARQL update request atomically."""
+
+    @abstractmethod
+    def quads(self) -> Iterator[Quad]:
+        """Every quad of the store (for exports)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the store (locks, connections)."""
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def select(self, sparql: str) -> list[dict[str, Any]]:
+        """Rows of a SELECT query as ``{variable: term}`` dicts (unbound variables absent)."""
+        result = self.query(SPARQL_PREFIXES + sparql)
+        if not isinstance(result, QuerySolutions):
+            raise GraphStoreError("expected a SELECT query")
+        names = [v.value for v in result.variables]
+        return [{n: row[n] for n in names if row[n] is not None} for row in result]
+
+    # --- pages ----------------------------------------------------------------
+    def replace_page(self, provenance: PageProvenance, extraction: dict[str, Any]) -> ReplaceResult:
+        """Store a page's facts and provenance, replacing what the page had, atomically."""
+        try:
+            parsed = Extraction.model_validate(extraction)
+            page = to_iri(provenance.url)
+        except (ValidationError, ValueError) as exc:
+            raise InvalidPage(str(exc)) from exc
+        resolver = Resolver(self._known_nodes(page, parsed))
+        resolutions = [resolver.resolve(mention_keys(e)) for e in parsed.entities]
+        graph = build_page_graph(provenance, parsed, resolutions)
+        old = self._fact_keys(page)
+        new = {(str(q.subject), str(q.predicate), str(q.object)) for q in graph.facts}
+        self.update(self._replace_request(graph))
+        return ReplaceResult(
+            facts_added=len(new - old),
+            facts_removed=len(old - new),
+            entities=graph.entities,
+            relations=graph.relations,
+            merged_mentions=graph.merged_mentions,
+            dropped_relations=graph.dropped_relations,
+        )
+
+    def _replace_request(self, graph: PageGraph) -> str:
+        return ";\n".join(
+            part
+            for part in (
+                f"DROP SILENT GRAPH {graph.page}",
+                f"DROP SILENT GRAPH {graph.provenance}",
+                _insert_data(graph.facts + graph.annotations),
+            )
+            if part
+        )
+
+    def record_attempt(
+        self,
+        provenance: PageProvenance,
+        failures: Iterable[tuple[str, str, str]] = (),
+    ) -> None:
+        """Remember a fetch that produced no new facts, keeping the facts the page has.
+
+        With ``failures`` (stage, reason, detail) the page is marked for retry; without,
+        the page was seen unchanged: its fetch time, ETag and Last-Modified move.
+        """
+        page = _page_iri(provenance.url)
+        prov = provenance_graph(page)
+        failures = list(failures)
+        notes = [Quad(page, RDF_TYPE, ss("Page"), prov)]
+        notes.append(Quad(page, ss("lastAttemptAt"), datetime_literal(_now()), prov))
+        moved = ["lastAttemptAt", "failure"]
+        if failures:
+            for stage, reason, detail in failures:
+                node = BlankNode()
+                notes.append(Quad(page, ss("failure"), node, prov))
+                notes.append(Quad(node, ss("stage"), Literal(stage), prov))
+                notes.append(Quad(node, ss("reason"), Literal(reason), prov))
+                if detail:
+                    notes.append(Quad(node, ss("detail"), Literal(detail), prov))
+        else:
+            moved += ["fetchedAt", "etag", "lastModified"]
+            if provenance.fetched_at:
+                notes.append(
+                    Quad(page, ss("fetchedAt"), datetime_literal(provenance.fetched_at), prov)
+                )
+            for name, value in (
+                ("etag", provenance.etag),
+                ("lastModified", provenance.last_modified),
+            ):
+                if value:
+                    notes.append(Quad(page, ss(name), Literal(value), prov))
+        clear = " UNION ".join(
+            f"{{ BIND({ss(p)} AS ?p) {page} ?p ?o OPTIONAL {{ ?o ?fp ?fo }} }}" for p in moved
+        )
+        self.update(
+            f"DELETE {{ GRAPH {prov} {{ {page} ?p ?o . ?o ?fp ?fo }} }}\n"
+            f"WHERE {{ GRAPH {prov} {{ {clear} }} }};\n" + _insert_data(notes)
+        )
+
+    def drop_page(self, url: str) -> int:
+        """Remove a page's facts and provenance; returns how many facts it had."""
+        page = _page_iri(url)
+        removed = len(self._fact_keys(page))
+        self.update(f"DROP SILENT GRAPH {page};\nDROP SILENT GRAPH {provenance_graph(page)}")
+        return removed
+
+    def move_page(self, old_url: str, new_url: str) -> bool:
+        """Move a page's facts and provenance to a new URL (a redirect); False if absent."""
+        old, new = _page_iri(old_url), _page_iri(new_url)
+        if self.page_state(old_url) is None:
+            return False
+        old_prov, new_prov = provenance_graph(old), provenance_graph(new)
+        self.update(
+            f"MOVE SILENT GRAPH {old} TO {new};\n"
+            f"MOVE SILENT GRAPH {old_prov} TO {new_prov};\n"
+            f"DELETE {{ GRAPH {new_prov} {{ {old} ?p ?o }} }}\n"
+            f"INSERT {{ GRAPH {new_prov} {{ {new} ?p ?o }} }}\n"
+            f"WHERE {{ GRAPH {new_prov} {{ {old} ?p ?o }} }};\n"
+            f"INSERT DATA {{ GRAPH {new_prov} {{ {new} {ss('movedFrom')} {old} }} }}"
+        )
+        return True
+
+    def page_state(self, url: str) -> PageState | None:
+        """The stored provenance of a page, or None when the store has never seen it."""
+        page = _page_iri(url)
+        rows = self.select(
+            f"SELECT ?p ?o ?stage ?reason ?detail WHERE {{ GRAPH {provenance_graph(page)} {{\n"
+            f"  {page} ?p ?o .\n"
+            "  OPTIONAL { ?o ss:stage ?stage ; ss:reason ?reason\n"
+            "             OPTIONAL { ?o ss:detail ?detail } }\n"
+            "} }"
+        )
+        if not rows:
+            return None
+        state = PageState(url=page.value)
+        fields = {
+            "contentHash": "content_hash",
+            "etag": "etag",
+            "lastModified": "last_modified",
+            "fetchedAt": "fetched_at",
+            "model": "model",
+            "promptVersion": "prompt_version",
+            "extractionStatus": "extraction_status",
+            "lastAttemptAt": "last_attempt_at",
+        }
+        for row in rows:
+            local = row["p"].value.rsplit("#", 1)[-1]
+            if local in fields:
+                setattr(state, fields[local], row["o"].value)
+            elif local == "failure" and "stage" in row:
+                state.failures.append(
+                    {
+                        "stage": row["stage"].value,
+                        "reason": row["reason"].value,
+                        "detail": _value(row.get("detail")) or "",
+                    }
+                )
+        return state
+
+    def pages(self) -> list[str]:
+        """URLs of every page the store knows."""
+        rows = self.select("SELECT DISTINCT ?page WHERE { GRAPH ?g { ?page a ss:Page } }")
+        return sorted(row["page"].value for row in rows)
+
+    # --- resolution -------------------------------------------------------------
+    def _known_nodes(self, page: NamedNode, extraction: Extraction) -> list[KnownNode]:
+        """Nodes of other pages that share a key with this page's mentions, with all keys."""
+        keys: set[str] = set()
+        for entity in extraction.entities:
+            keys |= mention_keys(entity).all_keys()
+        if not keys:
+            return []
+        own = provenance_graph(page)
+        rows = self.select(
+            "SELECT ?node ?kind ?key WHERE {\n"
+            "  { SELECT DISTINCT ?node WHERE {\n"
+            f"    VALUES ?k {{ {_values(Literal(k) for k in sorted(keys))} }}\n"
+            "    GRAPH ?g { ?node ss:idKey|ss:nameKey|ss:aliasKey ?k }\n"
+            f"    FILTER(?g != {own}) }} }}\n"
+            "  { GRAPH ?g2 { ?node ?kind ?key }\n"
+            f"    FILTER(?g2 != {own} && ?kind IN (ss:idKey, ss:nameKey, ss:aliasKey)) }}\n"
+            f"  UNION {{ GRAPH {CURATION_GRAPH} {{ ?node ?kind ?key }} }}\n"
+            "}"
+        )
+        nodes: dict[str, KnownNode] = {}
+        slots = {"idKey": "ids", "nameKey": "name_keys", "aliasKey": "alias_keys"}
+        slots["keepApart"] = "kept_apart"
+        for row in rows:
+            node = nodes.setdefault(row["node"].value, KnownNode(row["node"].value))
+            slot = slots.get(row["kind"].value.rsplit("#", 1)[-1])
+            if slot:
+                getattr(node, slot).add(row["key"].value)
+        return list(nodes.values())
+
+    def _fact_keys(self, page: NamedNode) -> set[tuple[str, str, str]]:
+        rows = self.select(f"SELECT ?s ?p ?o WHERE {{ GRAPH {page} {{ ?s ?p ?o }} }}")
+        return {(str(r["s"]), str(r["p"]), str(r["o"])) for r in rows}
+
+    def unmerge(self, node_iri: str, name: str) -> list[str]:
+        """Keep mentions written ``name`` (any case) apart from node ``node_iri`` and
+        re-resolve the pages that mention the node, from their stored extraction.
+        Returns the re-resolved pages' URLs."""
+        node = NamedNode(node_iri)
+        rule = Literal(name.lower())
+        mentioned = self.select(
+            f"SELECT ?m WHERE {{ GRAPH ?g {{ ?m ss:node {node} ; ss:mentionName ?n }}"
+            f" FILTER(LCASE(?n) = {rule}) }} LIMIT 1"
+        )
+        if not mentioned:
+            raise GraphStoreError(f"entity {node_iri} has no mention written {name!r}")
+        self.update(_insert_data([Quad(node, ss("keepApart"), rule, CURATION_GRAPH)]))
+        return self.reresolve_pages(node)
+
+    def undo_unmerge(self, node_iri: str) -> list[str]:
+        """Forget every unmerge rule of a node and re-resolve the pages it concerns."""
+        node = NamedNode(node_iri)
+        rows = self.select(
+            "SELECT DISTINCT ?page WHERE {\n"
+            f"  GRAPH {CURATION_GRAPH} {{ {node} ss:keepApart ?k }}\n"
+            "  GRAPH ?g { ?m ss:mentionName ?n . ?page a ss:Page FILTER(LCASE(?n) = ?k) } }"
+        )
+        self.update(f"DELETE WHERE {{ GRAPH {CURATION_GRAPH} {{ {node} {ss('keepApart')} ?k }} }}")
+        split_off = [row["page"].value for row in rows]
+        return sorted(set(self.reresolve_pages(node)) | set(self.reresolve_urls(split_off)))
+
+    def reresolve_pages(self, node: NamedNode) -> list[str]:
+        """Re-store, from their stored extraction, every page with facts about ``node``."""
+        rows = self.select(
+            f"SELECT DISTINCT ?page WHERE {{ GRAPH ?g {{ ?m ss:node {node} . ?page a ss:Page }} }}"
+        )
+        return self.reresolve_urls([row["page"].value for row in rows])
+
+    def reresolve_urls(self, urls: Iterable[str]) -> list[str]:
+        done = []
+        for url in urls:
+            page = _page_iri(url)
+            graph = provenance_graph(page)
+            rows = self.select(f"SELECT ?x WHERE {{ GRAPH {graph} {{ {page} ss:extraction ?x }} }}")
+            state = self.page_state(url)
+            if not rows or state is None:
+                continue
+            provenance = PageProvenance(
+                url=url,
+                fetched_at=state.fetched_at,
+                content_hash=state.content_hash,
+                model=state.model,
+                prompt_version=state.prompt_version,
+                etag=state.etag,
+                last_modified=state.last_modified,
+                extraction_status=state.extraction_status,
+            )
+            self.replace_page(provenance, json.loads(rows[0]["x"].value))
+            done.append(url)
+        return done
+
+
+def _page_iri(url: str) -> NamedNode:
+    try:
+        return to_iri(url)
+    except ValueError as exc:
+        raise InvalidPage(str(exc)) from exc

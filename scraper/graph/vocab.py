@@ -1,0 +1,92 @@
+"""IRIs of the graph: vocabularies, minted node IRIs, page and provenance graph names."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import quote
+
+from pyoxigraph import NamedNode
+
+SCHEMA = "https://schema.org/"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+# Our own small vocabulary for provenance, resolution keys and merge records.
+SS = "https://w3id.org/semantic-scraper/ns#"
+ENTITY_PREFIX = "urn:semantic-scraper:entity:"
+PROVENANCE_PREFIX = "urn:semantic-scraper:provenance:"
+# User decisions about resolution (unmerges) live outside every page graph.
+CURATION_GRAPH = NamedNode("urn:semantic-scraper:curation")
+
+RDF_TYPE = NamedNode(RDF + "type")
+RDF_SUBJECT = NamedNode(RDF + "subject")
+RDF_PREDICATE = NamedNode(RDF + "predicate")
+RDF_OBJECT = NamedNode(RDF + "object")
+RDF_STATEMENT = NamedNode(RDF + "Statement")
+
+ENTITY_TYPES = ("Person", "Organization", "Product", "Place", "Event", "CreativeWork", "Thing")
+
+PREFIXES = {"schema": SCHEMA, "rdf": RDF, "xsd": XSD, "ss": SS}
+SPARQL_PREFIXES = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+
+# Characters kept as they are when a URL is turned into an IRI (RFC 3986 reserved + unreserved).
+_IRI_SAFE = "!#$&'()*+,/:;=?@[]~-._%"
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def schema(local: str) -> NamedNode:
+    """``schema:<local>``."""
+    return NamedNode(SCHEMA + local)
+
+
+def ss(local: str) -> NamedNode:
+    """``ss:<local>`` (this project's vocabulary)."""
+    return NamedNode(SS + local)
+
+
+def to_iri(url: str) -> NamedNode:
+    """``url`` as an IRI node: characters unsafe in IRIs (spaces, quotes, ...) percent-encoded.
+
+    Raises ``ValueError`` when the result is still not an absolute IRI.
+    """
+    url = url.strip()
+    if ":" not in url:
+        raise ValueError(f"not an absolute IRI: {url!r}")
+    return NamedNode(quote(url, safe=_IRI_SAFE))
+
+
+def _digest(text: str, size: int = 16) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:size]
+
+
+def local_name(text: str, *, lower_first: bool = True) -> str:
+    """A lowerCamelCase (or UpperCamelCase) ASCII local name for a property or class.
+
+    ``"founded year"`` → ``foundedYear``; ``"worksFor"`` stays ``worksFor``.
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = _WORD.findall(ascii_text)
+    if not words:
+        return "property" if lower_first else "Thing"
+    head, *rest = words
+    name = (head[0].lower() if lower_first else head[0].upper()) + head[1:]
+    name += "".join(w[0].upper() + w[1:] for w in rest)
+    return name if name[0].isalpha() else "p" + name
+
+
+def entity_iri(key: str, entity_type: str) -> NamedNode:
+    """A stable node IRI minted from a resolution key: a readable slug plus the key's digest.
+
+    ``Organization|acme`` → ``urn:semantic-scraper:entity:organization:acme-<digest>``; an
+    identifier key takes its slug from the identifier's last path segment.
+    """
+    readable = key.split("|", 1)[1] if "|" in key else key.rstrip("/#").rsplit("/", 1)[-1]
+    slug = "-".join(_WORD.findall(unicodedata.normalize("NFKD", readable).lower()))[:48]
+    slug = slug.strip("-") or "entity"
+    return NamedNode(f"{ENTITY_PREFIX}{entity_type.lower()}:{slug}-{_digest(key, 12)}")
+
+
+def provenance_graph(page: NamedNode) -> NamedNode:
+    """Name of the graph holding a page's provenance, resolution keys and fact origins."""
+    return NamedNode(PROVENANCE_PREFIX + _digest(page.value, 32))
