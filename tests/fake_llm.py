@@ -262,11 +262,22 @@ def structured_llm(
 ) -> StructuredLLM:
     """A :class:`StructuredLLM` talking to ``fake`` with a placeholder key."""
     settings = fast_llm_settings(**overrides)
+    client = make_openai_client(settings.timeout, base_url=fake.base_url, environ={})
+    _open_clients.append(client)
     return StructuredLLM(
-        make_openai_client(settings.timeout, base_url=fake.base_url, environ={}),
+        client,
         settings,
         prices=price_table(),
         meter=meter or CostMeter(),
         on_stat=stats.inc_value,
         audit=audit,
     )
+
+
+_open_clients: list[Any] = []
+
+
+async def close_llm_clients() -> None:
+    """Close the clients :func:`structured_llm` made (call it before the event loop ends)."""
+    while _open_clients:
+        await _open_clients.pop().close()

@@ -19,11 +19,24 @@ from scraper.llm.client import (
     make_openai_client,
     retry_after_seconds,
 )
-from tests.fake_llm import FakeLLM, Reply, StatsRecorder, serve_fake_llm, structured_llm
+from tests.fake_llm import (
+    FakeLLM,
+    Reply,
+    StatsRecorder,
+    close_llm_clients,
+    serve_fake_llm,
+    structured_llm,
+)
 
 SCHEMA_JSON = KnowledgeGraph.model_json_schema()
 MESSAGES = [{"role": "user", "content": "Extract: Acme Corporation hired Jane Doe."}]
 VALID = {"entities": [{"name": "Jane Doe", "type": "Person"}], "relations": []}
+
+
+@pytest.fixture(autouse=True)
+async def _close_clients():
+    yield
+    await close_llm_clients()
 
 
 def reask(errors: str) -> str:

@@ -1,0 +1,188 @@
+"""Extract one page: cached, schema-validated LLM answers per chunk, merged, grounded,
+and combined with the page's structured data."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from prompts import PromptTemplate
+from schemas import schema_name
+from schemas.knowledge_graph import ENTITY_TYPES, KnowledgeGraph
+from scraper.extraction.grounding import ground
+from scraper.extraction.mapping import graph_from_model
+from scraper.extraction.merge import merge_entities, merge_models, merge_relations
+from scraper.llm import LLMCache, LLMError, StructuredLLM, TruncatedError, Usage, cache_key
+from scraper.schemaorg import structured_data_graph
+
+logger = logging.getLogger(__name__)
+
+# A truncated answer is retried on the two halves of its text, at most this deep
+# (a chunk becomes at most 2**MAX_SPLIT_DEPTH pieces) ...
+MAX_SPLIT_DEPTH = 2
+# ... while a half keeps at least this many characters; past that, one retry
+# with twice the answer budget, then the chunk fails as llm_truncated.
+MIN_SPLIT_CHARS = 200
+
+
+def split_text(text: str) -> tuple[str, str] | None:
+    """``text`` cut in two near its middle at a paragraph, line, sentence or word end."""
+    if len(text) < 2 * MIN_SPLIT_CHARS:
+        return None
+    middle = len(text) // 2
+    for separator in ("\n\n", "\n", ". ", " "):
+        before = text.rfind(separator, MIN_SPLIT_CHARS, middle + 1)
+        after = text.find(separator, middle, len(text) - MIN_SPLIT_CHARS)
+        cuts = [c for c in (before, after) if c != -1]
+        if cuts:
+            cut = min(cuts, key=lambda c: abs(c - middle)) + len(separator)
+            return text[:cut], text[cut:]
+    return text[:middle], text[middle:]
+
+
+@dataclass
+class PageExtraction:
+    result: dict[str, Any]  # the PageRecord.extraction contract
+    failure: LLMError | None  # set when result["status"] == "failed"
+
+
+class Extractor:
+    """Turns a page's chunks and structured data into the ``PageRecord.extraction`` dict.
+
+    ``llm`` None means no LLM is configured: only structured data is used.
+    """
+
+    def __init__(
+        self,
+        *,
+        schema: type[BaseModel],
+        prompt: PromptTemplate,
+        llm: StructuredLLM | None,
+        cache: LLMCache | None,
+        on_stat: Callable[[str, float], None],
+    ) -> None:
+        self.schema = schema
+        self.prompt = prompt
+        self.llm = llm
+        self.cache = cache
+        self.on_stat = on_stat
+        self.schema_json = schema.model_json_schema()
+        self._schema_text = json.dumps(self.schema_json, sort_keys=True)
+
+    @property
+    def model(self) -> str | None:
+        return self.llm.settings.model if self.llm else None
+
+    async def extract_page(
+        self,
+        *,
+        url: str,
+        markdown: str,
+        chunks: list[dict[str, Any]],
+        structured_data: dict[str, Any],
+    ) -> PageExtraction:
+        """The extraction result of one page and, when it failed, why."""
+        usage = Usage()
+        failure: LLMError | None = None
+        entities, relations = structured_data_graph(structured_data, base_url=url)
+        result: dict[str, Any] = {
+            "status": "structured_data_only",
+            "schema": schema_name(self.schema),
+            "model": self.model,
+            "prompt_version": self.prompt.version if self.llm else None,
+            "dropped_ungrounded": 0,
+            "failure_reason": None,
+        }
+        texts = [chunk["text"] for chunk in chunks if chunk.get("text", "").strip()]
+        if self.llm is not None and not texts:
+            result["status"] = "skipped"
+        elif self.llm is not None:
+            self.on_stat("llm/chunks", len(texts))
+            answers = await asyncio.gather(
+                *(self._chunk_answer(text, usage) for text in texts), return_exceptions=True
+            )
+            failures = [a for a in answers if isinstance(a, BaseException)]
+            if failures:
+                # Successful chunks are cached: a retry pays only for the failed ones.
+                error = _as_llm_error(failures[0])
+                result.update(status="failed", failure_reason=error.reason)
+                failure = error
+            else:
+                merged = answers[0]
+                for answer in answers[1:]:
+                    merged = merge_models(merged, answer)
+                llm_entities, llm_relations = graph_from_model(merged)
+                llm_entities, llm_relations, dropped = ground(llm_entities, llm_relations, markdown)
+                entities += llm_entities
+                relations += llm_relations
+                result.update(status="ok", dropped_ungrounded=dropped)
+                if dropped:
+                    self.on_stat("llm/dropped_ungrounded", dropped)
+                if not isinstance(merged, KnowledgeGraph):
+                    result["data"] = merged.model_dump(mode="json")
+        entities, canonical = merge_entities(entities)
+        result["entities"] = entities
+        result["relations"] = merge_relations(relations, canonical)
+        result["usage"] = usage.as_dict()
+        return PageExtraction(result, failure)
+
+    async def _chunk_answer(self, text: str, usage: Usage, depth: int = 0) -> BaseModel:
+        """The validated answer for one piece of text, from the cache or the LLM."""
+        key = cache_key(self.model or "", self.prompt.version, self._schema_text, text)
+        cached = self.cache.get(key) if self.cache is not None else None
+        if cached is not None:
+            usage.cache_hits += 1
+            self.on_stat("llm/cache_hits", 1)
+            return self.schema.model_validate_json(cached)
+        self.on_stat("llm/cache_misses", 1)
+        try:
+            answer = await self._ask(text, usage)
+        except TruncatedError:
+            halves = split_text(text) if depth < MAX_SPLIT_DEPTH else None
+            if halves is None:
+                answer = await self._ask(text, usage, max_tokens=2 * self.llm.settings.max_tokens)
+            else:
+                self.on_stat("llm/splits", 1)
+                first, second = await asyncio.gather(
+                    *(self._chunk_answer(half, usage, depth + 1) for half in halves)
+                )
+                answer = merge_models(first, second)
+        if self.cache is not None:
+            self.cache.put(key, answer.model_dump_json())
+        return answer
+
+    async def _ask(self, text: str, usage: Usage, max_tokens: int | None = None) -> BaseModel:
+        # The delimiter id derives from the text, so the text cannot contain its own end marker
+        # (it would have to contain its own hash) and identical text gives identical prompts.
+        delimiter_id = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        system = self.prompt.system.substitute(
+            delimiter_id=delimiter_id,
+            entity_types=", ".join(ENTITY_TYPES),
+            schema_name=self.schema.__name__,
+            schema_json=self._schema_text,
+        )
+        user = self.prompt.user.substitute(delimiter_id=delimiter_id, page_text=text)
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+        def reask(errors: str) -> str:
+            return self.prompt.reask.substitute(errors=errors, schema_name=self.schema.__name__)
+
+        assert self.llm is not None
+        return await self.llm.generate(
+            messages, self.schema, self.schema_json, reask, usage, max_tokens=max_tokens
+        )
+
+
+def _as_llm_error(exc: BaseException) -> LLMError:
+    if isinstance(exc, LLMError):
+        return exc
+    # A bug, not an LLM failure: keep the traceback in the log, the page as a failure.
+    logger.error("extraction error", exc_info=exc)
+    return LLMError("extract_error", f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,157 @@
+"""Merge extraction results: chunk answers into one page answer, entities into one per thing."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel
+
+_WORD = re.compile(r"\w+")
+
+
+def normalise_name(text: str) -> str:
+    """Comparable words of ``text``: case, accents, punctuation and spacing ignored."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return " ".join(_WORD.findall(plain))
+
+
+def merge_models(first: BaseModel, second: BaseModel) -> BaseModel:
+    """One model from two answers of the same schema.
+
+    Lists are concatenated (exact repeats dropped), nested models merged
+    field by field, dicts merged key by key, and for other values the first
+    answer's non-empty value wins.
+    """
+    merged = {
+        name: _merge_values(getattr(first, name), getattr(second, name))
+        for name in type(first).model_fields
+    }
+    return type(first).model_construct(**merged)
+
+
+def _merge_values(first: Any, second: Any) -> Any:
+    if isinstance(first, BaseModel) and isinstance(second, BaseModel):
+        return merge_models(first, second) if type(first) is type(second) else first
+    if isinstance(first, list) and isinstance(second, list):
+        seen = [_comparable(item) for item in first]
+        extra = []
+        for item in second:
+            if _comparable(item) not in seen:
+                seen.append(_comparable(item))
+                extra.append(item)
+        return first + extra
+    if isinstance(first, dict) and isinstance(second, dict):
+        return {**second, **first}
+    return first if first not in (None, "") else second
+
+
+def _comparable(item: Any) -> Any:
+    return item.model_dump() if isinstance(item, BaseModel) else item
+
+
+def merge_entities(
+    entities: Iterable[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Entities merged by (type, normalised name or alias), and each name's canonical name.
+
+    The first mention of an entity gives its canonical name and origin; aliases,
+    identifiers and attributes are unioned (the first value of an attribute wins).
+    A ``Thing`` merges into a typed entity of the same name.
+    """
+    merged: list[dict[str, Any]] = []
+    by_key: dict[tuple[str, str], dict[str, Any]] = {}
+    by_name: dict[str, dict[str, Any]] = {}  # for Things, whose type says nothing
+    for entity in entities:
+        keys = [k for n in [entity["name"], *entity.get("aliases", [])] if (k := normalise_name(n))]
+        target = _find(entity["type"], keys, by_key, by_name)
+        if target is None:
+            target = _copy_entity(entity)
+            merged.append(target)
+        else:
+            _absorb(target, entity)
+        for name in [target["name"], *target["aliases"]]:
+            key = normalise_name(name)
+            by_key.setdefault((target["type"], key), target)
+            by_name.setdefault(key, target)
+    canonical = {
+        normalise_name(name): entity["name"]
+        for entity in reversed(merged)
+        for name in [entity["name"], *entity["aliases"]]
+    }
+    return merged, canonical
+
+
+def _find(
+    type_: str,
+    keys: list[str],
+    by_key: dict[tuple[str, str], dict[str, Any]],
+    by_name: dict[str, dict[str, Any]],
+) -> dict[str, Any] | None:
+    """The merged entity these keys denote: same type, or Thing on either side."""
+    for key in keys:
+        if (type_, key) in by_key:
+            return by_key[(type_, key)]
+    for key in keys:
+        if type_ == "Thing" and key in by_name:
+            return by_name[key]
+        target = by_key.get(("Thing", key))
+        if target is not None and target["type"] == "Thing":
+            target["type"] = type_
+            return target
+    return None
+
+
+def _copy_entity(entity: dict[str, Any]) -> dict[str, Any]:
+    copy = {
+        "name": entity["name"],
+        "type": entity["type"],
+        "aliases": [],
+        "description": entity.get("description") or "",
+        "attributes": dict(entity.get("attributes") or {}),
+        "identifiers": list(entity.get("identifiers") or []),
+        "origin": entity["origin"],
+    }
+    _add_aliases(copy, entity.get("aliases") or [])
+    return copy
+
+
+def _absorb(target: dict[str, Any], entity: dict[str, Any]) -> None:
+    _add_aliases(target, [entity["name"], *(entity.get("aliases") or [])])
+    if not target["description"]:
+        target["description"] = entity.get("description") or ""
+    for key, value in (entity.get("attributes") or {}).items():
+        target["attributes"].setdefault(key, value)
+    for identifier in entity.get("identifiers") or []:
+        if identifier not in target["identifiers"]:
+            target["identifiers"].append(identifier)
+
+
+def _add_aliases(target: dict[str, Any], names: Iterable[str]) -> None:
+    known = {normalise_name(n) for n in [target["name"], *target["aliases"]]}
+    for name in names:
+        key = normalise_name(name)
+        if key and key not in known:
+            known.add(key)
+            target["aliases"].append(name)
+
+
+def merge_relations(
+    relations: Iterable[dict[str, Any]], canonical: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Relations with canonical endpoint names, one per (source, type, target)."""
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for relation in relations:
+        source = canonical.get(normalise_name(relation["source"]), relation["source"])
+        target = canonical.get(normalise_name(relation["target"]), relation["target"])
+        key = (normalise_name(source), relation["type"], normalise_name(target))
+        if key in merged:
+            if not merged[key]["evidence"]:
+                merged[key]["evidence"] = relation.get("evidence") or ""
+            continue
+        merged[key] = {**relation, "source": source, "target": target}
+        merged[key]["evidence"] = relation.get("evidence") or ""
+    return list(merged.values())
