@@ -19,6 +19,7 @@ data assert it. Both graphs are replaced together, so origins never outlive thei
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
@@ -42,20 +43,13 @@ from scraper.graph.vocab import (
     to_iri,
 )
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 ORIGINS = {"llm": ss("LLM"), "structured_data": ss("StructuredData")}
 
 
 def clean_text(text: str) -> str:
-    """``text`` with lone surrogates replaced, so every string can be stored."""
-    return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
-
-
-def _has_surrogates(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    """``text`` with lone surrogates (not encodable, so not storable) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 # Every string from the extractor passes through clean_text at the boundary.

@@ -155,14 +155,25 @@ class GraphStore(ABC):
         return [{n: row[n] for n in names if row[n] is not None} for row in result]
 
     # --- pages ----------------------------------------------------------------
-    def replace_page(self, provenance: PageProvenance, extraction: dict[str, Any]) -> ReplaceResult:
-        """Store a page's facts and provenance, replacing what the page had, atomically."""
+    def replace_page(
+        self,
+        provenance: PageProvenance,
+        extraction: dict[str, Any],
+        *,
+        ignore_pages: Iterable[str] = (),
+    ) -> ReplaceResult:
+        """Store a page's facts and provenance, replacing what the page had, atomically.
+
+        Resolution sees every stored page, this page's previous facts included (so its
+        nodes keep their IRIs), except ``ignore_pages`` (used when re-resolving pages).
+        """
         try:
             parsed = Extraction.model_validate(extraction)
             page = to_iri(provenance.url)
         except (ValidationError, ValueError) as exc:
             raise InvalidPage(str(exc)) from exc
-        resolver = Resolver(self._known_nodes(page, parsed))
+        ignored = [provenance_graph(_page_iri(url)) for url in ignore_pages]
+        resolver = Resolver(self._known_nodes(parsed, ignored))
         resolutions = [resolver.resolve(mention_keys(e)) for e in parsed.entities]
         graph = build_page_graph(provenance, parsed, resolutions)
         old = self._fact_keys(page)
@@ -298,22 +309,25 @@ class GraphStore(ABC):
         return sorted(row["page"].value for row in rows)
 
     # --- resolution -------------------------------------------------------------
-    def _known_nodes(self, page: NamedNode, extraction: Extraction) -> list[KnownNode]:
-        """Nodes of other pages that share a key with this page's mentions, with all keys."""
+    def _known_nodes(self, extraction: Extraction, ignored: list[NamedNode]) -> list[KnownNode]:
+        """Stored nodes sharing a key with the page's mentions, with all their keys.
+
+        The page's own previous facts count too, so a re-crawled page keeps its nodes
+        (stable IRIs) unless its entities really changed.
+        """
         keys: set[str] = set()
         for entity in extraction.entities:
             keys |= mention_keys(entity).all_keys()
         if not keys:
             return []
-        own = provenance_graph(page)
+        skip = f"FILTER(?g NOT IN ({', '.join(map(str, ignored))}))" if ignored else ""
         rows = self.select(
             "SELECT ?node ?kind ?key WHERE {\n"
             "  { SELECT DISTINCT ?node WHERE {\n"
             f"    VALUES ?k {{ {_values(Literal(k) for k in sorted(keys))} }}\n"
-            "    GRAPH ?g { ?node ss:idKey|ss:nameKey|ss:aliasKey ?k }\n"
-            f"    FILTER(?g != {own}) }} }}\n"
-            "  { GRAPH ?g2 { ?node ?kind ?key }\n"
-            f"    FILTER(?g2 != {own} && ?kind IN (ss:idKey, ss:nameKey, ss:aliasKey)) }}\n"
+            f"    GRAPH ?g {{ ?node ss:idKey|ss:nameKey|ss:aliasKey ?k }} {skip} }} }}\n"
+            "  { GRAPH ?g { ?node ?kind ?key }\n"
+            f"    FILTER(?kind IN (ss:idKey, ss:nameKey, ss:aliasKey)) {skip} }}\n"
             f"  UNION {{ GRAPH {CURATION_GRAPH} {{ ?node ?kind ?key }} }}\n"
             "}"
         )
@@ -337,37 +351,42 @@ class GraphStore(ABC):
         Returns the re-resolved pages' URLs."""
         node = NamedNode(node_iri)
         rule = Literal(name.lower())
-        mentioned = self.select(
-            f"SELECT ?m WHERE {{ GRAPH ?g {{ ?m ss:node {node} ; ss:mentionName ?n }}"
-            f" FILTER(LCASE(?n) = {rule}) }} LIMIT 1"
+        split_off = self._pages_where(
+            f"GRAPH ?g {{ ?m ss:node {node} ; ss:mentionName ?n . ?page a ss:Page "
+            f"FILTER(LCASE(?n) = {rule}) }}"
         )
-        if not mentioned:
+        if not split_off:
             raise GraphStoreError(f"entity {node_iri} has no mention written {name!r}")
         self.update(_insert_data([Quad(node, ss("keepApart"), rule, CURATION_GRAPH)]))
-        return self.reresolve_pages(node)
+        return self.reresolve_urls(self._pages_of(node), split_off)
 
     def undo_unmerge(self, node_iri: str) -> list[str]:
         """Forget every unmerge rule of a node and re-resolve the pages it concerns."""
         node = NamedNode(node_iri)
-        rows = self.select(
-            "SELECT DISTINCT ?page WHERE {\n"
-            f"  GRAPH {CURATION_GRAPH} {{ {node} ss:keepApart ?k }}\n"
-            "  GRAPH ?g { ?m ss:mentionName ?n . ?page a ss:Page FILTER(LCASE(?n) = ?k) } }"
+        split_off = self._pages_where(
+            f"GRAPH {CURATION_GRAPH} {{ {node} ss:keepApart ?k }}\n"
+            "GRAPH ?g { ?m ss:mentionName ?n . ?page a ss:Page } FILTER(LCASE(?n) = ?k)"
         )
         self.update(f"DELETE WHERE {{ GRAPH {CURATION_GRAPH} {{ {node} {ss('keepApart')} ?k }} }}")
-        split_off = [row["page"].value for row in rows]
-        return sorted(set(self.reresolve_pages(node)) | set(self.reresolve_urls(split_off)))
+        return self.reresolve_urls(set(self._pages_of(node)) | set(split_off), split_off)
 
-    def reresolve_pages(self, node: NamedNode) -> list[str]:
-        """Re-store, from their stored extraction, every page with facts about ``node``."""
-        rows = self.select(
-            f"SELECT DISTINCT ?page WHERE {{ GRAPH ?g {{ ?m ss:node {node} . ?page a ss:Page }} }}"
-        )
-        return self.reresolve_urls([row["page"].value for row in rows])
+    def _pages_where(self, pattern: str) -> list[str]:
+        rows = self.select(f"SELECT DISTINCT ?page WHERE {{ {pattern} }}")
+        return sorted(row["page"].value for row in rows)
 
-    def reresolve_urls(self, urls: Iterable[str]) -> list[str]:
+    def _pages_of(self, node: NamedNode) -> list[str]:
+        """Pages with a mention resolved to ``node``."""
+        return self._pages_where(f"GRAPH ?g {{ ?m ss:node {node} . ?page a ss:Page }}")
+
+    def reresolve_urls(self, urls: Iterable[str], fresh: Iterable[str] = ()) -> list[str]:
+        """Re-store pages from their stored extraction (after resolution rules changed).
+
+        Pages keep their previous resolutions where the rules allow, except ``fresh``
+        pages, which forget theirs; those go last, so they see the others' result.
+        """
+        fresh = set(fresh)
         done = []
-        for url in urls:
+        for url in sorted(set(urls), key=lambda u: (u in fresh, u)):
             page = _page_iri(url)
             graph = provenance_graph(page)
             rows = self.select(f"SELECT ?x WHERE {{ GRAPH {graph} {{ {page} ss:extraction ?x }} }}")
@@ -384,7 +403,8 @@ class GraphStore(ABC):
                 last_modified=state.last_modified,
                 extraction_status=state.extraction_status,
             )
-            self.replace_page(provenance, json.loads(rows[0]["x"].value))
+            extraction = json.loads(rows[0]["x"].value)
+            self.replace_page(provenance, extraction, ignore_pages=[url] if url in fresh else [])
             done.append(url)
         return done
 
