@@ -31,12 +31,14 @@ class OxigraphServer:
 
 
 @contextmanager
-def oxigraph_server(location: Path | None = None) -> Iterator[OxigraphServer]:
+def oxigraph_server(
+    location: Path | None = None, port: int | None = None
+) -> Iterator[OxigraphServer]:
     """Start ``oxigraph serve`` (in memory, or persisted at ``location``), stop it by PID."""
     binary = shutil.which("oxigraph")
     if binary is None:
         raise RuntimeError("the `oxigraph` server binary is missing: pip install oxigraph")
-    port = free_port()
+    port = port or free_port()
     command = [binary, "serve", "--bind", f"127.0.0.1:{port}"]
     if location is not None:
         command += ["--location", str(location)]

@@ -1,0 +1,111 @@
+"""GraphPipeline: pages stored, failed pages remembered, an unreachable store recorded."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy.utils.test import get_crawler
+
+from scraper.graph import EmbeddedStore, SparqlEndpointStore
+from scraper.items import PageRecord
+from scraper.pipelines.graph import GraphPipeline
+from tests.oxigraph_server import free_port, oxigraph_server
+
+URL = "https://shop.example/acme"
+
+
+def record(url=URL, name="Acme Corporation", **fields):
+    page = PageRecord(
+        url=url,
+        final_url=url,
+        status=200,
+        fetched_at="2026-03-01T10:00:00+00:00",
+        content_hash="hash-1",
+        extraction={
+            "status": "ok",
+            "schema": "schemas.knowledge_graph:KnowledgeGraph",
+            "model": "gpt-test",
+            "prompt_version": "extract_v1",
+            "entities": [{"name": name, "type": "Organization", "origin": "llm"}],
+            "relations": [],
+        },
+    )
+    for key, value in fields.items():
+        setattr(page, key, value)
+    return page
+
+
+async def opened_pipeline(store, **settings):
+    crawler = get_crawler(settings_dict={"GRAPH_STORE": str(store), **settings})
+    pipeline = GraphPipeline.from_crawler(crawler)
+    await pipeline.open_spider()
+    return pipeline, crawler.stats
+
+
+async def test_pages_are_stored_and_failed_fetches_keep_their_facts(tmp_path):
+    pipeline, stats = await opened_pipeline(tmp_path / "graph")
+    stored = await pipeline.process_item(record(etag='"abc"'))
+    failed = record(content_hash=None, extraction=None)
+    failed.fail("fetch", "http_503", "Service Unavailable")
+    await pipeline.process_item(failed)
+    no_llm = record(url="https://shop.example/other")
+    no_llm.extraction = {"status": "failed", "failure_reason": "llm_timeout", "entities": []}
+    await pipeline.process_item(no_llm)
+    await pipeline.close_spider()
+    assert stored.ok and failed.failures[-1].stage == "fetch"  # nothing added by the store
+    assert stats.get_value("graph/pages_stored") == 1
+    assert stats.get_value("graph/attempts_failed") == 2
+    with EmbeddedStore.open_reader(tmp_path / "graph") as store:
+        state = store.page_state(URL)
+        assert state.content_hash == "hash-1" and state.etag == '"abc"'
+        assert state.failures[0]["reason"] == "http_503"
+        names = store.select(f"SELECT ?n WHERE {{ GRAPH <{URL}> {{ ?e schema:name ?n }} }}")
+        assert [n["n"].value for n in names] == ["Acme Corporation"]
+        retry = store.page_state("https://shop.example/other")
+        assert retry.needs_retry and retry.failures[0]["reason"] == "llm_timeout"
+
+
+async def test_an_unreachable_endpoint_fails_pages_with_a_reason_and_they_can_be_retried(
+    tmp_path,
+):
+    port = free_port()
+    settings = {"GRAPH_STORE_RETRY_TIMES": 0, "GRAPH_STORE_TIMEOUT": 5}
+    with oxigraph_server(tmp_path / "oxi", port) as server:
+        pipeline, stats = await opened_pipeline(server.url, **settings)
+        first = await pipeline.process_item(record())
+    second = await pipeline.process_item(record(url="https://shop.example/b", name="Beta"))
+    assert first.ok
+    assert [(f.stage, f.reason) for f in second.failures] == [("store", "store_unavailable")]
+    assert "unreachable" in second.failures[0].detail
+    assert stats.get_value("graph/failed/store_unavailable") == 1
+    with oxigraph_server(tmp_path / "oxi", port):  # the store is back: retry the page
+        retried = await pipeline.process_item(record(url="https://shop.example/b", name="Beta"))
+        await pipeline.close_spider()
+        assert retried.ok
+        store = SparqlEndpointStore(server.url)
+        assert store.pages() == ["https://shop.example/acme", "https://shop.example/b"]
+        store.close()
+
+
+async def test_a_locked_store_fails_pages_with_a_clear_reason(tmp_path):
+    with EmbeddedStore.open_writer(tmp_path / "graph"):
+        pipeline, stats = await opened_pipeline(tmp_path / "graph", GRAPH_STORE_LOCK_TIMEOUT=0.2)
+        item = await pipeline.process_item(record())
+        await pipeline.close_spider()
+    assert item.failures[0].reason == "store_unusable"
+    assert "in use by process" in item.failures[0].detail
+    assert stats.get_value("graph/unusable") == "StoreLocked"
+
+
+@pytest.mark.parametrize("status", ["skipped", None])
+async def test_pages_without_new_facts_only_move_fetch_provenance(tmp_path, status):
+    pipeline, _ = await opened_pipeline(tmp_path / "graph")
+    await pipeline.process_item(record())
+    again = record(fetched_at="2026-04-01T00:00:00+00:00", etag='"v2"')
+    again.extraction = None if status is None else {"status": status}
+    await pipeline.process_item(again)
+    await pipeline.close_spider()
+    with EmbeddedStore.open_reader(tmp_path / "graph") as store:
+        state = store.page_state(URL)
+        names = store.select(f"SELECT ?n WHERE {{ GRAPH <{URL}> {{ ?e schema:name ?n }} }}")
+    assert state.fetched_at.startswith("2026-04-01") and state.etag == '"v2"'
+    assert not state.needs_retry and len(names) == 1
