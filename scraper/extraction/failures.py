@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from scraper.items import Failure, PageRecord
 
 STAGE = "extract"
+
+
+@dataclass
+class FailedPage:
+    record: PageRecord  # as it was before extraction
+    reason: str
+    detail: str
+    schema: str  # the schema the extraction used
 
 
 class FailuresFile:
@@ -20,34 +27,39 @@ class FailuresFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def record(self, record: PageRecord, reason: str, detail: str) -> None:
-        page = dataclasses.asdict(record)
+    def record(self, failed: FailedPage) -> None:
+        page = dataclasses.asdict(failed.record)
         page.update(html=None, extraction=None)
         page["failures"] = [f for f in page["failures"] if f["stage"] != STAGE]
         line = {
-            "url": record.url,
+            "url": failed.record.url,
             "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "reason": reason,
-            "detail": detail,
+            "reason": failed.reason,
+            "detail": failed.detail,
+            "schema": failed.schema,
             "record": page,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as file:
             file.write(json.dumps(line, ensure_ascii=False) + "\n")
 
-
-def read_failures(path: str | Path) -> Iterator[PageRecord]:
-    """The pages recorded in a failures file, latest record per URL, ready to extract again."""
-    latest: dict[str, dict[str, Any]] = {}
-    with Path(path).open(encoding="utf-8") as file:
-        for number, line in enumerate(file, 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                latest[entry["url"]] = entry["record"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{number}: not a failure record: {exc}") from exc
-    for page in latest.values():
-        failures = [Failure(**f) for f in page.pop("failures", [])]
-        yield PageRecord(**page, failures=failures)
+    def read(self) -> list[FailedPage]:
+        """The recorded pages, the latest line per URL; an absent file has none."""
+        if not self.path.exists():
+            return []
+        latest: dict[str, FailedPage] = {}
+        with self.path.open(encoding="utf-8") as file:
+            for number, line in enumerate(file, 1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = json.loads(line)
+                    page = entry["record"]
+                    failures = [Failure(**f) for f in page.pop("failures", [])]
+                    record = PageRecord(**page, failures=failures)
+                    latest[entry["url"]] = FailedPage(
+                        record, entry["reason"], entry.get("detail", ""), entry["schema"]
+                    )
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ValueError(f"{self.path}:{number}: not a failure record: {exc}") from exc
+        return list(latest.values())

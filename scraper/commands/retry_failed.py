@@ -1,0 +1,99 @@
+"""``scrapy retry_failed``: extract again the pages recorded in FAILURES_FILE.
+
+The recorded pages are not fetched again: a small spider hands them to the
+item pipelines from the extraction pipeline on (graph store, feeds), so
+``-O retried.jsonl`` and the graph get the new results. Pages that fail again
+are recorded again; pages the run did not reach (e.g. the budget ran out)
+are put back in the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.commands import BaseRunSpiderCommand
+from scrapy.exceptions import UsageError
+
+from scraper.extraction.failures import FailedPage, FailuresFile
+from scraper.items import PageRecord
+
+EXTRACTION_PIPELINE = "scraper.pipelines.extraction.ExtractionPipeline"
+
+
+class RetryFailedSpider(scrapy.Spider):
+    """Yields recorded pages as items; fetches nothing."""
+
+    name = "retry_failed"
+
+    def __init__(self, records: list[PageRecord], schema: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.records = records
+        self.schema = schema
+
+    async def start(self) -> AsyncIterator[PageRecord]:
+        for record in self.records:
+            yield record
+
+
+class Command(BaseRunSpiderCommand):
+    requires_project = True
+
+    def syntax(self) -> str:
+        return "[-a schema=package.module:Model] [-O retried.jsonl]"
+
+    def short_desc(self) -> str:
+        return "Extract again the pages whose extraction failed (FAILURES_FILE)"
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None and self.crawler_process is not None
+        failures = FailuresFile(self.settings.get("FAILURES_FILE"))
+        failed = failures.read()
+        if not failed:
+            print(f"No failed extractions recorded in {failures.path}.")
+            return
+        schema = opts.spargs.get("schema") or _recorded_schema(failed)
+        pipelines = self.settings.getdict("ITEM_PIPELINES")
+        if EXTRACTION_PIPELINE not in pipelines:
+            raise UsageError(f"{EXTRACTION_PIPELINE} is not in ITEM_PIPELINES")
+        start = pipelines[EXTRACTION_PIPELINE]
+        self.settings.set(
+            "ITEM_PIPELINES",
+            {name: order for name, order in pipelines.items() if order >= start},
+            priority="cmdline",
+        )
+        # New failures are appended to a fresh file while this run reads the old one.
+        pending = failures.path.with_name(failures.path.name + ".retrying")
+        failures.path.replace(pending)
+        reached: set[str] = set()
+        crawler = self._create_crawler(RetryFailedSpider)
+
+        def reach(item: PageRecord, **_: Any) -> None:
+            reached.add(item.url)
+
+        crawler.signals.connect(reach, signal=signals.item_scraped)
+        self.crawler_process.crawl(crawler, records=[f.record for f in failed], schema=schema)
+        self.crawler_process.start()
+        for page in failed:
+            if page.record.url not in reached:
+                failures.record(page)
+        pending.unlink()
+        print(
+            f"Retried {len(reached)} of {len(failed)} recorded page(s); "
+            f"{len(failures.read())} failed extraction(s) now recorded in {failures.path}."
+        )
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+
+
+def _recorded_schema(failed: list[FailedPage]) -> str:
+    schemas = {page.schema for page in failed}
+    if len(schemas) > 1:
+        raise UsageError(
+            f"recorded failures used several schemas ({', '.join(sorted(schemas))}): "
+            "choose one with -a schema=package.module:Model"
+        )
+    return schemas.pop()

@@ -1,0 +1,186 @@
+"""Item pipeline adapter for the extraction stage (LLM + structured data)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from scrapy.crawler import Crawler
+
+from prompts import load_prompt
+from schemas import load_schema
+from scraper.extraction import Extractor
+from scraper.extraction.failures import STAGE, FailedPage, FailuresFile
+from scraper.items import PageRecord
+from scraper.llm import (
+    AuditLog,
+    CostMeter,
+    LLMCache,
+    LLMSettings,
+    StructuredLLM,
+    llm_configured,
+    make_openai_client,
+    price_table,
+)
+
+logger = logging.getLogger(__name__)
+# The HTTP client logs every LLM request at INFO; the llm/* stats and the audit log say more.
+logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+NO_LLM_WARNING = (
+    "No LLM configured: extracting schema.org structured data (JSON-LD, microdata) only. "
+    "To extract entities and relations from page text with an LLM, set OPENAI_API_KEY "
+    "(OpenAI), or OPENAI_BASE_URL for an OpenAI-compatible server (vLLM, Ollama, llama.cpp, "
+    "LM Studio, LiteLLM; e.g. OPENAI_BASE_URL=http://localhost:11434/v1), and choose the "
+    "model with -s LLM_MODEL=<name>."
+)
+
+
+class ExtractionPipeline:
+    """Fill ``PageRecord.extraction``; record failed pages in FAILURES_FILE for a retry.
+
+    Pages that already failed in an earlier stage pass through untouched. The
+    LLM_* settings configure the calls; LLM_BUDGET_USD closes the crawl when spent.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.llm_settings = LLMSettings(
+            model=settings.get("LLM_MODEL"),
+            concurrency=settings.getint("LLM_CONCURRENCY"),
+            timeout=settings.getfloat("LLM_TIMEOUT"),
+            max_retries=settings.getint("LLM_MAX_RETRIES"),
+            backoff_initial=settings.getfloat("LLM_BACKOFF_INITIAL"),
+            backoff_max=settings.getfloat("LLM_BACKOFF_MAX"),
+            max_reasks=settings.getint("LLM_MAX_REASKS"),
+            max_tokens=settings.getint("LLM_MAX_TOKENS"),
+            temperature=_optional_float(settings.get("LLM_TEMPERATURE")),
+        )
+        self.prompt = load_prompt(settings.get("LLM_PROMPT_VERSION"))
+        self.default_schema = settings.get("EXTRACTION_SCHEMA")
+        self.meter = CostMeter(_optional_float(settings.get("LLM_BUDGET_USD")))
+        self.failures = FailuresFile(settings.get("FAILURES_FILE"))
+        self.cache = None
+        self.audit = None
+        self.llm = None
+        if llm_configured(os.environ):
+            if settings.getbool("LLM_CACHE_ENABLED"):
+                self.cache = LLMCache(settings.get("LLM_CACHE_DIR"))
+            if settings.get("LLM_AUDIT_LOG"):
+                self.audit = AuditLog(settings.get("LLM_AUDIT_LOG"))
+            self.llm = StructuredLLM(
+                make_openai_client(self.llm_settings.timeout),
+                self.llm_settings,
+                prices=price_table(settings.getdict("LLM_PRICES")),
+                meter=self.meter,
+                on_stat=self.stats.inc_value,
+                audit=self.audit,
+            )
+        self.extractor: Extractor | None = None
+        self._closing: asyncio.Task | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExtractionPipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        name = getattr(self.crawler.spider, "schema", None) or self.default_schema
+        schema = load_schema(name)
+        self.extractor = Extractor(
+            schema=schema,
+            prompt=self.prompt,
+            llm=self.llm,
+            cache=self.cache,
+            on_stat=self.stats.inc_value,
+        )
+        if self.llm is None:
+            logger.warning(NO_LLM_WARNING)
+        else:
+            logger.info(
+                "Extracting with %s (prompt %s, schema %s, %d calls in flight at most)",
+                self.llm_settings.model,
+                self.prompt.version,
+                name,
+                self.llm_settings.concurrency,
+            )
+
+    async def process_item(self, item: PageRecord) -> PageRecord:
+        if item.failures:
+            return item
+        assert self.extractor is not None, "open_spider() was not called"
+        outcome = await self.extractor.extract_page(
+            url=item.final_url or item.url,
+            markdown=item.markdown or "",
+            chunks=item.chunks,
+            structured_data=item.structured_data or {},
+        )
+        item.extraction = outcome.result
+        self.stats.inc_value(f"extract/status/{outcome.result['status']}")
+        if outcome.failure is not None:
+            reason, detail = outcome.failure.reason, outcome.failure.detail
+            item.fail(STAGE, reason, detail)
+            self.stats.inc_value(f"extract/failed/{reason}")
+            self.failures.record(FailedPage(item, reason, detail, outcome.result["schema"]))
+        if self.meter.exhausted and self._closing is None:
+            logger.warning(
+                "LLM budget of $%.4f reached ($%.4f spent): closing the crawl. Pages in "
+                "flight finish or are recorded as not extracted (llm_budget_exceeded) in %s "
+                "for `scrapy retry_failed`.",
+                self.meter.budget_usd,
+                self.meter.total.cost_usd,
+                self.failures.path,
+            )
+            self.stats.set_value("llm/budget_exceeded", True)
+            self._closing = asyncio.ensure_future(
+                self.crawler.engine.close_spider_async(reason="llm_budget_exceeded")
+            )
+        return item
+
+    async def close_spider(self) -> None:
+        logger.info("%s", crawl_summary(self.stats.get_stats(), self.llm_settings.model))
+        if self.llm is not None:
+            await self.llm.client.close()
+        if self.cache is not None:
+            self.cache.close()
+        if self.audit is not None:
+            self.audit.close()
+
+
+def _optional_float(value: object) -> float | None:
+    return None if value in (None, "", "None") else float(value)  # type: ignore[arg-type]
+
+
+def crawl_summary(stats: dict[str, object], model: str) -> str:
+    """The end-of-crawl report: pages, chunks, calls, cache hits, tokens, cost, failures."""
+
+    def count(key: str) -> int:
+        return int(stats.get(key, 0) or 0)
+
+    failures = sorted(
+        ((key.removeprefix("pages/failed/"), count(key)) for key in stats
+         if key.startswith("pages/failed/")),
+        key=lambda pair: (-pair[1], pair[0]),
+    )  # fmt: skip
+    cost = float(stats.get("llm/cost_usd", 0) or 0)
+    lines = [
+        "Crawl summary",
+        f"  pages:      {count('pages/records')} ({count('pages/ok')} ok, "
+        f"{count('pages/failed')} failed)",
+        f"  extraction: {count('extract/status/ok')} by LLM, "
+        f"{count('extract/status/structured_data_only')} structured data only, "
+        f"{count('extract/status/skipped')} skipped, {count('extract/status/failed')} failed",
+        f"  chunks:     {count('llm/chunks')} ({count('llm/cache_hits')} cache hits)",
+        f"  LLM calls:  {count('llm/calls')} ({count('llm/retries')} retries, "
+        f"{count('llm/reasks')} re-asks, {count('llm/splits')} splits)",
+        f"  tokens:     {count('llm/prompt_tokens'):,} prompt + "
+        f"{count('llm/completion_tokens'):,} completion",
+        f"  cost:       ${cost:.4f} ({model})"
+        if not count("llm/unpriced_calls")
+        else f"  cost:       unknown (no price for {model}; set LLM_PRICES)",
+        f"  dropped:    {count('llm/dropped_ungrounded')} ungrounded entities/relations",
+        "  failures:   " + (", ".join(f"{k}: {n}" for k, n in failures) or "none"),
+    ]
+    return "\n".join(lines)

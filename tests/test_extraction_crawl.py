@@ -1,0 +1,186 @@
+"""The extraction pipeline inside real ``scrapy crawl`` runs, with the fake LLM."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.crawling import PROJECT_DIR, TEST_SETTINGS, run_crawl
+from tests.fake_llm import FakeLLM, Reply, knowledge_graph_answer, page_text, serve_fake_llm
+from tests.sites import serve
+
+FAST_LLM = {"LLM_BACKOFF_INITIAL": "0.01", "LLM_BACKOFF_MAX": "0.05", "LLM_TIMEOUT": "5"}
+
+ORG_JSON_LD = json.dumps(
+    {
+        "@context": "https://schema.org",
+        "@type": "Organization",
+        "@id": "https://acme.example/#org",
+        "name": "Acme Corporation",
+        "founder": {"@type": "Person", "name": "Jane Doe"},
+    }
+)
+
+
+def page(title: str, body: str = "", head: str = "") -> str:
+    return (
+        f"<html lang='en'><head><title>{title}</title>{head}</head><body><main><article>"
+        f"<h1>{title}</h1><p>{title} tells how Acme Corporation was founded by Jane Doe in "
+        "Springfield, and how its Road Runner Trap became a bestseller in the desert.</p>"
+        f"<p>{body}</p></article></main></body></html>"
+    )
+
+
+def site_of(pages: dict[str, str]) -> dict[str, str]:
+    index = "".join(f"<a href='{path}'>{path}</a> " for path in pages)
+    return {"/": page("Home Page", index + "<a href='/missing'>gone</a>"), **pages}
+
+
+def retry_failed(tmp_path, env: dict[str, str], settings: dict[str, str]):
+    """``scrapy retry_failed -O retried.jsonl`` with the settings of ``run_crawl``."""
+    out = tmp_path / "retried.jsonl"
+    command = [sys.executable, "-m", "scrapy", "retry_failed", "-O", str(out)]
+    merged = {
+        **TEST_SETTINGS,
+        "GRAPH_STORE": str(tmp_path / "graph"),
+        "LLM_CACHE_DIR": str(tmp_path / "llm-cache"),
+        "FAILURES_FILE": str(tmp_path / "failures.jsonl"),
+        **settings,
+    }
+    for key, value in merged.items():
+        command += ["-s", f"{key}={value}"]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    proc = subprocess.run(
+        command, cwd=PROJECT_DIR, env={**full_env, **env}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    records = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    return proc, records
+
+
+def failures_file(tmp_path) -> list[dict]:
+    path = tmp_path / "failures.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def flaky_llm():
+    """Pages whose text says FAULT fail with 500s until ``fake.healed`` is set."""
+    fake = FakeLLM()
+
+    def responder(body):
+        if "FAULT" in page_text(body) and not getattr(fake, "healed", False):
+            return Reply(status=500)
+        return Reply(knowledge_graph_answer(page_text(body)))
+
+    fake.responder = responder
+    return fake
+
+
+def test_crawl_extracts_records_failures_caches_and_retries(tmp_path):
+    pages = {f"/p{i}": page(f"Page Number{i} Report") for i in range(6)}
+    pages["/bad"] = page("Bad Page", "FAULT injected here.")
+    with serve(site_of(pages)) as site, serve_fake_llm(flaky_llm()) as fake:
+        env = {"OPENAI_BASE_URL": fake.base_url}
+        settings = {**FAST_LLM, "LLM_MAX_RETRIES": "1"}
+        first = run_crawl(tmp_path, {"url": site.url, "render": "never"}, settings, env)
+        calls_first = len(fake.requests)
+        second = run_crawl(tmp_path, {"url": site.url, "render": "never"}, settings, env)
+        calls_second = len(fake.requests) - calls_first
+        fake.healed = True
+        retry, retried = retry_failed(tmp_path, env, settings)
+    assert first.returncode == 0, first.log[-3000:]
+    records = first.by_url()
+    assert len(records) == 9  # home, 6 pages, the bad page, the 404
+    missing = records[site.url + "missing"]
+    assert missing["extraction"] is None  # an earlier failure passes untouched
+    assert [f["reason"] for f in missing["failures"]] == ["http_404"]
+    bad = records[site.url + "bad"]
+    assert bad["extraction"]["status"] == "failed"
+    assert bad["extraction"]["failure_reason"] == "llm_server_error"
+    assert bad["failures"][0]["stage"] == "extract"
+    ok = [r for url, r in records.items() if url not in (site.url + "bad", site.url + "missing")]
+    assert {r["extraction"]["status"] for r in ok} == {"ok"}
+    for record in ok:
+        names = {e["name"] for e in record["extraction"]["entities"]}
+        assert {"Acme Corporation", "Jane Doe", "Road Runner Trap"} <= names
+        assert record["extraction"]["usage"]["calls"] == 1
+    assert "Crawl summary" in first.log and "extract/llm_server_error: 1" in first.log
+    assert "'llm/calls': 9" in first.log  # 7 good pages + 2 attempts for the bad one
+    # The re-run: the same pages cost no LLM call (only the failed page is asked again).
+    assert second.returncode == 0
+    assert calls_second == 2
+    assert all(
+        r["extraction"]["usage"]["cache_hits"] == 1
+        for u, r in second.by_url().items()
+        if u not in (site.url + "bad", site.url + "missing")
+    )
+    # Failed pages were recorded (once per crawl) and the retry command extracts them.
+    assert retry.returncode == 0, retry.stderr[-3000:]
+    assert [r["url"] for r in retried] == [site.url + "bad"]
+    assert retried[0]["extraction"]["status"] == "ok" and retried[0]["failures"] == []
+    assert "Retried 1 of 1" in retry.stdout
+    assert failures_file(tmp_path) == []
+
+
+def test_without_llm_the_crawl_uses_structured_data_and_says_so_once(tmp_path):
+    head = f"<script type='application/ld+json'>{ORG_JSON_LD}</script>"
+    pages = {"/about": page("About Us", head=head), "/team": page("Our Team", head=head)}
+    with serve(site_of(pages)) as site:
+        result = run_crawl(tmp_path, {"url": site.url, "render": "never"})
+    assert result.returncode == 0, result.log[-3000:]
+    about = result.by_url()[site.url + "about"]["extraction"]
+    assert about["status"] == "structured_data_only" and about["model"] is None
+    assert {(e["name"], e["origin"]) for e in about["entities"]} == {
+        ("Acme Corporation", "structured_data"),
+        ("Jane Doe", "structured_data"),
+    }
+    assert about["relations"][0]["type"] == "founder"
+    assert result.log.count("No LLM configured") == 1
+    assert "OPENAI_BASE_URL" in result.log
+
+
+def test_budget_stops_the_crawl_cleanly(tmp_path):
+    pages = {f"/p{i}": page(f"Page Number{i} Report") for i in range(30)}
+    with serve(site_of(pages)) as site, serve_fake_llm(FakeLLM(latency=0.05)) as fake:
+        result = run_crawl(
+            tmp_path,
+            {"url": site.url, "render": "never"},
+            {**FAST_LLM, "LLM_BUDGET_USD": "0.0005", "CONCURRENT_REQUESTS": "2"},
+            {"OPENAI_BASE_URL": fake.base_url},
+        )
+        calls = len(fake.requests)
+    assert result.returncode == 0, result.log[-3000:]
+    assert "Closing spider (llm_budget_exceeded)" in result.log
+    assert "LLM budget of $0.0005 reached" in result.log
+    assert calls < 31  # it stopped before extracting the whole site
+    statuses = [r["extraction"]["status"] for r in result.records if r["extraction"]]
+    assert statuses.count("ok") >= 1
+    not_extracted = [
+        r for r in result.records if r["extraction"] and r["extraction"]["status"] != "ok"
+    ]
+    assert all(r["extraction"]["failure_reason"] == "llm_budget_exceeded" for r in not_extracted)
+    assert {f["url"] for f in failures_file(tmp_path)} == {r["url"] for r in not_extracted}
+
+
+@pytest.mark.parametrize("schema", ["schemas.product:Product"])
+def test_a_schema_named_on_the_command_line_is_used(tmp_path, schema):
+    answer = {"name": "Road Runner Trap", "brand": {"name": "Acme Corporation"}}
+    with serve(site_of({})) as site, serve_fake_llm(FakeLLM(lambda b: Reply(answer))) as fake:
+        result = run_crawl(
+            tmp_path,
+            {"url": site.url, "render": "never", "schema": schema},
+            FAST_LLM,
+            {"OPENAI_BASE_URL": fake.base_url},
+        )
+        formats = {r.body["response_format"]["json_schema"]["name"] for r in fake.requests}
+    assert result.returncode == 0, result.log[-3000:]
+    home = result.by_url()[site.url]["extraction"]
+    assert home["schema"] == schema and formats == {"Product"}
+    assert home["data"]["brand"] == {"name": "Acme Corporation", "url": None}
+    assert [(r["source"], r["type"], r["target"]) for r in home["relations"]] == [
+        ("Road Runner Trap", "brand", "Acme Corporation")
+    ]
