@@ -33,6 +33,7 @@ from scraper.graph.vocab import (
 EXPORT_FORMATS = ("nquads", "turtle", "jsonld", "jsonl")
 # Graphs named urn:semantic-scraper:… hold provenance and curation, not facts.
 _FACT_GRAPH = 'FILTER(!STRSTARTS(STR(?g), "urn:semantic-scraper:"))'
+_MAX_MESSAGE = 160
 _ERROR_POSITION = re.compile(r"(error at )(\d+):(\d+)")
 
 
@@ -66,6 +67,8 @@ def run_query(store: GraphStore, sparql: str) -> Any:
             ),
             message,
         )
+        if len(message) > _MAX_MESSAGE:  # parsers list every token they expected
+            message = message[:_MAX_MESSAGE].rsplit(",", 1)[0] + ", …"
         raise QuerySyntaxError(message + _pointer(sparql, message)) from None
 
 
