@@ -47,38 +47,3 @@ def js_shell_reason(html: str) -> str | None:
     if _ENABLE_JS.search(noscript_text):
         signs.append("a <noscript> notice asks for JavaScript")
     return "static HTML looks like a JavaScript shell: " + ", ".join(signs)
-
-
-class ContextRotation:
-    """Name browser contexts so each serves a bounded number of pages.
-
-    A browser context accumulates cache, storage and renderer memory; retiring
-    it after ``pages_per_context`` pages and closing it once its last page is
-    done keeps a long rendered crawl's memory flat.
-    """
-
-    def __init__(self, pages_per_context: int):
-        if pages_per_context < 1:
-            raise ValueError("pages_per_context must be at least 1")
-        self.pages_per_context = pages_per_context
-        self.generation = 0
-        self.assigned = 0  # pages given to the current generation
-        self.in_flight: dict[str, int] = {}
-
-    def assign(self) -> str:
-        """The context name for the next page to render."""
-        if self.assigned >= self.pages_per_context:
-            self.generation += 1
-            self.assigned = 0
-        self.assigned += 1
-        name = f"render-{self.generation}"
-        self.in_flight[name] = self.in_flight.get(name, 0) + 1
-        return name
-
-    def release(self, name: str) -> bool:
-        """Mark a page of ``name`` done; True when that context is retired and now idle."""
-        self.in_flight[name] -= 1
-        if self.in_flight[name] or name == f"render-{self.generation}":
-            return False
-        del self.in_flight[name]
-        return True

@@ -39,6 +39,7 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "scraper.pipelines.cleaning.CleaningPipeline": 100,
     "scraper.pipelines.chunking.ChunkingPipeline": 200,
+    "scraper.pipelines.extraction.ExtractionPipeline": 300,
     "scraper.pipelines.graph.GraphPipeline": 400,
     "scraper.pipelines.outcome.OutcomePipeline": 900,
 }
@@ -67,8 +68,6 @@ PLAYWRIGHT_LAUNCH_OPTIONS = {
 PLAYWRIGHT_MAX_CONTEXTS = 2
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
-# A browser context is closed after rendering this many pages (keeps memory flat).
-RENDER_PAGES_PER_CONTEXT = 20
 
 # --- chunk ----------------------------------------------------------------
 CHUNK_ENCODING = "o200k_base"
@@ -76,6 +75,25 @@ CHUNK_SIZE_TOKENS = 800
 CHUNK_OVERLAP_TOKENS = 80
 
 # --- extract (LLM, cache, cost) ------------------------------------------
+# The LLM is on when OPENAI_API_KEY or OPENAI_BASE_URL is set (read as the openai SDK
+# does); without either, only structured data (JSON-LD, microdata) is extracted.
+LLM_MODEL = "gpt-4o-mini"
+LLM_PROMPT_VERSION = "extract_v1"  # prompts/<version>.md; part of every cache key
+EXTRACTION_SCHEMA = "schemas.knowledge_graph:KnowledgeGraph"  # or -a schema=pkg.mod:Model
+LLM_CONCURRENCY = 16  # LLM calls in flight at once, across all pages
+LLM_TIMEOUT = 120.0  # seconds per call
+LLM_MAX_RETRIES = 4  # retries of a call on 429, 5xx, timeouts and connection errors
+LLM_BACKOFF_INITIAL = 1.0  # seconds; exponential with jitter, Retry-After wins
+LLM_BACKOFF_MAX = 60.0
+LLM_MAX_REASKS = 2  # re-asks with the validation errors when an answer is invalid
+LLM_MAX_TOKENS = 4096  # answer budget per call
+LLM_TEMPERATURE = 0.0
+LLM_CACHE_ENABLED = True
+LLM_CACHE_DIR = ".semantic/llm-cache"
+LLM_PRICES = {}  # {"model": [input, output] USD per 1M tokens}, over the built-in table
+LLM_BUDGET_USD = None  # stop the crawl cleanly once this much was spent
+LLM_AUDIT_LOG = None  # path of a JSON-lines log of every LLM request/response (keys redacted)
+FAILURES_FILE = ".semantic/failures.jsonl"  # failed extractions, for `scrapy retry_failed`
 
 # --- graph store ----------------------------------------------------------
 # A folder for the embedded pyoxigraph store (relative to the project directory) or the

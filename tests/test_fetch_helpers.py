@@ -6,7 +6,7 @@ import pytest
 
 from scraper.addresses import is_public_address, non_public_addresses
 from scraper.decoding import decode_html
-from scraper.rendering import ContextRotation, js_shell_reason
+from scraper.rendering import js_shell_reason
 from scraper.tokens import count_tokens
 
 FRENCH = "<p>Café crème brûlée, très élégant, déjà vu à la française.</p>"
@@ -70,15 +70,6 @@ def test_js_shell_detection():
     assert js_shell_reason(article) is None
     assert js_shell_reason("<html><body><p>Tiny page, no scripts.</p></body></html>") is None
     assert js_shell_reason("") is None
-
-
-def test_context_rotation_retires_idle_contexts():
-    rotation = ContextRotation(pages_per_context=2)
-    names = [rotation.assign() for _ in range(5)]
-    assert names == ["render-0", "render-0", "render-1", "render-1", "render-2"]
-    assert rotation.release("render-0") is False  # one page of render-0 still in flight
-    assert rotation.release("render-0") is True  # retired and idle: close it
-    assert rotation.release("render-2") is False  # current context stays open
 
 
 def test_count_tokens_handles_huge_text():

@@ -38,7 +38,7 @@ from scraper.decoding import decode_html
 from scraper.items import PageRecord
 from scraper.journal import CrawlJournal
 from scraper.middlewares import RefusedAddress
-from scraper.rendering import ContextRotation, js_shell_reason
+from scraper.rendering import js_shell_reason
 
 RENDER_MODES = ("never", "always", "auto")
 _HTML_TYPES = re.compile(r"^\s*(text/html|application/xhtml\+xml)", re.I)
@@ -142,7 +142,6 @@ class SemanticSpider(scrapy.Spider):
                 f"render must be one of {', '.join(RENDER_MODES)}, not {spider.render!r}"
             )
         settings.set("RENDER_MODE", spider.render, priority="spider")
-        spider.contexts = ContextRotation(settings.getint("RENDER_PAGES_PER_CONTEXT"))
         if spider.depth is not None:
             settings.set("DEPTH_LIMIT", spider.depth, priority="spider")
         if settings.get("JOBDIR"):
@@ -210,12 +209,10 @@ class SemanticSpider(scrapy.Spider):
         self.journal.close()
 
     def _render_meta(self, reason: str) -> dict[str, Any]:
-        """Request meta that has scrapy-playwright render the page in a rotated context."""
+        """Request meta that has scrapy-playwright render the page."""
         self.crawler.stats.inc_value("pages/rendered")
         return {
             "playwright": True,
-            "playwright_include_page": True,  # so the spider can retire its context
-            "playwright_context": self.contexts.assign(),
             "playwright_page_goto_kwargs": {"wait_until": "networkidle"},
             "render_reason": reason,
         }
@@ -225,19 +222,9 @@ class SemanticSpider(scrapy.Spider):
         meta = {**response.request.meta, **self._render_meta(reason)}
         return response.request.replace(url=response.url, meta=meta, dont_filter=True)
 
-    async def _release_page(self, meta: dict[str, Any]) -> None:
-        """Close a rendered page, and its context once that context is retired and idle."""
-        page = meta.pop("playwright_page", None)
-        if page is None:
-            return
-        await page.close()
-        if self.contexts.release(meta["playwright_context"]):
-            await page.context.close()
-
     # --- callbacks --------------------------------------------------------
 
-    async def parse(self, response: Response) -> AsyncIterator[PageRecord | scrapy.Request]:
-        await self._release_page(response.meta)
+    def parse(self, response: Response) -> Iterator[PageRecord | scrapy.Request]:
         record = self._record(response)
         content_type = record.content_type or ""
         if not (
@@ -262,8 +249,7 @@ class SemanticSpider(scrapy.Spider):
         record.html = html
         yield record
         if self.follow:
-            for request in self._follow_links(response):
-                yield request
+            yield from self._follow_links(response)
 
     def _follow_links(self, response: Response) -> Iterator[scrapy.Request]:
         urls = []
@@ -308,9 +294,8 @@ class SemanticSpider(scrapy.Spider):
         self.crawler.stats.inc_value("sitemap/failed")
         self.logger.error("Sitemap %s failed: %s", url, reason)
 
-    async def on_error(self, failure: TwistedFailure) -> AsyncIterator[PageRecord]:
+    def on_error(self, failure: TwistedFailure) -> Iterator[PageRecord]:
         request = failure.request
-        await self._release_page(request.meta)
         exc = failure.value
         response = exc.response if isinstance(exc, HttpError) else None
         record = (
