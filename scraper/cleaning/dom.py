@@ -1,0 +1,208 @@
+"""DOM-based main-content extraction: parse, drop boilerplate, keep the main container.
+
+Recall-oriented where article extractors are not: product grids, listings, forum
+threads and multi-section service pages keep all their sections. Chrome is removed
+by tag, ARIA role, class/id words and link density.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+from lxml.html import HtmlElement, HTMLParser, document_fromstring
+
+_PARSER = HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
+
+# Never content: removed before anything is measured.
+_NON_CONTENT_TAGS = (
+    "script", "style", "template", "svg", "canvas", "iframe", "object", "embed", "head",
+    "button", "select", "textarea", "input",
+)  # fmt: skip
+_DROP_TAGS = frozenset({"nav", "aside", "footer", "form", "dialog", "menu"})
+_DROP_ROLES = (
+    "navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog",
+    "menu", "menubar", "toolbar", "tablist",
+)  # fmt: skip
+# Words in class/id that mark chrome wherever they occur.
+_CHROME_WORDS = frozenset(
+    {"nav", "navbar", "navigation", "breadcrumb", "breadcrumbs", "cookie", "cookies",
+     "consent", "gdpr", "advert", "advertisement", "ads", "ad", "adsense", "sponsored",
+     "newsletter", "popup", "modal", "skip", "pagination", "pager", "offcanvas", "masthead",
+     "topbar", "sidebar", "share", "sharing", "social", "subscribe", "signup", "login"}
+)  # fmt: skip
+# Words that mark chrome only on link-heavy elements ("card-header" holds a title).
+_LINKY_CHROME_WORDS = frozenset({"header", "footer", "menu", "related", "recommended", "widget"})
+_CLASS_SPLIT = re.compile(r"[\s_-]+|(?<=[a-z])(?=[A-Z])")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_MAX_HIDDEN_SHARE = 0.25
+# An element holding more than this share of the page text is never dropped as chrome.
+_MAX_CHROME_SHARE = 0.5
+_LINKY = 0.5
+_MAIN_MIN_SHARE = 0.3
+_HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_MAX_TITLE_CHARS = 60
+_LINK_BLOCK_TAGS = ("div", "section", "ul", "ol", "table", "dl", "p", "span")
+_LINK_BLOCK_MIN_LINKS = 3
+_LINK_BLOCK_DENSITY = 0.7
+_LINK_BLOCK_MAX_CHARS_PER_LINK = 30
+
+
+def parse_html(html: str) -> HtmlElement | None:
+    """Parse ``html`` leniently; ``None`` when there is no document to parse."""
+    if not html or not html.strip():
+        return None
+    try:
+        root = document_fromstring(html.encode("utf-8", "replace"), parser=_PARSER)
+    except (etree.ParserError, ValueError):
+        return None
+    return root if isinstance(root, HtmlElement) else None
+
+
+def text_length(el: HtmlElement) -> int:
+    """Characters of visible-ish text under ``el`` (whitespace ignored)."""
+    return sum(len(t.strip()) for t in el.itertext())
+
+
+def link_density(el: HtmlElement, length: int | None = None) -> float:
+    """Share of the text of ``el`` that sits inside links."""
+    length = text_length(el) if length is None else length
+    if not length:
+        return 0.0
+    return sum(text_length(a) for a in el.iter("a")) / length
+
+
+def _class_words(el: HtmlElement) -> set[str]:
+    attrs = f"{el.get('class', '')} {el.get('id', '')}"
+    return {w.lower() for w in _CLASS_SPLIT.split(attrs) if w}
+
+
+def _holds_main(el: HtmlElement) -> bool:
+    return el.tag in ("main", "article", "body", "html") or bool(
+        el.xpath(".//main|.//article|.//*[@role='main']")
+    )
+
+
+def _is_chrome(el: HtmlElement, page_length: int) -> bool:
+    """Whether ``el`` is navigation, banner, ad or similar page furniture."""
+    if el.tag in _DROP_TAGS or el.get("role", "").lower() in _DROP_ROLES:
+        return el.tag != "form" or text_length(el) < _MAX_CHROME_SHARE * page_length
+    if el.get("hidden") is not None or _HIDDEN_STYLE.search(el.get("style", "")):
+        # Small hidden parts are menus and dialogs; large ones are content revealed by script.
+        return text_length(el) < _MAX_HIDDEN_SHARE * page_length
+    words = _class_words(el)
+    chrome = bool(words & _CHROME_WORDS)
+    if not chrome and words & _LINKY_CHROME_WORDS:
+        chrome = link_density(el) > _LINKY
+    if not chrome or _holds_main(el):
+        return False
+    return text_length(el) < _MAX_CHROME_SHARE * page_length
+
+
+def strip_boilerplate(root: HtmlElement) -> None:
+    """Remove page chrome from ``root`` in place (keeps the tails of removed elements)."""
+    etree.strip_elements(root, *_NON_CONTENT_TAGS, with_tail=False)
+    _resolve_noscript(root)
+    page_length = text_length(root)
+    for el in list(root.iter(etree.Element)):
+        if el.getparent() is None or not isinstance(el.tag, str):
+            continue
+        if _is_chrome(el, page_length) and _attached(el, root):
+            el.drop_tree()
+
+
+def _normalised_text(el: HtmlElement) -> str:
+    return " ".join(" ".join(el.itertext()).split())
+
+
+def drop_titled_sections(root: HtmlElement, title: re.Pattern[str]) -> None:
+    """Drop sections whose heading matches ``title`` ("Related posts", "You may also like").
+
+    The section is the largest ancestor of the heading that starts with it and holds
+    less than half of the page text.
+    """
+    page_length = text_length(root)
+    for heading in list(root.iter(*_HEADING_TAGS)):
+        heading_text = _normalised_text(heading)
+        if len(heading_text) > _MAX_TITLE_CHARS or not title.search(heading_text):
+            continue
+        section = None
+        for ancestor in heading.iterancestors():
+            if ancestor.tag in ("body", "main", "article") or text_length(
+                ancestor
+            ) >= _MAX_CHROME_SHARE * page_length:
+                break
+            if not _normalised_text(ancestor).startswith(heading_text):
+                break
+            section = ancestor
+        target = section if section is not None else heading
+        if _attached(target, root):
+            target.drop_tree()
+
+
+def _text_stats(root: HtmlElement) -> dict[HtmlElement, tuple[int, int, int]]:
+    """(text length, text length inside links, link count) of every element, in one pass."""
+    stats: dict[HtmlElement, tuple[int, int, int]] = {}
+    for el in reversed(list(root.iter(etree.Element))):  # children before their parents
+        text = len((el.text or "").strip())
+        linked = links = 0
+        for child in el:
+            if not isinstance(child.tag, str):
+                text += len((child.tail or "").strip())
+                continue
+            child_text, child_linked, child_links = stats[child]
+            text += child_text + len((child.tail or "").strip())
+            linked += child_linked
+            links += child_links
+        if el.tag == "a":
+            linked, links = text, links + 1
+        stats[el] = (text, linked, links)
+    return stats
+
+
+def prune_link_lists(root: HtmlElement) -> None:
+    """Drop blocks that are mostly short links: menus, tag clouds, "related" rails.
+
+    Lists of longer links (product cards, article teasers) are kept: they are the
+    content of listing and collection pages.
+    """
+    stats = _text_stats(root)
+    for el in list(root.iter(*_LINK_BLOCK_TAGS)):
+        text, linked, links = stats[el]
+        if (
+            links >= _LINK_BLOCK_MIN_LINKS
+            and linked > _LINK_BLOCK_DENSITY * text
+            and linked < _LINK_BLOCK_MAX_CHARS_PER_LINK * links
+            and _attached(el, root)
+        ):
+            el.drop_tree()
+
+
+def _resolve_noscript(root: HtmlElement) -> None:
+    """Drop ``<noscript>`` fallbacks, unless they hold the page (JavaScript apps such as
+    Discourse serve their content to crawlers that way)."""
+    inside = sum(text_length(el) for el in root.iter("noscript"))
+    if inside > text_length(root) - inside:
+        etree.strip_tags(root, "noscript")
+    else:
+        etree.strip_elements(root, "noscript", with_tail=False)
+
+
+def _attached(el: HtmlElement, root: HtmlElement) -> bool:
+    """Whether ``el`` is still in the tree (an ancestor may have been dropped already)."""
+    for ancestor in el.iterancestors():
+        if ancestor is root:
+            return True
+    return False
+
+
+def main_container(root: HtmlElement) -> HtmlElement:
+    """The element holding the main content: a ``<main>`` with enough text, else the body."""
+    body = root.find("body")
+    body = root if body is None else body
+    total = text_length(body)
+    candidates = body.xpath(".//main|.//*[@role='main']")
+    best = max(candidates, key=text_length, default=None)
+    if best is not None and text_length(best) >= _MAIN_MIN_SHARE * total:
+        return best
+    return body

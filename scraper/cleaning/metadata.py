@@ -1,0 +1,123 @@
+"""Page metadata: title, language, canonical URL, dates and author.
+
+Explicit signals first (``<link rel=canonical>``, ``<html lang>``, ``article:*`` meta
+tags, JSON-LD), then trafilatura's metadata extraction (which uses htmldate).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+import trafilatura
+from lxml.html import HtmlElement
+
+from scraper.structured_data import parse_jsonld
+
+logger = logging.getLogger(__name__)
+
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+_MODIFIED_META = (
+    "article:modified_time", "og:updated_time", "dateModified", "last-modified",
+    "dc.date.modified", "dcterms.modified",
+)  # fmt: skip
+_PUBLISHED_META = (
+    "article:published_time", "datePublished", "dc.date.issued", "dcterms.created",
+    "date", "pubdate", "publish-date",
+)  # fmt: skip
+
+
+@dataclass
+class Metadata:
+    title: str | None = None
+    language: str | None = None
+    canonical_url: str | None = None
+    published: str | None = None
+    modified: str | None = None
+    author: str | None = None
+
+
+def _clean(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+def _meta_content(root: HtmlElement, names: tuple[str, ...]) -> str | None:
+    """First non-empty ``<meta>`` content whose name, property or itemprop is in ``names``."""
+    wanted = {n.lower() for n in names}
+    for meta in root.iter("meta"):
+        key = meta.get("property") or meta.get("name") or meta.get("itemprop") or ""
+        if key.lower() in wanted and (value := _clean(meta.get("content"))):
+            return value
+    return None
+
+
+def _jsonld_nodes(root: HtmlElement) -> list[dict]:
+    """Top-level JSON-LD objects, ``@graph`` members included; broken blocks are skipped."""
+    nodes: list[dict] = []
+    for item in parse_jsonld(root):
+        nodes.append(item)
+        graph = item.get("@graph")
+        if isinstance(graph, list):
+            nodes.extend(n for n in graph if isinstance(n, dict))
+    return nodes
+
+
+def _jsonld_value(nodes: list[dict], key: str) -> str | None:
+    for node in nodes:
+        if value := _clean(node.get(key)):
+            return value
+    return None
+
+
+def _language(root: HtmlElement) -> str | None:
+    candidates = (
+        root.get("lang"),
+        root.get("{http://www.w3.org/XML/1998/namespace}lang"),
+        _meta_content(root, ("content-language", "og:locale", "language", "dc.language")),
+    )
+    for meta in root.iter("meta"):
+        if (meta.get("http-equiv") or "").lower() == "content-language":
+            candidates = (*candidates, meta.get("content"))
+    for value in candidates:
+        value = (value or "").split(",")[0].strip()
+        if _LANGUAGE.match(value):
+            parts = value.replace("_", "-").split("-")
+            return "-".join([parts[0].lower(), *(p.upper() if len(p) == 2 else p for p in parts[1:])])
+    return None
+
+
+def _canonical(root: HtmlElement, url: str) -> str | None:
+    for link in root.iter("link"):
+        rels = (link.get("rel") or "").lower().split()
+        if "canonical" in rels and (href := _clean(link.get("href"))):
+            return urljoin(url, href)
+    og_url = _meta_content(root, ("og:url",))
+    return urljoin(url, og_url) if og_url else None
+
+
+def extract_metadata(root: HtmlElement, url: str) -> Metadata:
+    """Metadata of the parsed page ``root`` fetched from ``url``."""
+    nodes = _jsonld_nodes(root)
+    meta = Metadata(
+        language=_language(root),
+        canonical_url=_canonical(root, url),
+        published=_meta_content(root, _PUBLISHED_META) or _jsonld_value(nodes, "datePublished"),
+        modified=_meta_content(root, _MODIFIED_META) or _jsonld_value(nodes, "dateModified"),
+    )
+    try:
+        document = trafilatura.extract_metadata(root, default_url=url)
+    except Exception as exc:  # trafilatura's heuristics are not robust to every page
+        logger.debug("trafilatura metadata failed for %s: %s", url, exc)
+        document = None
+    if document is not None:
+        meta.title = _clean(document.title)
+        meta.author = _clean(document.author)
+        meta.published = meta.published or _clean(document.date)
+    if meta.title is None:
+        meta.title = _clean(root.findtext(".//title"))
+    return meta

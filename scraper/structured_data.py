@@ -1,0 +1,82 @@
+"""Structured data embedded in a page: JSON-LD, microdata, RDFa and OpenGraph.
+
+Output shape (every key always present, each a list of dicts):
+
+- ``json-ld``: the page's JSON-LD objects as written (a block holding a list
+  contributes its members); a block that is not valid JSON, even after removing
+  comments and trailing commas, is skipped and the others kept.
+- ``microdata``: extruct's *uniform* form, i.e. JSON-LD-like dicts with ``@type``,
+  ``@context`` and properties as keys (nested items likewise).
+- ``opengraph``: extruct's uniform form: one dict per OpenGraph namespace set,
+  ``og:type`` as ``@type``, other properties as ``"og:title": "..."`` keys.
+- ``rdfa``: extruct's RDFa output, expanded JSON-LD (``@id`` plus full property IRIs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+import extruct
+import jstyleson  # extruct's own tolerant JSON reader (comments, trailing commas)
+from extruct.xmldom import XmlDomHTMLParser
+from lxml import etree
+from lxml.html import fromstring
+
+logger = logging.getLogger(__name__)
+
+SYNTAXES = ("json-ld", "microdata", "rdfa", "opengraph")
+_JSONLD_XPATH = etree.XPath("//script[@type='application/ld+json']")
+_WRAPPERS = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>)\s*$")
+
+
+def _load_jsonld(text: str) -> Any:
+    """The JSON value of one JSON-LD block; ``None`` when it cannot be read."""
+    try:
+        return json.loads(text, strict=False)
+    except ValueError:
+        pass
+    try:
+        return jstyleson.loads(_WRAPPERS.sub("", text), strict=False)
+    except ValueError:
+        return None
+
+
+def parse_jsonld(root: etree._Element) -> list[dict[str, Any]]:
+    """JSON-LD objects of the parsed page ``root``, skipping blocks that are not JSON."""
+    items: list[dict[str, Any]] = []
+    for script in _JSONLD_XPATH(root):
+        data = _load_jsonld(script.xpath("string()"))
+        if data is None:
+            logger.debug("skipping a JSON-LD block that is not valid JSON")
+        items.extend(x for x in (data if isinstance(data, list) else [data]) if isinstance(x, dict))
+    return items
+
+
+def _parse(html: str) -> etree._Element | None:
+    if not html or not html.strip():
+        return None
+    try:
+        # XmlDomHTMLParser keeps what RDFa needs (namespaces, xmlns attributes).
+        return fromstring(html.encode("utf-8", "replace"), parser=XmlDomHTMLParser(encoding="utf-8"))
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def extract_structured_data(html: str, url: str) -> dict[str, list]:
+    """JSON-LD, microdata, RDFa and OpenGraph of ``html``; never raises on broken markup."""
+    result: dict[str, list] = {syntax: [] for syntax in SYNTAXES}
+    root = _parse(html)
+    if root is None:
+        return result
+    result["json-ld"] = parse_jsonld(root)
+    for syntax in ("microdata", "rdfa", "opengraph"):
+        try:
+            found = extruct.extract(root, base_url=url, syntaxes=[syntax], uniform=True)
+        except Exception as exc:  # extruct raises many kinds of errors on hostile markup
+            logger.debug("%s extraction failed for %s: %s", syntax, url, exc)
+            continue
+        result[syntax] = found.get(syntax, [])
+    return result
