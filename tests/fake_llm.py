@@ -56,6 +56,7 @@ class Request:
     body: dict[str, Any]
     headers: dict[str, str]  # names in lower case
     received: float = 0.0
+    answered: float | None = None  # time.monotonic() when the reply was sent
 
     @property
     def page_text(self) -> str:
@@ -170,9 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": {"message": "request body is not JSON"}})
             return
         with fake._lock:
-            fake.requests.append(
-                Request(body, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
-            )
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            request = Request(body, headers, time.monotonic())
+            fake.requests.append(request)
             fake.in_flight += 1
             fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
         try:
@@ -186,6 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with fake._lock:
                 fake.in_flight -= 1
+                request.answered = time.monotonic()
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
         data = json.dumps(payload).encode()

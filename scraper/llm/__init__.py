@@ -12,11 +12,13 @@ from scraper.llm.client import (
     make_openai_client,
 )
 from scraper.llm.cost import CostMeter, Usage, call_cost, price_table
+from scraper.llm.io_thread import IOThread
 
 __all__ = [
     "AuditLog",
     "BudgetExceeded",
     "CostMeter",
+    "IOThread",
     "LLMCache",
     "LLMError",
     "LLMSettings",

@@ -16,6 +16,7 @@ from scraper.items import PageRecord
 from scraper.llm import (
     AuditLog,
     CostMeter,
+    IOThread,
     LLMCache,
     LLMSettings,
     StructuredLLM,
@@ -66,7 +67,9 @@ class ExtractionPipeline:
         self.cache = None
         self.audit = None
         self.llm = None
+        self.io: IOThread | None = None
         if llm_configured(os.environ):
+            self.io = IOThread()
             if settings.getbool("LLM_CACHE_ENABLED"):
                 self.cache = LLMCache(settings.get("LLM_CACHE_DIR"))
             if settings.get("LLM_AUDIT_LOG"):
@@ -76,25 +79,27 @@ class ExtractionPipeline:
                 self.llm_settings,
                 prices=price_table(settings.getdict("LLM_PRICES")),
                 meter=self.meter,
-                on_stat=self.stats.inc_value,
+                on_stat=self._stat_from_io_thread,
                 audit=self.audit,
             )
         self.extractor: Extractor | None = None
+        self._crawl_loop: asyncio.AbstractEventLoop | None = None
         self._closing: asyncio.Task | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractionPipeline:
         return cls(crawler)
 
-    def open_spider(self) -> None:
+    async def open_spider(self) -> None:
         name = getattr(self.crawler.spider, "schema", None) or self.default_schema
         schema = load_schema(name)
+        self._crawl_loop = asyncio.get_running_loop()
         self.extractor = Extractor(
             schema=schema,
             prompt=self.prompt,
             llm=self.llm,
             cache=self.cache,
-            on_stat=self.stats.inc_value,
+            on_stat=self._stat_from_io_thread if self.io else self.stats.inc_value,
         )
         if self.llm is None:
             logger.warning(NO_LLM_WARNING)
@@ -111,12 +116,13 @@ class ExtractionPipeline:
         if item.failures:
             return item
         assert self.extractor is not None, "open_spider() was not called"
-        outcome = await self.extractor.extract_page(
+        extraction = self.extractor.extract_page(
             url=item.final_url or item.url,
             markdown=item.markdown or "",
             chunks=item.chunks,
             structured_data=item.structured_data or {},
         )
+        outcome = await (self.io.run(extraction) if self.io else extraction)
         item.extraction = outcome.result
         self.stats.inc_value(f"extract/status/{outcome.result['status']}")
         if outcome.failure is not None:
@@ -141,12 +147,18 @@ class ExtractionPipeline:
 
     async def close_spider(self) -> None:
         logger.info("%s", crawl_summary(self.stats.get_stats(), self.llm_settings.model))
-        if self.llm is not None:
-            await self.llm.client.close()
+        if self.llm is not None and self.io is not None:
+            await self.io.run(self.llm.client.close())
+            self.io.stop()
         if self.cache is not None:
             self.cache.close()
         if self.audit is not None:
             self.audit.close()
+
+    def _stat_from_io_thread(self, key: str, value: float) -> None:
+        # Stats are not thread-safe: count on the crawl's loop, in the order they happen.
+        assert self._crawl_loop is not None, "open_spider() was not called"
+        self._crawl_loop.call_soon_threadsafe(self.stats.inc_value, key, value)
 
 
 def _optional_float(value: object) -> float | None:
