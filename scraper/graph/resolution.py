@@ -105,7 +105,7 @@ class MentionKeys:
 
 @dataclass
 class KnownNode:
-    """Keys a stored node already carries (gathered from other pages)."""
+    """Keys a stored node already carries (gathered from the stored pages)."""
 
     iri: str
     ids: set[str] = field(default_factory=set)
@@ -161,7 +161,7 @@ def _mint(mention: MentionKeys, nodes: Mapping[str, KnownNode]) -> str:
 
 
 class Resolver:
-    """Resolve the mentions of one page against the nodes other pages produced."""
+    """Resolve the mentions of one page against the stored nodes, one mention at a time."""
 
     def __init__(self, known: Iterable[KnownNode]):
         self.nodes: dict[str, KnownNode] = {node.iri: node for node in known}
