@@ -107,3 +107,5 @@ GRAPH_STORE_LOCK_TIMEOUT = 10.0  # seconds a writer waits for the embedded store
 GRAPH_SNAPSHOT_INTERVAL = 10.0  # seconds between snapshots readers see during a crawl
 
 # --- re-crawl -------------------------------------------------------------
+# Re-check every in-scope page the graph store already holds, linked or not.
+RECRAWL_KNOWN_PAGES = True

@@ -39,6 +39,7 @@ from scraper.items import PageRecord
 from scraper.journal import CrawlJournal
 from scraper.middlewares import RefusedAddress
 from scraper.rendering import js_shell_reason
+from scraper.signals import previous_pages_loaded
 
 RENDER_MODES = ("never", "always", "auto")
 _HTML_TYPES = re.compile(r"^\s*(text/html|application/xhtml\+xml)", re.I)
@@ -130,6 +131,7 @@ class SemanticSpider(scrapy.Spider):
         self.link_extractor = LinkExtractor(allow=allow or (), deny=deny or (), deny_extensions=[])
         self.seen: set[str] = set()
         self.journal: CrawlJournal | None = None
+        self.previous_pages: dict[str, Any] = {}  # url -> PageState from the graph store
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SemanticSpider:
@@ -144,6 +146,7 @@ class SemanticSpider(scrapy.Spider):
         settings.set("RENDER_MODE", spider.render, priority="spider")
         if spider.depth is not None:
             settings.set("DEPTH_LIMIT", spider.depth, priority="spider")
+        crawler.signals.connect(spider._previous_pages_loaded, signal=previous_pages_loaded)
         if settings.get("JOBDIR"):
             # The journal replaces Scrapy's JOBDIR queues, which are lost on kill -9.
             spider.journal = CrawlJournal(Path(settings["JOBDIR"]) / "pages.journal")
@@ -173,6 +176,15 @@ class SemanticSpider(scrapy.Spider):
             yield scrapy.Request(url, callback=self.parse_sitemap, errback=self.on_sitemap_error)
         for request in self._page_requests(self.start_urls):
             yield request
+        if self.settings.getbool("RECRAWL_KNOWN_PAGES"):
+            # Pages the store holds are re-checked even when no changed page links
+            # to them: an unchanged page (304) is not parsed for links.
+            known = [u for u in self.previous_pages if self._in_scope(u)]
+            for request in self._page_requests(known):
+                yield request
+
+    def _previous_pages_loaded(self, pages: dict[str, Any]) -> None:
+        self.previous_pages = pages
 
     # --- requests ---------------------------------------------------------
 
@@ -191,14 +203,26 @@ class SemanticSpider(scrapy.Spider):
             yield self._page_request(url, depth)
 
     def _page_request(self, url: str, depth: int) -> scrapy.Request:
-        meta = self._render_meta("render=always") if self.render == "always" else {}
+        meta: dict[str, Any] = {"depth": depth}
+        headers = {}
+        if self.render == "always":
+            meta.update(self._render_meta("render=always"))
+        elif previous := self.previous_pages.get(url):
+            # Ask the server whether the page changed since the stored fetch.
+            if previous.etag:
+                headers["If-None-Match"] = previous.etag
+            if previous.last_modified:
+                headers["If-Modified-Since"] = previous.last_modified
+            if headers:
+                meta["handle_httpstatus_list"] = [304]
         # dont_filter: the spider dedupes itself, so a redirect back to a page
         # already requested ends as a redirect_loop record, never silently.
         return scrapy.Request(
             url,
+            headers=headers,
             callback=self.parse,
             errback=self.on_error,
-            meta={**meta, "depth": depth},
+            meta=meta,
             dont_filter=True,
         )
 
@@ -226,6 +250,16 @@ class SemanticSpider(scrapy.Spider):
 
     def parse(self, response: Response) -> Iterator[PageRecord | scrapy.Request]:
         record = self._record(response)
+        if response.status == 304:
+            # Unchanged since the stored fetch: the graph keeps its facts.
+            self.crawler.stats.inc_value("pages/not_modified")
+            record.change = "unchanged"
+            previous = self.previous_pages[record.url]
+            record.content_hash = previous.content_hash
+            record.etag = record.etag or previous.etag
+            record.last_modified = record.last_modified or previous.last_modified
+            yield record
+            return
         content_type = record.content_type or ""
         if not (
             _HTML_TYPES.match(content_type)
@@ -279,8 +313,12 @@ class SemanticSpider(scrapy.Spider):
                 )
             return
         self.crawler.stats.inc_value("sitemap/urls", len(urls))
-        wanted = [u for u in urls if self.link_extractor.matches(u) and self._in_domains(u)]
+        wanted = [u for u in urls if self._in_scope(u)]
         yield from self._page_requests(wanted)
+
+    def _in_scope(self, url: str) -> bool:
+        """True when ``url`` is in the start domains and passes allow/deny."""
+        return self._in_domains(url) and self.link_extractor.matches(url)
 
     def _in_domains(self, url: str) -> bool:
         """True when ``url``'s host is a start domain or one of its subdomains."""
