@@ -23,7 +23,6 @@ RDF_TYPE = NamedNode(RDF + "type")
 RDF_SUBJECT = NamedNode(RDF + "subject")
 RDF_PREDICATE = NamedNode(RDF + "predicate")
 RDF_OBJECT = NamedNode(RDF + "object")
-RDF_STATEMENT = NamedNode(RDF + "Statement")
 
 ENTITY_TYPES = ("Person", "Organization", "Product", "Place", "Event", "CreativeWork", "Thing")
 
