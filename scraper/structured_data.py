@@ -60,7 +60,9 @@ def _parse(html: str) -> etree._Element | None:
         return None
     try:
         # XmlDomHTMLParser keeps what RDFa needs (namespaces, xmlns attributes).
-        return fromstring(html.encode("utf-8", "replace"), parser=XmlDomHTMLParser(encoding="utf-8"))
+        return fromstring(
+            html.encode("utf-8", "replace"), parser=XmlDomHTMLParser(encoding="utf-8")
+        )
     except (etree.ParserError, ValueError):
         return None
 

@@ -29,10 +29,15 @@ _CHROME_WORDS = frozenset(
     {"nav", "navbar", "navigation", "breadcrumb", "breadcrumbs", "cookie", "cookies",
      "consent", "gdpr", "advert", "advertisement", "ads", "ad", "adsense", "sponsored",
      "newsletter", "popup", "modal", "skip", "pagination", "pager", "offcanvas", "masthead",
-     "topbar", "sidebar", "share", "sharing", "social", "subscribe", "signup", "login"}
+     "topbar", "sidebar", "share", "sharing", "social", "subscribe", "signup", "login",
+     "signature", "extras", "userinfo", "postbit"}
 )  # fmt: skip
 # Words that mark chrome only on link-heavy elements ("card-header" holds a title).
 _LINKY_CHROME_WORDS = frozenset({"header", "footer", "menu", "related", "recommended", "widget"})
+# Ids naming the page's own header and footer (ids are unique, unlike "card-header").
+_PAGE_REGION_IDS = frozenset(
+    {"header", "footer", "site-header", "site-footer", "page-header", "page-footer"}
+)
 _CLASS_SPLIT = re.compile(r"[\s_-]+|(?<=[a-z])(?=[A-Z])")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _MAX_HIDDEN_SHARE = 0.25
@@ -40,12 +45,14 @@ _MAX_HIDDEN_SHARE = 0.25
 _MAX_CHROME_SHARE = 0.5
 _LINKY = 0.5
 _MAIN_MIN_SHARE = 0.3
+_REVIEW_WORDS = frozenset({"review", "reviews", "rating", "ratings", "stars"})
+_REVIEW_TITLES = re.compile(r"\b(reviews?|ratings?)\b", re.IGNORECASE)
 _HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _MAX_TITLE_CHARS = 60
 _LINK_BLOCK_TAGS = ("div", "section", "ul", "ol", "table", "dl", "p", "span")
 _LINK_BLOCK_MIN_LINKS = 3
 _LINK_BLOCK_DENSITY = 0.7
-_LINK_BLOCK_MAX_CHARS_PER_LINK = 30
+_LINK_BLOCK_MAX_CHARS_PER_LINK = 20
 
 
 def parse_html(html: str) -> HtmlElement | None:
@@ -91,7 +98,7 @@ def _is_chrome(el: HtmlElement, page_length: int) -> bool:
         # Small hidden parts are menus and dialogs; large ones are content revealed by script.
         return text_length(el) < _MAX_HIDDEN_SHARE * page_length
     words = _class_words(el)
-    chrome = bool(words & _CHROME_WORDS)
+    chrome = bool(words & _CHROME_WORDS) or el.get("id", "").lower() in _PAGE_REGION_IDS
     if not chrome and words & _LINKY_CHROME_WORDS:
         chrome = link_density(el) > _LINKY
     if not chrome or _holds_main(el):
@@ -128,9 +135,10 @@ def drop_titled_sections(root: HtmlElement, title: re.Pattern[str]) -> None:
             continue
         section = None
         for ancestor in heading.iterancestors():
-            if ancestor.tag in ("body", "main", "article") or text_length(
-                ancestor
-            ) >= _MAX_CHROME_SHARE * page_length:
+            if (
+                ancestor.tag in ("body", "main", "article")
+                or text_length(ancestor) >= _MAX_CHROME_SHARE * page_length
+            ):
                 break
             if not _normalised_text(ancestor).startswith(heading_text):
                 break
@@ -138,6 +146,20 @@ def drop_titled_sections(root: HtmlElement, title: re.Pattern[str]) -> None:
         target = section if section is not None else heading
         if _attached(target, root):
             target.drop_tree()
+
+
+def drop_reviews(root: HtmlElement) -> None:
+    """Drop customer reviews and ratings (used on product pages: opinions, not product facts)."""
+    page_length = text_length(root)
+    for el in list(root.iter(etree.Element)):
+        if (
+            _class_words(el) & _REVIEW_WORDS
+            and _attached(el, root)
+            and not _holds_main(el)
+            and text_length(el) < _MAX_CHROME_SHARE * page_length
+        ):
+            el.drop_tree()
+    drop_titled_sections(root, _REVIEW_TITLES)
 
 
 def _text_stats(root: HtmlElement) -> dict[HtmlElement, tuple[int, int, int]]:
@@ -190,19 +212,19 @@ def _resolve_noscript(root: HtmlElement) -> None:
 
 def _attached(el: HtmlElement, root: HtmlElement) -> bool:
     """Whether ``el`` is still in the tree (an ancestor may have been dropped already)."""
-    for ancestor in el.iterancestors():
-        if ancestor is root:
-            return True
-    return False
+    return any(ancestor is root for ancestor in el.iterancestors())
 
 
 def main_container(root: HtmlElement) -> HtmlElement:
-    """The element holding the main content: a ``<main>`` with enough text, else the body."""
+    """The element holding the main content: the page's only ``<article>`` or its
+    ``<main>`` when it holds enough of the text, else the body."""
     body = root.find("body")
     body = root if body is None else body
     total = text_length(body)
-    candidates = body.xpath(".//main|.//*[@role='main']")
-    best = max(candidates, key=text_length, default=None)
-    if best is not None and text_length(best) >= _MAIN_MIN_SHARE * total:
-        return best
+    articles = body.xpath(".//article[not(ancestor::article)]")
+    mains = body.xpath(".//main|.//*[@role='main']")
+    candidates = ([articles[0]] if len(articles) == 1 else []) + mains
+    for candidate in candidates:
+        if text_length(candidate) >= _MAIN_MIN_SHARE * total:
+            return candidate
     return body

@@ -172,9 +172,7 @@ class _Renderer:
         code = "".join(el.itertext()).strip("\n")
         if not code.strip():
             return
-        classes = " ".join(
-            node.get("class", "") for node in (el, *el.iterdescendants("code"))
-        )
+        classes = " ".join(node.get("class", "") for node in (el, *el.iterdescendants("code")))
         match = _LANGUAGE_CLASS.search(classes)
         self.blocks.append(f"```{match.group(1) if match else ''}\n{code}\n```")
 
@@ -197,4 +195,3 @@ def _prefix_lines(text: str, prefix: str) -> str:
 def to_markdown(el: HtmlElement) -> str:
     """Markdown for the subtree rooted at ``el`` (empty string when it has no text)."""
     return _Renderer().render(el)
-

@@ -29,6 +29,14 @@ _PUBLISHED_META = (
 )  # fmt: skip
 
 
+_PRODUCT_OG_TYPES = frozenset({"product", "og:product", "product.item"})
+_PRODUCT_TYPES = frozenset({"Product", "ProductGroup"})
+_ARTICLE_TYPES = frozenset(
+    {"Article", "NewsArticle", "BlogPosting", "Report", "OpinionNewsArticle",
+     "ReportageNewsArticle", "AnalysisNewsArticle", "LiveBlogPosting"}
+)  # fmt: skip
+
+
 @dataclass
 class Metadata:
     title: str | None = None
@@ -74,6 +82,26 @@ def _jsonld_value(nodes: list[dict], key: str) -> str | None:
     return None
 
 
+def _types(node: dict) -> list[str]:
+    value = node.get("@type")
+    return [str(t) for t in (value if isinstance(value, list) else [value]) if t]
+
+
+def page_kind(root: HtmlElement) -> str | None:
+    """What the page declares itself to be: "product", "article" or ``None`` (unknown).
+
+    From ``og:type`` and the JSON-LD types; a page listing several products is no
+    product page.
+    """
+    og_type = (_meta_content(root, ("og:type",)) or "").lower()
+    types = [set(_types(node)) for node in _jsonld_nodes(root)]
+    if og_type in _PRODUCT_OG_TYPES or sum(bool(_PRODUCT_TYPES & t) for t in types) == 1:
+        return "product"
+    if og_type == "article" or any(_ARTICLE_TYPES & t for t in types):
+        return "article"
+    return None
+
+
 def _language(root: HtmlElement) -> str | None:
     candidates = (
         root.get("lang"),
@@ -87,7 +115,9 @@ def _language(root: HtmlElement) -> str | None:
         value = (value or "").split(",")[0].strip()
         if _LANGUAGE.match(value):
             parts = value.replace("_", "-").split("-")
-            return "-".join([parts[0].lower(), *(p.upper() if len(p) == 2 else p for p in parts[1:])])
+            return "-".join(
+                [parts[0].lower(), *(p.upper() if len(p) == 2 else p for p in parts[1:])]
+            )
     return None
 
 
