@@ -156,6 +156,9 @@ class FakeLLM:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+    # Headers and body go out in separate writes: with Nagle's algorithm on, the body would
+    # wait for the client's delayed ACK (~40 ms a reply), as no real server makes it wait.
+    disable_nagle_algorithm = True
     fake: FakeLLM
 
     def do_POST(self) -> None:
@@ -178,12 +181,14 @@ class _Handler(BaseHTTPRequestHandler):
             fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
         try:
             reply = fake.reply_for(body)
-            fake.wait(fake.latency + reply.delay)
             if reply.status != 200:
                 error = {"message": reply.error, "type": "fake_error", "code": reply.status}
-                self._send(reply.status, {"error": error}, reply.headers)
+                status, payload = reply.status, {"error": error}
             else:
-                self._send(200, fake.completion(body, reply), reply.headers)
+                status, payload = 200, fake.completion(body, reply)
+            # The delay counts from the request's arrival: building the reply is part of it.
+            fake.wait(request.received + fake.latency + reply.delay - time.monotonic())
+            self._send(status, payload, reply.headers)
         finally:
             with fake._lock:
                 fake.in_flight -= 1
