@@ -472,3 +472,12 @@ async def test_every_page_ends_extracted_or_failed_with_a_reason():
     for outcome in outcomes:
         assert (outcome.failure is None) == (outcome.result["status"] == "ok")
         json.dumps(outcome.result)  # JSON-serialisable as exported
+
+
+async def test_a_bug_on_bad_input_becomes_a_recorded_failure_not_a_crash():
+    outcome = await make_extractor(None, StatsRecorder()).extract_page(
+        url="u", markdown=PAGE, chunks=[{"no text key": 1}], structured_data="not a dict"
+    )
+    assert outcome.result["status"] == "failed"
+    assert outcome.result["failure_reason"] == "extract_error"
+    assert "AttributeError" in outcome.failure.detail

@@ -88,7 +88,31 @@ class Extractor:
         chunks: list[dict[str, Any]],
         structured_data: dict[str, Any],
     ) -> PageExtraction:
-        """The extraction result of one page and, when it failed, why."""
+        """The extraction result of one page and, when it failed, why (never raises)."""
+        try:
+            return await self._extract_page(url, markdown, chunks, structured_data)
+        except Exception as exc:
+            error = _as_llm_error(exc)
+            result = {
+                "status": "failed",
+                "schema": schema_name(self.schema),
+                "model": self.model,
+                "prompt_version": self.prompt.version if self.llm else None,
+                "entities": [],
+                "relations": [],
+                "dropped_ungrounded": 0,
+                "usage": Usage().as_dict(),
+                "failure_reason": error.reason,
+            }
+            return PageExtraction(result, error)
+
+    async def _extract_page(
+        self,
+        url: str,
+        markdown: str,
+        chunks: list[dict[str, Any]],
+        structured_data: dict[str, Any],
+    ) -> PageExtraction:
         usage = Usage()
         failure: LLMError | None = None
         entities, relations = structured_data_graph(structured_data, base_url=url)
