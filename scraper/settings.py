@@ -107,5 +107,9 @@ GRAPH_STORE_LOCK_TIMEOUT = 10.0  # seconds a writer waits for the embedded store
 GRAPH_SNAPSHOT_INTERVAL = 10.0  # seconds between snapshots readers see during a crawl
 
 # --- re-crawl -------------------------------------------------------------
+EXTENSIONS = {"scraper.extensions.CrawlReport": 500}
+# Every crawl writes its report (pages new/changed/unchanged/removed, LLM use, graph changes)
+# here as <spider>-<UTC time>.json; relative to the project folder.
+REPORT_DIR = ".semantic/reports"
 # Re-check every in-scope page the graph store already holds, linked or not.
 RECRAWL_KNOWN_PAGES = True

@@ -20,6 +20,7 @@ from scrapy.exceptions import UsageError
 
 from scraper.extraction.failures import FailedPage, FailuresFile
 from scraper.items import PageRecord
+from scraper.paths import project_path
 
 EXTRACTION_PIPELINE = "scraper.pipelines.extraction.ExtractionPipeline"
 
@@ -50,7 +51,7 @@ class Command(BaseRunSpiderCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None and self.crawler_process is not None
-        failures = FailuresFile(self.settings.get("FAILURES_FILE"))
+        failures = FailuresFile(project_path(self.settings.get("FAILURES_FILE")))
         failed = failures.read()
         if not failed:
             print(f"No failed extractions recorded in {failures.path}.")

@@ -24,6 +24,7 @@ from scraper.llm import (
     make_openai_client,
     price_table,
 )
+from scraper.paths import project_path
 
 logger = logging.getLogger(__name__)
 # The HTTP client logs every LLM request at INFO; the llm/* stats and the audit log say more.
@@ -63,7 +64,7 @@ class ExtractionPipeline:
         self.prompt = load_prompt(settings.get("LLM_PROMPT_VERSION"))
         self.default_schema = settings.get("EXTRACTION_SCHEMA")
         self.meter = CostMeter(_optional_float(settings.get("LLM_BUDGET_USD")))
-        self.failures = FailuresFile(settings.get("FAILURES_FILE"))
+        self.failures = FailuresFile(project_path(settings.get("FAILURES_FILE")))
         self.cache = None
         self.audit = None
         self.llm = None
@@ -71,9 +72,9 @@ class ExtractionPipeline:
         if llm_configured(os.environ):
             self.io = IOThread()
             if settings.getbool("LLM_CACHE_ENABLED"):
-                self.cache = LLMCache(settings.get("LLM_CACHE_DIR"))
+                self.cache = LLMCache(project_path(settings.get("LLM_CACHE_DIR")))
             if settings.get("LLM_AUDIT_LOG"):
-                self.audit = AuditLog(settings.get("LLM_AUDIT_LOG"))
+                self.audit = AuditLog(project_path(settings.get("LLM_AUDIT_LOG")))
             self.llm = StructuredLLM(
                 make_openai_client(self.llm_settings.timeout),
                 self.llm_settings,
@@ -113,8 +114,8 @@ class ExtractionPipeline:
             )
 
     async def process_item(self, item: PageRecord) -> PageRecord:
-        if item.failures:
-            return item
+        if item.failures or item.change == "unchanged":
+            return item  # failed earlier, or a 304: nothing new to extract
         assert self.extractor is not None, "open_spider() was not called"
         extraction = self.extractor.extract_page(
             url=item.final_url or item.url,
@@ -146,7 +147,6 @@ class ExtractionPipeline:
         return item
 
     async def close_spider(self) -> None:
-        logger.info("%s", crawl_summary(self.stats.get_stats(), self.llm_settings.model))
         if self.llm is not None and self.io is not None:
             await self.io.run(self.llm.client.close())
             self.io.stop()
@@ -163,36 +163,3 @@ class ExtractionPipeline:
 
 def _optional_float(value: object) -> float | None:
     return None if value in (None, "", "None") else float(value)  # type: ignore[arg-type]
-
-
-def crawl_summary(stats: dict[str, object], model: str) -> str:
-    """The end-of-crawl report: pages, chunks, calls, cache hits, tokens, cost, failures."""
-
-    def count(key: str) -> int:
-        return int(stats.get(key, 0) or 0)
-
-    failures = sorted(
-        ((key.removeprefix("pages/failed/"), count(key)) for key in stats
-         if key.startswith("pages/failed/")),
-        key=lambda pair: (-pair[1], pair[0]),
-    )  # fmt: skip
-    cost = float(stats.get("llm/cost_usd", 0) or 0)
-    lines = [
-        "Crawl summary",
-        f"  pages:      {count('pages/records')} ({count('pages/ok')} ok, "
-        f"{count('pages/failed')} failed)",
-        f"  extraction: {count('extract/status/ok')} by LLM, "
-        f"{count('extract/status/structured_data_only')} structured data only, "
-        f"{count('extract/status/skipped')} skipped, {count('extract/status/failed')} failed",
-        f"  chunks:     {count('llm/chunks')} ({count('llm/cache_hits')} cache hits)",
-        f"  LLM calls:  {count('llm/calls')} ({count('llm/retries')} retries, "
-        f"{count('llm/reasks')} re-asks, {count('llm/splits')} splits)",
-        f"  tokens:     {count('llm/prompt_tokens'):,} prompt + "
-        f"{count('llm/completion_tokens'):,} completion",
-        f"  cost:       ${cost:.4f} ({model})"
-        if not count("llm/unpriced_calls")
-        else f"  cost:       unknown (no price for {model}; set LLM_PRICES)",
-        f"  dropped:    {count('llm/dropped_ungrounded')} ungrounded entities/relations",
-        "  failures:   " + (", ".join(f"{k}: {n}" for k, n in failures) or "none"),
-    ]
-    return "\n".join(lines)

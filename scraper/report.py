@@ -1,0 +1,97 @@
+"""The end-of-crawl report, built from the crawl's stats: a JSON document and a text summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+CHANGES = ("new", "changed", "unchanged", "moved", "removed")
+GRAPH_COUNTS = (
+    "entities_added",
+    "entities_removed",
+    "relations_added",
+    "relations_removed",
+    "facts_added",
+    "facts_removed",
+)
+
+
+def _count(stats: dict[str, Any], key: str) -> int:
+    return int(stats.get(key, 0) or 0)
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def crawl_report(stats: dict[str, Any], model: str | None) -> dict[str, Any]:
+    """What a crawl did: pages by outcome and change, LLM use and cost, graph changes."""
+    failures = {
+        key.removeprefix("pages/failed/"): _count(stats, key)
+        for key in sorted(stats)
+        if key.startswith("pages/failed/")
+    }
+    unpriced = _count(stats, "llm/unpriced_calls") > 0
+    return {
+        "started": _iso(stats.get("start_time")),
+        "finished": _iso(stats.get("finish_time")),
+        "finish_reason": stats.get("finish_reason"),
+        "elapsed_seconds": stats.get("elapsed_time_seconds"),
+        "pages": {
+            "records": _count(stats, "pages/records"),
+            "ok": _count(stats, "pages/ok"),
+            "failed": _count(stats, "pages/failed"),
+            **{change: _count(stats, f"recrawl/{change}") for change in CHANGES},
+        },
+        "extraction": {
+            status: _count(stats, f"extract/status/{status}")
+            for status in ("ok", "structured_data_only", "skipped", "failed")
+        },
+        "llm": {
+            "model": model,
+            "chunks": _count(stats, "llm/chunks"),
+            "cache_hits": _count(stats, "llm/cache_hits"),
+            "calls": _count(stats, "llm/calls"),
+            "retries": _count(stats, "llm/retries"),
+            "reasks": _count(stats, "llm/reasks"),
+            "splits": _count(stats, "llm/splits"),
+            "prompt_tokens": _count(stats, "llm/prompt_tokens"),
+            "completion_tokens": _count(stats, "llm/completion_tokens"),
+            "cost_usd": None if unpriced else float(stats.get("llm/cost_usd", 0) or 0),
+            "dropped_ungrounded": _count(stats, "llm/dropped_ungrounded"),
+        },
+        "graph": {name: _count(stats, f"graph/{name}") for name in GRAPH_COUNTS},
+        "failures": failures,
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as the few lines a person reads at the end of the log."""
+    pages, llm, graph = report["pages"], report["llm"], report["graph"]
+    extraction = report["extraction"]
+    cost = (
+        f"${llm['cost_usd']:.4f} ({llm['model']})"
+        if llm["cost_usd"] is not None
+        else f"unknown (no price for {llm['model']}; set LLM_PRICES)"
+    )
+    failures = ", ".join(f"{k}: {n}" for k, n in report["failures"].items()) or "none"
+    return "\n".join(
+        [
+            f"Crawl summary ({report['finish_reason']}, {report['elapsed_seconds'] or 0:.1f} s)",
+            f"  pages:      {pages['records']} ({pages['ok']} ok, {pages['failed']} failed)",
+            "  changes:    " + ", ".join(f"{pages[c]} {c}" for c in CHANGES),
+            f"  extraction: {extraction['ok']} by LLM, "
+            f"{extraction['structured_data_only']} structured data only, "
+            f"{extraction['skipped']} skipped, {extraction['failed']} failed",
+            f"  chunks:     {llm['chunks']} ({llm['cache_hits']} cache hits)",
+            f"  LLM calls:  {llm['calls']} ({llm['retries']} retries, {llm['reasks']} re-asks, "
+            f"{llm['splits']} splits)",
+            f"  tokens:     {llm['prompt_tokens']:,} prompt + "
+            f"{llm['completion_tokens']:,} completion",
+            f"  cost:       {cost}",
+            f"  graph:      entities +{graph['entities_added']} -{graph['entities_removed']}, "
+            f"relations +{graph['relations_added']} -{graph['relations_removed']}",
+            f"  dropped:    {llm['dropped_ungrounded']} ungrounded entities/relations",
+            f"  failures:   {failures}",
+        ]
+    )
