@@ -71,13 +71,6 @@ def whole_page_text(html: str) -> str:
     return to_markdown(tree) if tree is not None else ""
 
 
-def html_tokens(html: str) -> int:
-    """Tokens of raw HTML, counted in slices: ``count_tokens`` refuses pieces over the
-    encoder's chunk limit, which dense markup can exceed (slice edges change a few tokens)."""
-    step = 100_000
-    return sum(count_tokens(html[i : i + step]) for i in range(0, len(html), step))
-
-
 def load_metrics(data: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location("metrics", data / "scoring" / "metrics.py")
     module = importlib.util.module_from_spec(spec)
@@ -134,7 +127,7 @@ def run_page(page: dict) -> dict:
         "seconds": seconds,
         "baseline_seconds": baseline_seconds,
         "markdown_tokens": count_tokens(cleaned.markdown),
-        "html_tokens": html_tokens(html),
+        "html_tokens": count_tokens(html),
     }
 
 

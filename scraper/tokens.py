@@ -7,8 +7,9 @@ from functools import cache
 import bpe_openai
 
 DEFAULT_ENCODING = "o200k_base"
-# bpe-openai refuses single inputs of 1,000,000 characters or more.
-_MAX_PIECE_CHARS = 500_000
+# bpe-openai refuses inputs of 1,000,000 characters or more, and of more than 200,000
+# tokens: dense markup can reach that in 500,000 characters, never in 100,000.
+_MAX_PIECE_CHARS = 100_000
 
 
 @cache

@@ -74,3 +74,5 @@ def test_js_shell_detection():
 
 def test_count_tokens_handles_huge_text():
     assert count_tokens("word " * 300_000) >= 300_000
+    # Dense markup has far more tokens per character than prose.
+    assert count_tokens('<a href="#x">&amp;</a>;{}[]' * 40_000) > 200_000
