@@ -113,3 +113,5 @@ EXTENSIONS = {"scraper.extensions.CrawlReport": 500}
 REPORT_DIR = ".semantic/reports"
 # Re-check every in-scope page the graph store already holds, linked or not.
 RECRAWL_KNOWN_PAGES = True
+# Keep the facts of a page that now answers 404 or 410 (marked for retry) instead of removing them.
+KEEP_REMOVED_PAGES = False

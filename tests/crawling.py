@@ -48,6 +48,7 @@ def run_crawl(
         "GRAPH_STORE": str(tmp_path / "graph"),
         "LLM_CACHE_DIR": str(tmp_path / "llm-cache"),
         "FAILURES_FILE": str(tmp_path / "failures.jsonl"),
+        "REPORT_DIR": str(tmp_path / "reports"),
         **(settings or {}),
     }
     for key, value in merged.items():

@@ -20,7 +20,7 @@ class Page:
     body: bytes | str = b""
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # with an ETag, answers 304s
     gzip: bool = False  # send gzip Content-Encoding
 
 
@@ -42,6 +42,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif isinstance(page, str):
             page = Page(page)
         body = page.body.encode("utf-8") if isinstance(page.body, str) else page.body
+        etag = page.headers.get("ETag")
+        if etag and self.headers.get("If-None-Match") == etag:
+            page = Page(b"", status=304, content_type="", headers={"ETag": etag})
+            body = b""
         if page.gzip:
             body = gzip.compress(body)
         self.send_response(page.status)

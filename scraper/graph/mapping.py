@@ -118,6 +118,7 @@ class PageProvenance:
     requested_url: str | None = None
     canonical_url: str | None = None
     extraction_status: str | None = None
+    schema: str | None = None  # the extraction schema's import path
 
 
 @dataclass
@@ -206,7 +207,7 @@ def _provenance_notes(builder: _PageGraphBuilder, provenance: PageProvenance, ex
     builder.note(page, ss("extraction"), Literal(extraction))
     if provenance.fetched_at:
         builder.note(page, ss("fetchedAt"), datetime_literal(provenance.fetched_at))
-    for name in ("content_hash", "model", "prompt_version", "etag", "last_modified"):
+    for name in ("content_hash", "model", "prompt_version", "schema", "etag", "last_modified"):
         value = getattr(provenance, name)
         if value:
             builder.note(page, ss(local_name(name)), Literal(clean_text(str(value))))

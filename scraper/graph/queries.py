@@ -23,6 +23,7 @@ from scraper.graph.store import GraphStore, QuerySyntaxError
 from scraper.graph.vocab import (
     ENTITY_PREFIX,
     ENTITY_TYPES,
+    FACT_GRAPH_FILTER,
     PREFIXES,
     RDF,
     SCHEMA,
@@ -32,7 +33,6 @@ from scraper.graph.vocab import (
 
 EXPORT_FORMATS = ("nquads", "turtle", "jsonld", "jsonl")
 # Graphs named urn:semantic-scraper:… hold provenance and curation, not facts.
-_FACT_GRAPH = 'FILTER(!STRSTARTS(STR(?g), "urn:semantic-scraper:"))'
 _MAX_MESSAGE = 160
 _ERROR_POSITION = re.compile(r"(error at )(\d+):(\d+)")
 
@@ -136,7 +136,7 @@ def stats(store: GraphStore) -> dict[str, Any]:
     entity = f'FILTER(STRSTARTS(STR(?e), "{ENTITY_PREFIX}"))'
     types = store.select(
         "SELECT ?t (COUNT(DISTINCT ?e) AS ?n) WHERE { GRAPH ?g { ?e a ?t } "
-        f"{entity} {_FACT_GRAPH} }} GROUP BY ?t ORDER BY DESC(?n)"
+        f"{entity} {FACT_GRAPH_FILTER} }} GROUP BY ?t ORDER BY DESC(?n)"
     )
     origins = store.select(
         "SELECT ?origin (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?st rdf:subject ?s ; "
@@ -149,14 +149,15 @@ def stats(store: GraphStore) -> dict[str, Any]:
             store, "SELECT DISTINCT ?p WHERE { GRAPH ?g { ?p a ss:Page ; ss:failure ?f } }"
         ),
         "entities": _count(
-            store, f"SELECT DISTINCT ?e WHERE {{ GRAPH ?g {{ ?e a ?t }} {entity} {_FACT_GRAPH} }}"
+            store,
+            f"SELECT DISTINCT ?e WHERE {{ GRAPH ?g {{ ?e a ?t }} {entity} {FACT_GRAPH_FILTER} }}",
         ),
         "entities_by_type": {short(r["t"]): int(r["n"].value) for r in types},
-        "facts": _count(store, f"GRAPH ?g {{ ?s ?p ?o }} {_FACT_GRAPH}"),
+        "facts": _count(store, f"GRAPH ?g {{ ?s ?p ?o }} {FACT_GRAPH_FILTER}"),
         "relations": _count(
             store,
             f'GRAPH ?g {{ ?s ?p ?o }} FILTER(isIRI(?o) && STRSTARTS(STR(?o), "{ENTITY_PREFIX}")) '
-            + _FACT_GRAPH,
+            + FACT_GRAPH_FILTER,
         ),
         "mentions": _count(store, "GRAPH ?g { ?m a ss:Mention }"),
         "merged_mentions": _count(
@@ -207,9 +208,11 @@ def describe_entity(store: GraphStore, iri: str) -> dict[str, Any]:
     """Everything the graph says about one entity, with the pages that say it."""
     node = NamedNode(iri)
     out_rows = store.select(
-        f"SELECT ?p ?o ?g WHERE {{ GRAPH ?g {{ {node} ?p ?o }} {_FACT_GRAPH} }}"
+        f"SELECT ?p ?o ?g WHERE {{ GRAPH ?g {{ {node} ?p ?o }} {FACT_GRAPH_FILTER} }}"
     )
-    in_rows = store.select(f"SELECT ?s ?p ?g WHERE {{ GRAPH ?g {{ ?s ?p {node} }} {_FACT_GRAPH} }}")
+    in_rows = store.select(
+        f"SELECT ?s ?p ?g WHERE {{ GRAPH ?g {{ ?s ?p {node} }} {FACT_GRAPH_FILTER} }}"
+    )
     mentions = store.select(
         "SELECT ?page ?name ?by ?key ?origin WHERE { GRAPH ?pg { "
         f"?m ss:node {node} ; ss:mentionName ?name ; ss:matchedBy ?by ; ss:origin ?origin "
@@ -301,7 +304,7 @@ def export(store: GraphStore, fmt: str, out: IO[bytes]) -> None:
 def entity_lines(store: GraphStore) -> Iterator[dict[str, Any]]:
     """One JSON object per entity: names, types, attributes, outgoing relations, pages."""
     rows = store.select(
-        f"SELECT ?s ?p ?o ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {_FACT_GRAPH} "
+        f"SELECT ?s ?p ?o ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {FACT_GRAPH_FILTER} "
         f'FILTER(STRSTARTS(STR(?s), "{ENTITY_PREFIX}")) }} ORDER BY ?s'
     )
     by_entity: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -29,6 +29,8 @@ from scraper.graph.mapping import (
 from scraper.graph.resolution import KnownNode, Resolver
 from scraper.graph.vocab import (
     CURATION_GRAPH,
+    ENTITY_PREFIX,
+    FACT_GRAPH_FILTER,
     RDF_TYPE,
     SPARQL_PREFIXES,
     provenance_graph,
@@ -68,6 +70,7 @@ class PageState:
     fetched_at: str | None = None
     model: str | None = None
     prompt_version: str | None = None
+    schema: str | None = None
     extraction_status: str | None = None
     last_attempt_at: str | None = None
     failures: list[dict[str, str]] = field(default_factory=list)
@@ -279,20 +282,10 @@ class GraphStore(ABC):
         if not rows:
             return None
         state = PageState(url=page.value)
-        fields = {
-            "contentHash": "content_hash",
-            "etag": "etag",
-            "lastModified": "last_modified",
-            "fetchedAt": "fetched_at",
-            "model": "model",
-            "promptVersion": "prompt_version",
-            "extractionStatus": "extraction_status",
-            "lastAttemptAt": "last_attempt_at",
-        }
         for row in rows:
             local = row["p"].value.rsplit("#", 1)[-1]
-            if local in fields:
-                setattr(state, fields[local], row["o"].value)
+            if local in _STATE_FIELDS:
+                setattr(state, _STATE_FIELDS[local], row["o"].value)
             elif local == "failure" and "stage" in row:
                 state.failures.append(
                     {
@@ -302,6 +295,40 @@ class GraphStore(ABC):
                     }
                 )
         return state
+
+    def page_states(self) -> dict[str, PageState]:
+        """The stored provenance of every page by URL, in one query (failures not included)."""
+        properties = ", ".join(f"ss:{local}" for local in _STATE_FIELDS)
+        rows = self.select(
+            "SELECT ?page ?p ?o WHERE { GRAPH ?g { ?page a ss:Page ; ?p ?o } "
+            f"FILTER(?p IN ({properties})) }}"
+        )
+        states: dict[str, PageState] = {}
+        for row in rows:
+            url = row["page"].value
+            state = states.setdefault(url, PageState(url=url))
+            setattr(state, _STATE_FIELDS[row["p"].value.rsplit("#", 1)[-1]], row["o"].value)
+        return states
+
+    def entity_and_relation_keys(self) -> tuple[set[str], set[tuple[str, str, str]]]:
+        """Every entity node and every relation triple in the page graphs.
+
+        Compared before and after a crawl, they tell which entities and relations it
+        added and removed (a fact several pages support counts once).
+        """
+        is_entity = f'STRSTARTS(STR(?e), "{ENTITY_PREFIX}")'
+        entities = self.select(
+            f"SELECT DISTINCT ?e WHERE {{ GRAPH ?g {{ ?e a ?t }} {FACT_GRAPH_FILTER} "
+            f"FILTER({is_entity}) }}"
+        )
+        relations = self.select(
+            f"SELECT DISTINCT ?e ?p ?o WHERE {{ GRAPH ?g {{ ?e ?p ?o }} {FACT_GRAPH_FILTER} "
+            f"FILTER({is_entity} && {is_entity.replace('?e', '?o')}) }}"
+        )
+        return (
+            {row["e"].value for row in entities},
+            {(r["e"].value, r["p"].value, r["o"].value) for r in relations},
+        )
 
     def pages(self) -> list[str]:
         """URLs of every page the store knows."""
@@ -407,6 +434,20 @@ class GraphStore(ABC):
             self.replace_page(provenance, extraction, ignore_pages=[url] if url in fresh else [])
             done.append(url)
         return done
+
+
+# Provenance properties (ss:<local>) that make up a PageState.
+_STATE_FIELDS = {
+    "contentHash": "content_hash",
+    "etag": "etag",
+    "lastModified": "last_modified",
+    "fetchedAt": "fetched_at",
+    "model": "model",
+    "promptVersion": "prompt_version",
+    "schema": "schema",
+    "extractionStatus": "extraction_status",
+    "lastAttemptAt": "last_attempt_at",
+}
 
 
 def _page_iri(url: str) -> NamedNode:

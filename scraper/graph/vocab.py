@@ -16,6 +16,8 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 SS = "https://w3id.org/semantic-scraper/ns#"
 ENTITY_PREFIX = "urn:semantic-scraper:entity:"
 PROVENANCE_PREFIX = "urn:semantic-scraper:provenance:"
+# SPARQL filter keeping ?g to page graphs (provenance and curation graphs are ours).
+FACT_GRAPH_FILTER = 'FILTER(!STRSTARTS(STR(?g), "urn:semantic-scraper:"))'
 # User decisions about resolution (unmerges) live outside every page graph.
 CURATION_GRAPH = NamedNode("urn:semantic-scraper:curation")
 

@@ -6,12 +6,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
-from scrapy.utils.conf import closest_scrapy_cfg
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from scraper.graph import (
@@ -19,21 +17,19 @@ from scraper.graph import (
     GraphStoreError,
     InvalidPage,
     PageProvenance,
+    PageState,
+    ReplaceResult,
     StoreLocked,
     StoreUnavailable,
     open_store,
 )
 from scraper.items import PageRecord
+from scraper.paths import project_dir
+from scraper.signals import previous_pages_loaded
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 STORED_STATUSES = ("ok", "structured_data_only")
-
-
-def project_dir() -> Path:
-    """The folder of the project's scrapy.cfg (where relative GRAPH_STORE folders live)."""
-    cfg = closest_scrapy_cfg()
-    return Path(cfg).parent if cfg else Path.cwd()
 
 
 def open_store_from_settings(settings: BaseSettings, *, write: bool) -> GraphStore:
@@ -63,6 +59,7 @@ def page_provenance(record: PageRecord) -> PageProvenance:
         requested_url=record.url,
         canonical_url=record.canonical_url,
         extraction_status=extraction.get("status"),
+        schema=extraction.get("schema"),
     )
 
 
@@ -88,7 +85,10 @@ class GraphPipeline:
         self.settings = crawler.settings
         self.stats = crawler.stats
         self.retry_times = crawler.settings.getint("GRAPH_STORE_RETRY_TIMES")
+        self.keep_removed = crawler.settings.getbool("KEEP_REMOVED_PAGES")
         self.store: GraphStore | None = None
+        self.previous: dict[str, PageState] = {}  # what earlier crawls stored, by page URL
+        self.keys_before: tuple[set[str], set[tuple[str, str, str]]] = (set(), set())
         self.unusable: str | None = None  # why no page can be stored in this crawl
         self._closing: asyncio.Future | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-store")
@@ -114,6 +114,10 @@ class GraphPipeline:
             asyncio.get_running_loop().call_soon(self._close_crawl, reason)
             return
         logger.info("Graph store: %s", self.store.location)
+        self.previous = await self._run(self.store.page_states)
+        self.keys_before = await self._run(self.store.entity_and_relation_keys)
+        logger.info("The graph store holds %d pages from earlier crawls", len(self.previous))
+        self.crawler.signals.send_catch_log(signal=previous_pages_loaded, pages=self.previous)
 
     def _close_crawl(self, reason: str) -> None:
         if self.crawler.engine is not None:
@@ -130,21 +134,30 @@ class GraphPipeline:
         provenance = page_provenance(item)
         status = (item.extraction or {}).get("status")
         try:
-            if status in STORED_STATUSES:
+            moved = await self._follow_redirect(item.url, provenance.url)
+            previous = self.previous.get(provenance.url)
+            if previous is not None and self._removed(item):
+                removed = await self._with_retries(store.drop_page, provenance.url)
+                self.stats.inc_value("graph/facts_removed", removed)
+                del self.previous[provenance.url]
+                item.change = "removed"
+            elif status in STORED_STATUSES and not _same_content(previous, provenance):
                 result = await self._with_retries(store.replace_page, provenance, item.extraction)
-                self.stats.inc_value("graph/pages_stored")
-                self.stats.inc_value("graph/facts_added", result.facts_added)
-                self.stats.inc_value("graph/facts_removed", result.facts_removed)
-                self.stats.inc_value("graph/entities", result.entities)
-                self.stats.inc_value("graph/relations", result.relations)
-                self.stats.inc_value("graph/merged_mentions", result.merged_mentions)
-                self.stats.inc_value("graph/relations_dropped", result.dropped_relations)
+                self._count_stored(result)
+                item.change = "moved" if moved else ("changed" if previous else "new")
             else:
+                # No new facts: the page is unchanged (304, same content and extraction
+                # settings) and only its fetch time moves, or it failed and is marked
+                # for retry while keeping the facts it had.
                 failures = attempt_failures(item)
                 await self._with_retries(store.record_attempt, provenance, failures)
                 self.stats.inc_value(
                     "graph/attempts_failed" if failures else "graph/attempts_without_facts"
                 )
+                if not failures and previous is not None:
+                    item.change = "moved" if moved else "unchanged"
+            if item.change:
+                self.stats.inc_value(f"recrawl/{item.change}")
         except InvalidPage as exc:
             self._fail(item, "invalid_page", exc)
         except StoreUnavailable as exc:
@@ -152,6 +165,36 @@ class GraphPipeline:
         except GraphStoreError as exc:
             self._fail(item, "store_error", exc)
         return item
+
+    def _removed(self, item: PageRecord) -> bool:
+        """The server says the page is gone (404, 410) and removed pages lose their facts."""
+        gone = any(
+            f.stage == "fetch" and f.reason in ("http_404", "http_410") for f in item.failures
+        )
+        return gone and not self.keep_removed
+
+    async def _follow_redirect(self, requested_url: str, url: str) -> bool:
+        """Move the facts of a page that now redirects to its new URL; True if it moved."""
+        old = self.previous.get(requested_url)
+        if requested_url == url or old is None:
+            return False
+        if url in self.previous:  # the new URL has facts of its own: the old ones go
+            removed = await self._with_retries(self.store.drop_page, requested_url)
+            self.stats.inc_value("graph/facts_removed", removed)
+        else:
+            await self._with_retries(self.store.move_page, requested_url, url)
+            self.previous[url] = old
+        del self.previous[requested_url]
+        return True
+
+    def _count_stored(self, result: ReplaceResult) -> None:
+        self.stats.inc_value("graph/pages_stored")
+        self.stats.inc_value("graph/facts_added", result.facts_added)
+        self.stats.inc_value("graph/facts_removed", result.facts_removed)
+        self.stats.inc_value("graph/entities", result.entities)
+        self.stats.inc_value("graph/relations", result.relations)
+        self.stats.inc_value("graph/merged_mentions", result.merged_mentions)
+        self.stats.inc_value("graph/relations_dropped", result.dropped_relations)
 
     async def _with_retries(self, function: Callable[..., T], *args: Any) -> T:
         retrying = AsyncRetrying(
@@ -169,6 +212,20 @@ class GraphPipeline:
 
     async def close_spider(self) -> None:
         if self.store is not None:
+            entities, relations = await self._run(self.store.entity_and_relation_keys)
+            entities_before, relations_before = self.keys_before
+            self.stats.set_value("graph/entities_added", len(entities - entities_before))
+            self.stats.set_value("graph/entities_removed", len(entities_before - entities))
+            self.stats.set_value("graph/relations_added", len(relations - relations_before))
+            self.stats.set_value("graph/relations_removed", len(relations_before - relations))
             await self._run(self.store.close)
             self.store = None
         self._executor.shutdown(wait=True)
+
+
+def _same_content(previous: PageState | None, provenance: PageProvenance) -> bool:
+    """True when the stored facts came from this content with these extraction settings."""
+    return previous is not None and all(
+        getattr(previous, name) == getattr(provenance, name)
+        for name in ("content_hash", "model", "prompt_version", "schema", "extraction_status")
+    )
