@@ -115,3 +115,6 @@ REPORT_DIR = ".semantic/reports"
 RECRAWL_KNOWN_PAGES = True
 # Keep the facts of a page that now answers 404 or 410 (marked for retry) instead of removing them.
 KEEP_REMOVED_PAGES = False
+# A crawl writing to a SPARQL endpoint holds a lease in the store, renewed every third of
+# this many seconds, so an overlapping crawl is refused; a killed crawl's lease ends after it.
+GRAPH_LEASE_SECONDS = 120.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scraper.graph.embedded import EmbeddedStore
+from scraper.graph.embedded import EmbeddedStore, writer_refusal
 from scraper.graph.endpoint import SparqlEndpointStore
 from scraper.graph.mapping import PageProvenance
 from scraper.graph.store import (
@@ -32,6 +32,7 @@ __all__ = [
     "StoreUnavailable",
     "is_endpoint",
     "open_store",
+    "write_refusal",
 ]
 
 
@@ -64,3 +65,24 @@ def open_store(
             folder, lock_timeout=lock_timeout, snapshot_interval=snapshot_interval
         )
     return EmbeddedStore.open_reader(folder)
+
+
+def write_refusal(
+    location: str, *, base_dir: Path | None = None, timeout: float = 30.0
+) -> str | None:
+    """Why a crawl could not write to the store ``GRAPH_STORE`` names now, or None.
+
+    Asked before a crawl starts, so a refused crawl opens no output file.
+    """
+    if is_endpoint(location):
+        store = SparqlEndpointStore(location, timeout=timeout)
+        try:
+            return store.lease_refusal()
+        except GraphStoreError:
+            return None  # an unreachable store is reported by the crawl itself
+        finally:
+            store.close()
+    folder = Path(location).expanduser()
+    if not folder.is_absolute() and base_dir is not None:
+        folder = base_dir / folder
+    return writer_refusal(folder)

@@ -194,6 +194,17 @@ class EmbeddedStore(GraphStore):
         self._store = None  # dropping the last reference releases the RocksDB lock
 
 
+def writer_refusal(folder: Path) -> str | None:
+    """Why a crawl could not write to the store in ``folder`` now, or None when it can."""
+    if not (folder / "db").is_dir():
+        return None
+    try:
+        pyoxigraph.Store(str(folder / "db"))  # dropped at once, releasing the lock
+    except OSError as exc:
+        return _locked_message(folder) if _is_lock_error(exc) else None
+    return None
+
+
 def newest_snapshot(folder: Path) -> Path | None:
     """The most recent published checkpoint of a store folder."""
     snapshots = [p for p in (folder / "snapshots").glob("[0-9]*") if p.is_dir()]

@@ -18,6 +18,8 @@ ENTITY_PREFIX = "urn:semantic-scraper:entity:"
 PROVENANCE_PREFIX = "urn:semantic-scraper:provenance:"
 # SPARQL filter keeping ?g to page graphs (provenance and curation graphs are ours).
 FACT_GRAPH_FILTER = 'FILTER(!STRSTARTS(STR(?g), "urn:semantic-scraper:"))'
+# The writer lease of a shared (SPARQL endpoint) store.
+LEASE_GRAPH = NamedNode("urn:semantic-scraper:lease")
 # User decisions about resolution (unmerges) live outside every page graph.
 CURATION_GRAPH = NamedNode("urn:semantic-scraper:curation")
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -21,6 +24,7 @@ from scraper.graph import (
     ReplaceResult,
     StoreLocked,
     StoreUnavailable,
+    is_endpoint,
     open_store,
 )
 from scraper.items import PageRecord
@@ -91,6 +95,8 @@ class GraphPipeline:
         self.keys_before: tuple[set[str], set[tuple[str, str, str]]] = (set(), set())
         self.unusable: str | None = None  # why no page can be stored in this crawl
         self._closing: asyncio.Future | None = None
+        self._renewing: asyncio.Future | None = None
+        self.lease_holder = f"{socket.gethostname()} pid {os.getpid()} ({uuid.uuid4().hex[:8]})"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-store")
 
     @classmethod
@@ -107,17 +113,44 @@ class GraphPipeline:
                 lambda: open_store_from_settings(self.settings, write=True)
             )
         except GraphStoreError as exc:
-            self.unusable = str(exc)
-            self.stats.set_value("graph/unusable", type(exc).__name__)
-            logger.error("Graph store unusable, stopping the crawl: %s", exc)
-            reason = "graph_store_locked" if isinstance(exc, StoreLocked) else "graph_store_error"
-            asyncio.get_running_loop().call_soon(self._close_crawl, reason)
+            self._unusable(exc)
             return
         logger.info("Graph store: %s", self.store.location)
+        if is_endpoint(self.settings.get("GRAPH_STORE")) and not await self._take_lease():
+            return
         self.previous = await self._run(self.store.page_states)
         self.keys_before = await self._run(self.store.entity_and_relation_keys)
         logger.info("The graph store holds %d pages from earlier crawls", len(self.previous))
         self.crawler.signals.send_catch_log(signal=previous_pages_loaded, pages=self.previous)
+
+    def _unusable(self, exc: GraphStoreError) -> None:
+        """Remember why no page can be stored, and close the crawl."""
+        self.unusable = str(exc)
+        self.stats.set_value("graph/unusable", type(exc).__name__)
+        logger.error("Graph store unusable, stopping the crawl: %s", exc)
+        reason = "graph_store_locked" if isinstance(exc, StoreLocked) else "graph_store_error"
+        asyncio.get_running_loop().call_soon(self._close_crawl, reason)
+
+    async def _take_lease(self) -> bool:
+        """Become the shared store's only crawl writer, renewing the lease while crawling."""
+        seconds = self.settings.getfloat("GRAPH_LEASE_SECONDS")
+        try:
+            await self._run(self.store.acquire_lease, self.lease_holder, seconds)
+        except GraphStoreError as exc:
+            await self._run(self.store.close)
+            self.store = None
+            self._unusable(exc)
+            return False
+        self._renewing = asyncio.ensure_future(self._renew_lease(seconds))
+        return True
+
+    async def _renew_lease(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds / 3)
+            try:
+                await self._run(self.store.renew_lease, self.lease_holder, seconds)
+            except GraphStoreError as exc:  # the next renewal may get through
+                logger.warning("Could not renew the graph store lease: %s", exc)
 
     def _close_crawl(self, reason: str) -> None:
         if self.crawler.engine is not None:
@@ -218,6 +251,9 @@ class GraphPipeline:
             self.stats.set_value("graph/entities_removed", len(entities_before - entities))
             self.stats.set_value("graph/relations_added", len(relations - relations_before))
             self.stats.set_value("graph/relations_removed", len(relations_before - relations))
+            if self._renewing is not None:
+                self._renewing.cancel()
+                await self._run(self.store.release_lease, self.lease_holder)
             await self._run(self.store.close)
             self.store = None
         self._executor.shutdown(wait=True)

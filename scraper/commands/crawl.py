@@ -1,0 +1,44 @@
+"""``scrapy crawl`` that refuses, before anything is written, to share a graph store.
+
+A refused crawl exits with status 2 (for cron, systemd and scrapyd), and opens no
+feed: ``-O out.jsonl`` of the crawl still running is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.crawler import Crawler
+
+from scraper.graph import write_refusal
+from scraper.paths import project_dir
+
+logger = logging.getLogger(__name__)
+REFUSED_EXIT_CODE = 2
+# Finish reasons of crawls that could not do their job at all.
+REFUSED = ("graph_store_locked", "graph_store_error")
+
+
+class Command(ScrapyCrawlCommand):
+    def _create_crawler(self, spname: str) -> Crawler:
+        self.crawler = super()._create_crawler(spname)
+        return self.crawler
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        settings = self.settings
+        graph_pipeline = "scraper.pipelines.graph.GraphPipeline"
+        if graph_pipeline in settings.getwithbase("ITEM_PIPELINES"):
+            refusal = write_refusal(
+                settings.get("GRAPH_STORE"),
+                base_dir=project_dir(),
+                timeout=settings.getfloat("GRAPH_STORE_TIMEOUT"),
+            )
+            if refusal:
+                logger.error("Crawl refused: %s", refusal)
+                self.exitcode = REFUSED_EXIT_CODE
+                return
+        super().run(args, opts)
+        if self.crawler.stats.get_value("finish_reason") in REFUSED:
+            self.exitcode = REFUSED_EXIT_CODE
