@@ -10,6 +10,9 @@ from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 
+from scraper.graph import open_store
+from scraper.graph.queries import stats as graph_stats
+
 SITE_DIR = Path(__file__).resolve().parent.parent / "demo" / "site"
 
 
@@ -47,6 +50,8 @@ class Command(ScrapyCommand):
         settings.set("ALLOW_PRIVATE_ADDRESSES", True, priority="cmdline")
         settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
         settings.set("GRAPH_STORE", str(output / "graph"), priority="cmdline")
+        settings.set("REPORT_DIR", str(output / "reports"), priority="cmdline")
+        settings.set("FAILURES_FILE", str(output / "failures.jsonl"), priority="cmdline")
         settings.set("FEEDS", {str(pages): {"format": "jsonlines", "overwrite": True}}, "cmdline")
         try:
             crawler = self.crawler_process.create_crawler("semantic")
@@ -55,11 +60,15 @@ class Command(ScrapyCommand):
         finally:
             server.shutdown()
         stats = crawler.stats.get_stats()
+        with open_store(str(output / "graph"), write=False) as store:
+            graph = graph_stats(store)
         print(
             f"\nDemo crawl of {url} finished: {stats.get('pages/records', 0)} pages, "
             f"{stats.get('pages/ok', 0)} processed, "
             f"{stats.get('pages/failed', 0)} recorded as failed."
             f"\n  page records: {pages}"
-            f"\n  graph store:  {output / 'graph'}"
-            f"\nTry: scrapy graph stats -s GRAPH_STORE={output / 'graph'}"
+            f"\n  graph store:  {output / 'graph'} ({graph['entities']} entities, "
+            f"{graph['relations']} relations from {graph['pages']} pages)"
+            f"\n  crawl report: {stats.get('report/file')}"
+            f"\nTry: scrapy graph entity 'Acme Robotics' -s GRAPH_STORE={output / 'graph'}"
         )
