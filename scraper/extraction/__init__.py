@@ -3,7 +3,7 @@
 from scraper.extraction.extractor import Extractor, PageExtraction, split_text
 from scraper.extraction.grounding import PageText, ground
 from scraper.extraction.mapping import graph_from_model
-from scraper.extraction.merge import merge_entities, merge_models, merge_relations, normalise_name
+from scraper.extraction.merge import merge_entities, merge_models, merge_relations
 
 __all__ = [
     "Extractor",
@@ -14,6 +14,5 @@ __all__ = [
     "merge_entities",
     "merge_models",
     "merge_relations",
-    "normalise_name",
     "split_text",
 ]

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from scraper.extraction.merge import normalise_name
+from scraper.names import drop_possessives, normalise_name
 
 
 class PageText:
     """The page text in comparable words, for whole-word phrase look-ups."""
 
     def __init__(self, text: str) -> None:
-        self._words = f" {normalise_name(text)} "
+        # Apostrophes join words ("McDonald's" → "mcdonalds"), so the text is also kept without
+        # its possessives: "Acme's prices" mentions "Acme".
+        self._forms = (f" {normalise_name(text)} ", f" {normalise_name(drop_possessives(text))} ")
 
     def mentions(self, phrase: str) -> bool:
         """True when ``phrase`` occurs in the text as whole words (case and accents ignored)."""
         words = normalise_name(phrase)
-        return bool(words) and f" {words} " in self._words
+        return bool(words) and any(f" {words} " in form for form in self._forms)
 
 
 def ground(

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
 
-_WORD = re.compile(r"\w+")
-
-
-def normalise_name(text: str) -> str:
-    """Comparable words of ``text``: case, accents, punctuation and spacing ignored."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    return " ".join(_WORD.findall(plain))
+from scraper.names import normalise_name
 
 
 def merge_models(first: BaseModel, second: BaseModel) -> BaseModel:
@@ -58,6 +49,8 @@ def merge_entities(
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Entities merged by (type, normalised name or alias), and each name's canonical name.
 
+    Names are normalised for their type, as in cross-page resolution: "ACME Corp." and
+    "Acme Corporation" are one organisation (the other spelling is kept as an alias).
     The first mention of an entity gives its canonical name and origin; aliases,
     identifiers and attributes are unioned (the first value of an attribute wins).
     A ``Thing`` merges into a typed entity of the same name.
@@ -66,17 +59,16 @@ def merge_entities(
     by_key: dict[tuple[str, str], dict[str, Any]] = {}
     by_name: dict[str, dict[str, Any]] = {}  # for Things, whose type says nothing
     for entity in entities:
-        keys = [k for n in [entity["name"], *entity.get("aliases", [])] if (k := normalise_name(n))]
-        target = _find(entity["type"], keys, by_key, by_name)
+        names = [entity["name"], *entity.get("aliases", [])]
+        target = _find(entity["type"], names, by_key, by_name)
         if target is None:
             target = _copy_entity(entity)
             merged.append(target)
         else:
             _absorb(target, entity)
         for name in [target["name"], *target["aliases"]]:
-            key = normalise_name(name)
-            by_key.setdefault((target["type"], key), target)
-            by_name.setdefault(key, target)
+            by_key.setdefault((target["type"], normalise_name(name, target["type"])), target)
+            by_name.setdefault(normalise_name(name), target)
     canonical = {
         normalise_name(name): entity["name"]
         for entity in reversed(merged)
@@ -87,15 +79,18 @@ def merge_entities(
 
 def _find(
     type_: str,
-    keys: list[str],
+    names: list[str],
     by_key: dict[tuple[str, str], dict[str, Any]],
     by_name: dict[str, dict[str, Any]],
 ) -> dict[str, Any] | None:
-    """The merged entity these keys denote: same type, or Thing on either side."""
-    for key in keys:
+    """The merged entity these names denote: same type, or Thing on either side.
+
+    A Thing's type says nothing, so Things are compared by names normalised without a type.
+    """
+    for key in [k for n in names if (k := normalise_name(n, type_))]:
         if (type_, key) in by_key:
             return by_key[(type_, key)]
-    for key in keys:
+    for key in [k for n in names if (k := normalise_name(n))]:
         if type_ == "Thing" and key in by_name:
             return by_name[key]
         target = by_key.get(("Thing", key))

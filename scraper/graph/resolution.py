@@ -3,8 +3,9 @@
 Order of evidence (strongest first):
 
 1. identifiers from the page (JSON-LD ``@id``, ``sameAs``, the entity's own page);
-2. entity type plus normalised name (case, punctuation, whitespace, diacritics and,
-   for organisations, legal suffixes such as Inc., Corp., Ltd, GmbH are ignored);
+2. entity type plus normalised name (``scraper.names.normalise_name``: case, punctuation,
+   whitespace, diacritics and, for organisations, a leading "the" and legal suffixes such as
+   Inc., Corp., Ltd, GmbH are ignored);
 3. aliases reported by the extractor (a mention's alias equals a node's name or the
    mention's name equals a node's alias).
 
@@ -17,39 +18,14 @@ rule is honoured here.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from scraper.graph.vocab import entity_iri
+from scraper.names import normalise_name
 
-LEGAL_SUFFIXES = frozenset(
-    {
-        *("inc", "incorporated", "corp", "corporation", "co", "company", "cos"),
-        *("ltd", "limited", "llc", "llp", "lp", "plc", "pllc", "gmbh", "mbh", "ag", "kg"),
-        *("kgaa", "ohg", "ug", "se", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy"),
-        *("oyj", "ab", "asa", "pty", "pte", "kk", "lda", "sl"),
-    }
-)
-_DASHES_AND_SLASHES = re.compile(r"[\-\u2010-\u2015/\\_|·]+")
-_PUNCTUATION = re.compile(r"[^\w\s]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def normalise_name(name: str, entity_type: str = "Thing") -> str:
-    """The comparable form of a name: ``"ACME Corp."`` and ``"Acme Corporation"`` → ``acme``."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    text = _PUNCTUATION.sub("", _DASHES_AND_SLASHES.sub(" ", text))
-    words = text.split()
-    if entity_type == "Organization":
-        if len(words) > 1 and words[0] == "the":
-            words = words[1:]
-        while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
-            words = words[:-1]
-    return " ".join(words)
 
 
 def normalise_identifier(iri: str) -> str | None:
