@@ -176,9 +176,9 @@ class SemanticSpider(scrapy.Spider):
             yield scrapy.Request(url, callback=self.parse_sitemap, errback=self.on_sitemap_error)
         for request in self._page_requests(self.start_urls):
             yield request
-        if self.settings.getbool("RECRAWL_KNOWN_PAGES"):
-            # Pages the store holds are re-checked even when no changed page links
-            # to them: an unchanged page (304) is not parsed for links.
+        if self.follow and self.settings.getbool("RECRAWL_KNOWN_PAGES"):
+            # A site crawl re-checks the pages the store holds even when no changed
+            # page links to them: an unchanged page (304) is not parsed for links.
             known = [u for u in self.previous_pages if self._in_scope(u)]
             for request in self._page_requests(known):
                 yield request
