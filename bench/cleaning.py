@@ -1,6 +1,6 @@
 """Benchmark the clean stage against trafilatura and whole-page text, in one run.
 
-    python bench/cleaning.py [--data ../shared/data] [--limit N] [--workers 2]
+    python bench/cleaning.py [--data ../shared/data] [--limit N] [--types T,...] [--workers 2]
 
 Datasets (see ``<data>/README.md``):
 
@@ -48,7 +48,8 @@ _FENCE = re.compile(r"^\s*```.*$", re.M)
 _TABLE_RULE = re.compile(r"^\s*\|?(?:\s*:?-{3,}:?\s*\|)+\s*$", re.M)
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_LINE_MARKERS = re.compile(r"^\s*(?:#{1,6}\s+|>\s?|[-*+]\s+|\d+\.\s+)+", re.M)
+# Block quotes, then one heading or list marker: "## 1. Intro" keeps its "1.".
+_LINE_MARKERS = re.compile(r"^[ \t]*(?:>[ \t]?)*(?:#{1,6}[ \t]+|(?:[-*+]|\d{1,9}\.)[ \t]+)?", re.M)
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~<>])")
 _PROTECT = str.maketrans("*`|", "\ue000\ue001\ue002")
 _RESTORE = str.maketrans("\ue000\ue001\ue002", "*`|")
@@ -215,11 +216,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--limit", type=int, help="pages per dataset (spread over the data)")
+    parser.add_argument(
+        "--types", help="comma-separated page types to run (aeb = the article benchmark)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    types = set(args.types.split(",")) if args.types else None
     metrics = load_metrics(args.data)
     pages = []
     for dataset in (aeb_pages(args.data), wcxb_pages(args.data)):
+        if types:
+            dataset = [
+                p
+                for p in dataset
+                if (p["dataset"] if p["dataset"] == "aeb" else p["type"]) in types
+            ]
         if args.limit:
             step = max(1, len(dataset) // args.limit)
             dataset = dataset[::step][: args.limit]

@@ -2,15 +2,17 @@
 
 Two extractors run on every page: trafilatura (precise on articles) and a
 DOM-based extractor (keeps product grids, listings, forum threads, multi-section
-pages). trafilatura's result is kept unless it holds much less text than the
-DOM extractor found, which is how article extractors fail on other page types.
+pages). Which output is kept depends on what the page declares itself to be:
+articles take trafilatura's, product pages and discussion threads take the DOM
+extractor's without the short lines trafilatura did not keep (prices widgets,
+buttons, vote counts), other pages take trafilatura's unless the DOM extractor
+found clearly more text, which is how article extractors fail on listings.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import math
 import re
 from dataclasses import dataclass
 
@@ -32,11 +34,20 @@ logger = logging.getLogger(__name__)
 __all__ = ["CleanedPage", "clean_html"]
 
 # trafilatura's output is kept when it has at least this share of the DOM extractor's
-# words, by the kind of page the page declares (JSON-LD / og:type). Articles trust
-# trafilatura; product pages trust the DOM extractor; undeclared pages take
-# trafilatura only when it found clearly more. Chosen on the odd half of the WCXB dev
-# split (bench/cleaning.py reports both halves).
-TRAFILATURA_MIN_SHARE: dict[str | None, float] = {"article": 0.1, "product": math.inf, None: 1.5}
+# words, by the kind of page the page declares (JSON-LD / og:type / microdata).
+# Articles trust trafilatura; undeclared pages take the DOM extractor's output only
+# when it found clearly more (a list of items trafilatura cut). Chosen on the odd half
+# of the WCXB dev split (bench/cleaning.py reports both halves).
+TRAFILATURA_MIN_SHARE: dict[str | None, float] = {"article": 0.1, None: 0.7}
+# Page kinds whose content is the DOM extractor's, short lines checked against trafilatura.
+CONFIRMED_DOM_KINDS = frozenset({"product", "discussion"})
+# On those pages a DOM line with fewer words is kept only if trafilatura kept it too.
+SHORT_LINE_WORDS = 8
+_WORD = re.compile(r"\w+")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+# A price is a product fact even on a short line ("€129.00", "129,00 EUR").
+_PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:[$€£¥₹]|\b(?:USD|EUR|GBP|CHF|JPY)\b)")
 # trafilatura's Markdown keeps some inline HTML (underlined links, sub/superscripts).
 _INLINE_HTML = re.compile(r"</?(?:u|sub|sup|del|ins|mark|small|span)>", re.IGNORECASE)
 # Headings of sections that point elsewhere: recommendations, not content.
@@ -89,10 +100,45 @@ def dom_markdown(tree, product_page: bool = False) -> str:
     return to_markdown(root)
 
 
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def drop_unconfirmed_short_lines(from_dom: str, from_trafilatura: str) -> str:
+    """``from_dom`` without its short lines that trafilatura did not keep.
+
+    Headings, table rows, code and prices are kept. Other short lines found only by
+    the DOM extractor are mostly commerce and thread chrome: "In stock", "Add to
+    cart", financing offers, vote counts, "Reply", "Share".
+    """
+    confirmed = f" {' '.join(_words(from_trafilatura))} "
+    kept: list[str] = []
+    in_code = False
+    for line in from_dom.split("\n"):
+        if line.startswith("```"):
+            in_code = not in_code
+        words = _words(_LIST_MARKER.sub("", line))
+        if (
+            in_code
+            or not words
+            or line.startswith("```")
+            or len(words) >= SHORT_LINE_WORDS
+            or line.lstrip().startswith(("#", "|"))
+            or _PRICE.search(line)
+            or f" {' '.join(words)} " in confirmed
+        ):
+            kept.append(line)
+    return _BLANK_LINES.sub("\n\n", "\n".join(kept))
+
+
 def choose_markdown(from_trafilatura: str, from_dom: str, kind: str | None) -> str:
-    """trafilatura's output unless the DOM extractor found much more text than it."""
+    """The Markdown kept for a page of ``kind`` from the two extractors' outputs."""
     dom_words = _word_count(from_dom)
-    if not dom_words or _word_count(from_trafilatura) >= TRAFILATURA_MIN_SHARE[kind] * dom_words:
+    if not dom_words:
+        return from_trafilatura
+    if kind in CONFIRMED_DOM_KINDS:
+        return drop_unconfirmed_short_lines(from_dom, from_trafilatura)
+    if _word_count(from_trafilatura) >= TRAFILATURA_MIN_SHARE[kind] * dom_words:
         return from_trafilatura
     return from_dom
 

@@ -30,7 +30,7 @@ _CHROME_WORDS = frozenset(
      "consent", "gdpr", "advert", "advertisement", "ads", "ad", "adsense", "sponsored",
      "newsletter", "popup", "modal", "skip", "pagination", "pager", "offcanvas", "masthead",
      "topbar", "sidebar", "share", "sharing", "social", "subscribe", "signup", "login",
-     "signature", "extras", "userinfo", "postbit"}
+     "signature", "extras", "userinfo"}
 )  # fmt: skip
 # Words that mark chrome only on link-heavy elements ("card-header" holds a title).
 _LINKY_CHROME_WORDS = frozenset({"header", "footer", "menu", "related", "recommended", "widget"})
@@ -92,8 +92,11 @@ def _holds_main(el: HtmlElement) -> bool:
 
 def _is_chrome(el: HtmlElement, page_length: int) -> bool:
     """Whether ``el`` is navigation, banner, ad or similar page furniture."""
+    if el.tag == "form":
+        # Some forums wrap the whole thread in a form (moderation checkboxes).
+        return not _holds_main(el) and text_length(el) < _MAX_CHROME_SHARE * page_length
     if el.tag in _DROP_TAGS or el.get("role", "").lower() in _DROP_ROLES:
-        return el.tag != "form" or text_length(el) < _MAX_CHROME_SHARE * page_length
+        return True
     if el.get("hidden") is not None or _HIDDEN_STYLE.search(el.get("style", "")):
         # Small hidden parts are menus and dialogs; large ones are content revealed by script.
         return text_length(el) < _MAX_HIDDEN_SHARE * page_length

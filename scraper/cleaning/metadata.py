@@ -31,6 +31,8 @@ _PUBLISHED_META = (
 
 _PRODUCT_OG_TYPES = frozenset({"product", "og:product", "product.item"})
 _PRODUCT_TYPES = frozenset({"Product", "ProductGroup"})
+# Threads: forum topics and question-and-answer pages (JSON-LD or microdata).
+_DISCUSSION_TYPES = frozenset({"DiscussionForumPosting", "QAPage", "SocialMediaPosting"})
 _ARTICLE_TYPES = frozenset(
     {"Article", "NewsArticle", "BlogPosting", "Report", "OpinionNewsArticle",
      "ReportageNewsArticle", "AnalysisNewsArticle", "LiveBlogPosting"}
@@ -87,16 +89,28 @@ def _types(node: dict) -> list[str]:
     return [str(t) for t in (value if isinstance(value, list) else [value]) if t]
 
 
-def page_kind(root: HtmlElement) -> str | None:
-    """What the page declares itself to be: "product", "article" or ``None`` (unknown).
+def _microdata_types(root: HtmlElement) -> set[str]:
+    """Local names of the page's microdata ``itemtype`` URLs."""
+    return {
+        url.rstrip("/").rsplit("/", 1)[-1]
+        for value in root.xpath("//@itemtype")
+        for url in str(value).split()
+    }
 
-    From ``og:type`` and the JSON-LD types; a page listing several products is no
-    product page.
+
+def page_kind(root: HtmlElement) -> str | None:
+    """What the page declares itself to be: "product", "discussion" (a forum thread or
+    Q&A page), "article" or ``None`` (unknown).
+
+    From ``og:type``, the JSON-LD types and microdata item types; a page listing several
+    products is no product page.
     """
     og_type = (_meta_content(root, ("og:type",)) or "").lower()
     types = [set(_types(node)) for node in _jsonld_nodes(root)]
     if og_type in _PRODUCT_OG_TYPES or sum(bool(_PRODUCT_TYPES & t) for t in types) == 1:
         return "product"
+    if _DISCUSSION_TYPES & (set().union(*types) | _microdata_types(root)):
+        return "discussion"
     if og_type == "article" or any(_ARTICLE_TYPES & t for t in types):
         return "article"
     return None
