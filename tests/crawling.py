@@ -1,4 +1,4 @@
-"""Run real ``scrapy crawl`` processes from tests and read their JSON-lines output."""
+"""Run real ``scrapy`` processes from tests and read their JSON-lines output."""
 
 from __future__ import annotations
 
@@ -26,9 +26,60 @@ class CrawlResult:
     returncode: int
     records: list[dict]
     log: str  # stderr: Scrapy's log, stats dump included
+    stdout: str = ""
 
     def by_url(self) -> dict[str, dict]:
         return {r["url"]: r for r in self.records}
+
+
+def state_settings(tmp_path: Path) -> dict[str, str]:
+    """TEST_SETTINGS plus every state path (store, cache, failures, reports) in ``tmp_path``."""
+    return {
+        **TEST_SETTINGS,
+        "GRAPH_STORE": str(tmp_path / "graph"),
+        "LLM_CACHE_DIR": str(tmp_path / "llm-cache"),
+        "FAILURES_FILE": str(tmp_path / "failures.jsonl"),
+        "REPORT_DIR": str(tmp_path / "reports"),
+    }
+
+
+def scrapy_command(
+    command: list[str], out: Path, settings: dict[str, str], args: dict[str, str] | None = None
+) -> list[str]:
+    """``python -m scrapy COMMAND -a k=v … -s K=V … -O out``."""
+    argv = [sys.executable, "-m", "scrapy", *command, "-O", str(out)]
+    for key, value in (args or {}).items():
+        argv += ["-a", f"{key}={value}"]
+    for key, value in settings.items():
+        argv += ["-s", f"{key}={value}"]
+    return argv
+
+
+def without_openai(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without OPENAI_* variables, plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    return {**clean, **(env or {})}
+
+
+def run_scrapy(
+    tmp_path: Path,
+    command: list[str],
+    out: Path,
+    args: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> CrawlResult:
+    """Run a scrapy command in the project dir with state in ``tmp_path``; read ``out``."""
+    argv = scrapy_command(command, out, {**state_settings(tmp_path), **(settings or {})}, args)
+    proc = subprocess.run(
+        argv, cwd=PROJECT_DIR, env=without_openai(env), capture_output=True, text=True,
+        timeout=timeout,
+    )  # fmt: skip
+    records = []
+    if out.exists():
+        records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    return CrawlResult(proc.returncode, records, proc.stderr, proc.stdout)
 
 
 def run_crawl(
@@ -38,32 +89,19 @@ def run_crawl(
     env: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> CrawlResult:
-    """``scrapy crawl semantic -a k=v … -s K=V … -O out.jsonl`` in the project dir."""
+    """``scrapy crawl semantic -a k=v … -s K=V … -O out-N.jsonl`` in the project dir."""
     out = tmp_path / f"out-{len(list(tmp_path.glob('out-*.jsonl')))}.jsonl"
-    command = [sys.executable, "-m", "scrapy", "crawl", "semantic", "-O", str(out)]
-    for key, value in args.items():
-        command += ["-a", f"{key}={value}"]
-    merged = {
-        **TEST_SETTINGS,
-        "GRAPH_STORE": str(tmp_path / "graph"),
-        "LLM_CACHE_DIR": str(tmp_path / "llm-cache"),
-        "FAILURES_FILE": str(tmp_path / "failures.jsonl"),
-        "REPORT_DIR": str(tmp_path / "reports"),
-        **(settings or {}),
-    }
-    for key, value in merged.items():
-        command += ["-s", f"{key}={value}"]
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    full_env.update(env or {})
-    proc = subprocess.run(
-        command,
-        cwd=PROJECT_DIR,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    return run_scrapy(tmp_path, ["crawl", "semantic"], out, args, settings, env, timeout)
+
+
+def start_crawl(
+    tmp_path: Path, args: dict[str, str], out: Path, settings: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start ``scrapy crawl semantic`` in the background (output discarded, state in tmp)."""
+    argv = scrapy_command(
+        ["crawl", "semantic"], out, {**state_settings(tmp_path), **(settings or {})}, args
     )
-    records = []
-    if out.exists():
-        records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
-    return CrawlResult(proc.returncode, records, proc.stderr)
+    return subprocess.Popen(
+        argv, cwd=PROJECT_DIR, env=without_openai(), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip

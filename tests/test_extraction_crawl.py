@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.crawling import PROJECT_DIR, TEST_SETTINGS, run_crawl
+from tests.crawling import run_crawl, run_scrapy
 from tests.fake_llm import FakeLLM, Reply, knowledge_graph_answer, page_text, serve_fake_llm
 from tests.sites import serve
 
@@ -42,24 +39,9 @@ def site_of(pages: dict[str, str]) -> dict[str, str]:
 
 def retry_failed(tmp_path, env: dict[str, str], settings: dict[str, str]):
     """``scrapy retry_failed -O retried.jsonl`` with the settings of ``run_crawl``."""
-    out = tmp_path / "retried.jsonl"
-    command = [sys.executable, "-m", "scrapy", "retry_failed", "-O", str(out)]
-    merged = {
-        **TEST_SETTINGS,
-        "GRAPH_STORE": str(tmp_path / "graph"),
-        "LLM_CACHE_DIR": str(tmp_path / "llm-cache"),
-        "FAILURES_FILE": str(tmp_path / "failures.jsonl"),
-        **settings,
-    }
-    for key, value in merged.items():
-        command += ["-s", f"{key}={value}"]
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    proc = subprocess.run(
-        command, cwd=PROJECT_DIR, env={**full_env, **env}, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-    records = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
-    return proc, records
+    return run_scrapy(
+        tmp_path, ["retry_failed"], tmp_path / "retried.jsonl", settings=settings, env=env
+    )
 
 
 def failures_file(tmp_path) -> list[dict]:
@@ -91,7 +73,8 @@ def test_crawl_extracts_records_failures_caches_and_retries(tmp_path):
         second = run_crawl(tmp_path, {"url": site.url, "render": "never"}, settings, env)
         calls_second = len(fake.requests) - calls_first
         fake.healed = True
-        retry, retried = retry_failed(tmp_path, env, settings)
+        retry = retry_failed(tmp_path, env, settings)
+        retried = retry.records
     assert first.returncode == 0, first.log[-3000:]
     records = first.by_url()
     assert len(records) == 9  # home, 6 pages, the bad page, the 404
@@ -119,7 +102,7 @@ def test_crawl_extracts_records_failures_caches_and_retries(tmp_path):
         if u not in (site.url + "bad", site.url + "missing")
     )
     # Failed pages were recorded (once per crawl) and the retry command extracts them.
-    assert retry.returncode == 0, retry.stderr[-3000:]
+    assert retry.returncode == 0, retry.log[-3000:]
     assert [r["url"] for r in retried] == [site.url + "bad"]
     assert retried[0]["extraction"]["status"] == "ok" and retried[0]["failures"] == []
     assert "Retried 1 of 1" in retry.stdout

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from scraper.graph import open_store
 from scraper.graph.queries import describe_entity, find_entities
 from tests.crawling import run_crawl
 from tests.fake_llm import FakeLLM, Reply, page_text, serve_fake_llm
-from tests.oxigraph_server import oxigraph_server
 from tests.sites import serve
 
 
@@ -98,15 +95,6 @@ def answer(body: dict) -> Reply:
         ]
         relations = [{"source": "Acme Corporation", "type": "location", "target": "Springfield"}]
     return Reply({"entities": entities, "relations": relations})
-
-
-@pytest.fixture(params=["embedded", "endpoint"])
-def graph_store(request, tmp_path):
-    if request.param == "embedded":
-        yield str(tmp_path / "graph")
-    else:
-        with oxigraph_server() as server:
-            yield server.url
 
 
 def test_crawl_builds_a_resolved_graph_with_provenance(tmp_path, graph_store):

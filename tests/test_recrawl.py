@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 
-import pytest
-
 from scraper.graph import open_store
-from tests.crawling import PROJECT_DIR, TEST_SETTINGS, run_crawl
+from tests.crawling import run_crawl, start_crawl
 from tests.fake_llm import FakeLLM, Reply, knowledge_graph_answer, page_text, serve_fake_llm
-from tests.oxigraph_server import oxigraph_server
 from tests.sites import Page, serve
 
 WORKS_FOR = re.compile(r"([A-Z]\w+ [A-Z]\w+) works for ([A-Z]\w+ [A-Z]\w+)\.")
@@ -138,15 +133,6 @@ def test_recrawls_pay_only_for_changes_and_keep_the_graph_right(tmp_path):
     assert graph_report["relations_removed"] == 1 and graph_report["relations_added"] == 1
 
 
-@pytest.fixture(params=["embedded", "endpoint"])
-def graph_store(request, tmp_path):
-    if request.param == "embedded":
-        yield str(tmp_path / "graph")
-    else:
-        with oxigraph_server() as server:
-            yield server.url
-
-
 def _slow(text: str):
     def answer(handler):
         time.sleep(0.4)
@@ -159,14 +145,11 @@ def test_an_overlapping_crawl_is_refused_clearly(tmp_path, graph_store):
     site_pages = {"/": page("Home", " ".join(f"<a href='/s{i}'>s{i}</a>" for i in range(8)))}
     site_pages.update({f"/s{i}": _slow(f"Slow Page{i}") for i in range(8)})
     with serve(site_pages) as site:
-        command = [sys.executable, "-m", "scrapy", "crawl", "semantic", "-a", f"url={site.url}"]
-        command += ["-a", "render=never", "-O", str(tmp_path / "first.jsonl")]
-        settings = {**TEST_SETTINGS, "GRAPH_STORE": graph_store, "CONCURRENT_REQUESTS": "1",
-                    "REPORT_DIR": str(tmp_path / "reports")}  # fmt: skip
-        for key, value in settings.items():
-            command += ["-s", f"{key}={value}"]
-        first = subprocess.Popen(
-            command, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        first = start_crawl(
+            tmp_path,
+            {"url": site.url, "render": "never"},
+            tmp_path / "first.jsonl",
+            {"GRAPH_STORE": graph_store, "CONCURRENT_REQUESTS": "1"},
         )
         try:
             deadline = time.monotonic() + 60

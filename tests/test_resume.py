@@ -3,12 +3,11 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 
-from tests.crawling import PROJECT_DIR, TEST_SETTINGS, run_crawl
+from scraper.graph import open_store
+from tests.crawling import run_crawl, start_crawl
 from tests.sites import Page, serve
 
 PAGES = 30
@@ -32,17 +31,11 @@ def test_killed_crawl_resumes_without_refetching(tmp_path):
     jobdir = tmp_path / "job"
     journal = jobdir / "pages.journal"
     with serve(site) as running:
-        command = [sys.executable, "-m", "scrapy", "crawl", "semantic", "-a", f"url={running.url}"]
-        command += ["-a", "render=never", "-O", str(tmp_path / "first.jsonl")]
-        for key, value in {
-            **TEST_SETTINGS,
-            "JOBDIR": str(jobdir),
-            "CONCURRENT_REQUESTS": "2",
-            "GRAPH_STORE": str(tmp_path / "graph"),
-        }.items():
-            command += ["-s", f"{key}={value}"]
-        proc = subprocess.Popen(
-            command, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        proc = start_crawl(
+            tmp_path,
+            {"url": running.url, "render": "never"},
+            tmp_path / "first.jsonl",
+            {"JOBDIR": str(jobdir), "CONCURRENT_REQUESTS": "2"},
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -76,3 +69,8 @@ def test_killed_crawl_resumes_without_refetching(tmp_path):
     refetched = [p for p, n in pages_fetched.items() if n > 1]
     # Only pages in flight at the kill (2 downloads, 2 in the pipelines) are fetched twice.
     assert len(refetched) <= 4, (refetched, hits_before_resume)
+    # Every page is in the graph once, under its own URL (a page's facts are replaced whole).
+    expected = {running.url} | {f"{running.url}p{i}" for i in range(1, PAGES)}
+    with open_store(str(tmp_path / "graph"), write=False) as store:
+        pages = store.pages()
+    assert len(pages) == len(set(pages)) and set(pages) == expected
