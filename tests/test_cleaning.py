@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from scraper.cleaning import CleanedPage, clean_html, drop_unconfirmed_short_lines
-from scraper.cleaning.dom import parse_html
+from scraper.cleaning import (
+    CleanedPage,
+    add_missing_description,
+    clean_html,
+    drop_unconfirmed_short_lines,
+)
+from scraper.cleaning.dom import parse_html, strip_boilerplate
 from scraper.cleaning.metadata import page_kind
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cleaning"
@@ -53,6 +58,36 @@ def test_product_keeps_price_and_specs_table_and_drops_reviews_and_rails():
     assert page.language == "de-DE"
 
 
+def test_product_keeps_hidden_tab_panels_and_adds_the_declared_description():
+    md = clean_fixture("product_tabs.html").markdown
+    assert "never leaks when you pour boiling water" in md  # hidden role=tabpanel
+    assert "let it dry with the lid open overnight" in md  # display:none, aria-controls target
+    assert "lifetime warranty against manufacturing defects" in md  # <details>
+    # Missing from the visible text: added from JSON-LD, markup and entities removed.
+    assert "packs inside a 900 ml pot & weighs only 140 grams" in md
+    for chrome in ("cookies", "Compare the sizes"):
+        assert chrome not in md
+
+
+def test_hidden_panels_are_dropped_unless_asked_for():
+    html = (
+        "<body><main><p>Visible text of the page that is long enough to matter here.</p>"
+        '<div class="tab-panel" hidden><p>Hidden tab text.</p></div></main></body>'
+    )
+    for keep_panels, kept in ((False, False), (True, True)):
+        root = parse_html(html)
+        strip_boilerplate(root, keep_panels=keep_panels)
+        assert ("Hidden tab text" in root.text_content()) is kept
+
+
+def test_declared_description_is_added_only_when_missing():
+    description = "Hand-thrown stoneware mug glazed in deep blue, holds 350 ml."
+    present = f"# Mug\n\n{description}"
+    assert add_missing_description(present, description) == present
+    assert add_missing_description("# Mug", description) == f"# Mug\n\n{description}"
+    assert add_missing_description("# Mug", None) == "# Mug"
+
+
 def test_forum_keeps_every_post():
     md = clean_fixture("forum.html").markdown
     assert "I go on holiday for two weeks" in md
@@ -89,6 +124,9 @@ def test_page_kind_from_declarations(head, kind):
 def test_page_kind_from_microdata():
     html = '<div itemscope itemtype="https://schema.org/DiscussionForumPosting"><p>x</p></div>'
     assert page_kind(parse_html(html)) == "discussion"
+    product = '<div itemscope itemtype="http://schema.org/Product"><p>x</p></div>'
+    assert page_kind(parse_html(product)) == "product"
+    assert page_kind(parse_html(product * 2)) is None  # a list of products
 
 
 def test_short_dom_lines_are_kept_only_when_trafilatura_kept_them():

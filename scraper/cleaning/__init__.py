@@ -27,7 +27,7 @@ from scraper.cleaning.dom import (
     strip_boilerplate,
 )
 from scraper.cleaning.markdown import to_markdown
-from scraper.cleaning.metadata import extract_metadata, page_kind
+from scraper.cleaning.metadata import extract_metadata, page_kind, product_description
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ TRAFILATURA_MIN_SHARE: dict[str | None, float] = {"article": 0.1, None: 0.7}
 CONFIRMED_DOM_KINDS = frozenset({"product", "discussion"})
 # On those pages a DOM line with fewer words is kept only if trafilatura kept it too.
 SHORT_LINE_WORDS = 8
+# The JSON-LD product description is added unless this share of its 4-word runs is found.
+DESCRIPTION_PRESENT_SHARE = 0.2
 _WORD = re.compile(r"\w+")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -91,7 +93,7 @@ def trafilatura_markdown(tree) -> str:
 
 def dom_markdown(tree, product_page: bool = False) -> str:
     """The DOM extractor's main content of ``tree`` as Markdown (modifies ``tree``)."""
-    strip_boilerplate(tree)
+    strip_boilerplate(tree, keep_panels=product_page)
     root = main_container(tree)
     drop_titled_sections(root, RELATED_TITLES)
     if product_page:
@@ -131,6 +133,23 @@ def drop_unconfirmed_short_lines(from_dom: str, from_trafilatura: str) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(kept))
 
 
+def _shingles(words: list[str], size: int = 4) -> list[str]:
+    return [" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))]
+
+
+def add_missing_description(markdown: str, description: str | None) -> str:
+    """``markdown`` with the page's declared product ``description`` appended when the
+    extracted text lacks it (descriptions often sit in script-filled or hidden widgets)."""
+    words = _words(description or "")
+    if not words:
+        return markdown
+    present = f" {' '.join(_words(markdown))} "
+    shingles = _shingles(words)
+    if sum(f" {s} " in present for s in shingles) >= DESCRIPTION_PRESENT_SHARE * len(shingles):
+        return markdown
+    return f"{markdown.rstrip()}\n\n{description}" if markdown.strip() else description
+
+
 def choose_markdown(from_trafilatura: str, from_dom: str, kind: str | None) -> str:
     """The Markdown kept for a page of ``kind`` from the two extractors' outputs."""
     dom_words = _word_count(from_dom)
@@ -154,8 +173,10 @@ def clean_html(html: str, url: str) -> CleanedPage:
     meta = extract_metadata(tree, url)
     from_trafilatura = trafilatura_markdown(tree)
     kind = page_kind(tree)
+    description = product_description(tree) if kind == "product" else None
     from_dom = dom_markdown(tree, product_page=kind == "product")
     markdown = choose_markdown(from_trafilatura, from_dom, kind)
+    markdown = add_missing_description(markdown, description)
     return CleanedPage(
         markdown=markdown.strip(),
         title=meta.title,

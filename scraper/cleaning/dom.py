@@ -40,6 +40,13 @@ _PAGE_REGION_IDS = frozenset(
 )
 _CLASS_SPLIT = re.compile(r"[\s_-]+|(?<=[a-z])(?=[A-Z])")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+# Class/id words of disclosure widgets (tabs, accordions): on product pages their hidden
+# panels hold the description and specifications.
+_PANEL_WORDS = frozenset(
+    {"accordion", "collapse", "collapsible", "tab", "tabs", "tabpanel", "disclosure",
+     "expandable", "expander"}
+)  # fmt: skip
+_PANEL_ROLES = frozenset({"tabpanel", "region"})
 _MAX_HIDDEN_SHARE = 0.25
 # An element holding more than this share of the page text is never dropped as chrome.
 _MAX_CHROME_SHARE = 0.5
@@ -90,14 +97,38 @@ def _holds_main(el: HtmlElement) -> bool:
     )
 
 
-def _is_chrome(el: HtmlElement, page_length: int) -> bool:
-    """Whether ``el`` is navigation, banner, ad or similar page furniture."""
+def _panel_ids(root: HtmlElement) -> set[str]:
+    """Ids of the panels that tab and accordion buttons control."""
+    return {
+        panel_id
+        for el in root.xpath("//*[@aria-controls]")
+        for panel_id in el.get("aria-controls", "").split()
+    }
+
+
+def _is_panel(el: HtmlElement, panel_ids: set[str]) -> bool:
+    """Whether ``el`` is a tab or accordion panel (or the body of a ``<details>``)."""
+    parent = el.getparent()
+    return (
+        (parent is not None and parent.tag == "details")
+        or el.get("role", "").lower() in _PANEL_ROLES
+        or el.get("id") in panel_ids
+        or bool(_class_words(el) & _PANEL_WORDS)
+    )
+
+
+def _is_chrome(el: HtmlElement, page_length: int, panel_ids: set[str] | None = None) -> bool:
+    """Whether ``el`` is navigation, banner, ad or similar page furniture.
+
+    With ``panel_ids`` (product pages), hidden tab and accordion panels are content.
+    """
     if el.tag == "form":
         # Some forums wrap the whole thread in a form (moderation checkboxes).
         return not _holds_main(el) and text_length(el) < _MAX_CHROME_SHARE * page_length
     if el.tag in _DROP_TAGS or el.get("role", "").lower() in _DROP_ROLES:
         return True
-    if el.get("hidden") is not None or _HIDDEN_STYLE.search(el.get("style", "")):
+    hidden = el.get("hidden") is not None or _HIDDEN_STYLE.search(el.get("style", ""))
+    if hidden and not (panel_ids is not None and _is_panel(el, panel_ids)):
         # Small hidden parts are menus and dialogs; large ones are content revealed by script.
         return text_length(el) < _MAX_HIDDEN_SHARE * page_length
     words = _class_words(el)
@@ -109,15 +140,19 @@ def _is_chrome(el: HtmlElement, page_length: int) -> bool:
     return text_length(el) < _MAX_CHROME_SHARE * page_length
 
 
-def strip_boilerplate(root: HtmlElement) -> None:
-    """Remove page chrome from ``root`` in place (keeps the tails of removed elements)."""
+def strip_boilerplate(root: HtmlElement, keep_panels: bool = False) -> None:
+    """Remove page chrome from ``root`` in place (keeps the tails of removed elements).
+
+    ``keep_panels`` keeps hidden tab and accordion panels (product descriptions, specs).
+    """
+    panel_ids = _panel_ids(root) if keep_panels else None
     etree.strip_elements(root, *_NON_CONTENT_TAGS, with_tail=False)
     _resolve_noscript(root)
     page_length = text_length(root)
     for el in list(root.iter(etree.Element)):
         if el.getparent() is None or not isinstance(el.tag, str):
             continue
-        if _is_chrome(el, page_length) and _attached(el, root):
+        if _is_chrome(el, page_length, panel_ids) and _attached(el, root):
             el.drop_tree()
 
 

@@ -6,6 +6,7 @@ tags, JSON-LD), then trafilatura's metadata extraction (which uses htmldate).
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from urllib.parse import urljoin
 import trafilatura
 from lxml.html import HtmlElement
 
+from scraper.cleaning.dom import parse_html
 from scraper.structured_data import parse_jsonld
 
 logger = logging.getLogger(__name__)
@@ -89,13 +91,14 @@ def _types(node: dict) -> list[str]:
     return [str(t) for t in (value if isinstance(value, list) else [value]) if t]
 
 
-def _microdata_types(root: HtmlElement) -> set[str]:
-    """Local names of the page's microdata ``itemtype`` URLs."""
-    return {
-        url.rstrip("/").rsplit("/", 1)[-1]
-        for value in root.xpath("//@itemtype")
-        for url in str(value).split()
-    }
+def _microdata_types(root: HtmlElement, top_level: bool = False) -> list[set[str]]:
+    """Local names of the ``itemtype`` URLs of each of the page's microdata items;
+    ``top_level``: only items that are no property of another (the page's subjects)."""
+    path = "//*[not(@itemprop)]/@itemtype" if top_level else "//@itemtype"
+    return [
+        {url.rstrip("/").rsplit("/", 1)[-1] for url in str(value).split()}
+        for value in root.xpath(path)
+    ]
 
 
 def page_kind(root: HtmlElement) -> str | None:
@@ -107,12 +110,28 @@ def page_kind(root: HtmlElement) -> str | None:
     """
     og_type = (_meta_content(root, ("og:type",)) or "").lower()
     types = [set(_types(node)) for node in _jsonld_nodes(root)]
-    if og_type in _PRODUCT_OG_TYPES or sum(bool(_PRODUCT_TYPES & t) for t in types) == 1:
+    # JSON-LD first; microdata items count only on pages without JSON-LD products.
+    products = sum(bool(_PRODUCT_TYPES & t) for t in types) or sum(
+        bool(_PRODUCT_TYPES & t) for t in _microdata_types(root, top_level=True)
+    )
+    if og_type in _PRODUCT_OG_TYPES or products == 1:
         return "product"
-    if _DISCUSSION_TYPES & (set().union(*types) | _microdata_types(root)):
+    if _DISCUSSION_TYPES & set().union(*types, *_microdata_types(root)):
         return "discussion"
     if og_type == "article" or any(_ARTICLE_TYPES & t for t in types):
         return "article"
+    return None
+
+
+def product_description(root: HtmlElement) -> str | None:
+    """The JSON-LD ``Product`` description as plain text (HTML markup and entities removed)."""
+    for node in _jsonld_nodes(root):
+        if _PRODUCT_TYPES & set(_types(node)) and isinstance(node.get("description"), str):
+            text = html.unescape(node["description"])
+            if "<" in text:
+                fragment = parse_html(f"<div>{text}</div>")
+                text = fragment.text_content() if fragment is not None else text
+            return _clean(text)
     return None
 
 
