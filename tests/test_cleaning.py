@@ -14,7 +14,7 @@ from scraper.cleaning import (
     drop_unconfirmed_short_lines,
 )
 from scraper.cleaning.dom import parse_html, strip_boilerplate
-from scraper.cleaning.metadata import page_kind
+from scraper.cleaning.metadata import page_kind, product_description
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cleaning"
 URL = "https://example.org/page"
@@ -86,6 +86,12 @@ def test_declared_description_is_added_only_when_missing():
     assert add_missing_description(present, description) == present
     assert add_missing_description("# Mug", description) == f"# Mug\n\n{description}"
     assert add_missing_description("# Mug", None) == "# Mug"
+
+
+def test_product_description_is_plain_text():
+    encoded = '{"@type": "Product", "description": "Blue%20mug%2C%20350%20ml."}'
+    root = parse_html(f'<script type="application/ld+json">{encoded}</script><p>x</p>')
+    assert product_description(root) == "Blue mug, 350 ml."
 
 
 def test_forum_keeps_every_post():

@@ -10,7 +10,7 @@ import html
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin
 
 import trafilatura
 from lxml.html import HtmlElement
@@ -128,6 +128,8 @@ def product_description(root: HtmlElement) -> str | None:
     for node in _jsonld_nodes(root):
         if _PRODUCT_TYPES & set(_types(node)) and isinstance(node.get("description"), str):
             text = html.unescape(node["description"])
+            if "%20" in text and " " not in text:  # some shops percent-encode it
+                text = unquote(text)
             if "<" in text:
                 fragment = parse_html(f"<div>{text}</div>")
                 text = fragment.text_content() if fragment is not None else text
