@@ -56,7 +56,8 @@ _INLINE_HTML = re.compile(r"</?(?:u|sub|sup|del|ins|mark|small|span)>", re.IGNOR
 RELATED_TITLES = re.compile(
     r"\b(related|recommended|similar|recently viewed|more from|more stories|"
     r"read next|more (topics|threads|posts|articles)|(you|customers|people) (may|might|also|who)|"
-    r"also (like|bought|viewed))\b",
+    r"also (like|bought|viewed)|featured products|frequently bought|bought together|"
+    r"complete the (look|set)|shop the look)\b",
     re.IGNORECASE,
 )
 
