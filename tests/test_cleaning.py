@@ -11,6 +11,7 @@ from scraper.cleaning import (
     CleanedPage,
     add_missing_description,
     clean_html,
+    drop_shop_policy_lines,
     drop_unconfirmed_short_lines,
 )
 from scraper.cleaning.dom import parse_html, strip_boilerplate
@@ -149,6 +150,28 @@ def test_short_dom_lines_are_kept_only_when_trafilatura_kept_them():
     for chrome in ("In stock", "Add to cart", "Share"):
         assert chrome not in kept
     assert "\n\n\n" not in kept
+
+
+def test_only_the_first_unconfirmed_price_is_kept():
+    from_dom = "# Kettle\n\n€24.90\n\nA stainless kettle.\n\n## Toasters\n\n€39.00\n\n€12.50"
+    kept = drop_unconfirmed_short_lines(from_dom, "A stainless kettle. €12.50")
+    assert "€24.90" in kept  # the page's product
+    assert "€39.00" not in kept  # a cross-sell card trafilatura did not keep
+    assert "€12.50" in kept  # trafilatura kept it
+
+
+def test_product_page_drops_shop_policy_lines():
+    md = clean_fixture("product_shop_chrome.html").markdown
+    assert "$49.00" in md
+    assert "lights a whole tent for twelve hours" in md
+    assert "no questions asked" in md  # a long line that mentions returns is description
+    for chrome in ("financing", "In stock", "Free shipping", "Call us", "010-4477"):
+        assert chrome not in md
+
+
+def test_shop_policy_lines_are_kept_in_code():
+    markdown = "```\nreturns = checkout(cart)\n```\n\nSign in to your account"
+    assert drop_shop_policy_lines(markdown) == "```\nreturns = checkout(cart)\n```\n"
 
 
 def test_docs_keeps_code_block_and_table():

@@ -48,7 +48,8 @@ DESCRIPTION_PRESENT_SHARE = 0.2
 _WORD = re.compile(r"\w+")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+")
 _BLANK_LINES = re.compile(r"\n{3,}")
-# A price is a product fact even on a short line ("€129.00", "129,00 EUR").
+# A price is a product fact even on a short line ("€129.00", "129,00 EUR"); the first one
+# is the page's product, later ones trafilatura did not keep are cross-sell cards.
 _PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:[$€£¥₹]|\b(?:USD|EUR|GBP|CHF|JPY)\b)")
 # trafilatura's Markdown keeps some inline HTML (underlined links, sub/superscripts).
 _INLINE_HTML = re.compile(r"</?(?:u|sub|sup|del|ins|mark|small|span)>", re.IGNORECASE)
@@ -60,6 +61,17 @@ RELATED_TITLES = re.compile(
     r"complete the (look|set)|shop the look)\b",
     re.IGNORECASE,
 )
+# Shop policy and checkout chrome around a product: cookie banners, shipping and returns
+# offers, financing, stock status, sale badges, account links, sales contacts and phone
+# numbers. Dropped on product pages from lines shorter than SHOP_POLICY_MAX_WORDS
+# (longer lines are descriptions that mention them).
+SHOP_POLICY = re.compile(
+    r"\b(cookies?|privacy|free shipping|financing|apr|in stock|out of stock|orders? over|"
+    r"checkout|per month|returns?|sales?|account|log ?in|sign ?in)\b"
+    r"|\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b",
+    re.IGNORECASE,
+)
+SHOP_POLICY_MAX_WORDS = 30
 
 
 @dataclass
@@ -110,27 +122,47 @@ def _words(text: str) -> list[str]:
 def drop_unconfirmed_short_lines(from_dom: str, from_trafilatura: str) -> str:
     """``from_dom`` without its short lines that trafilatura did not keep.
 
-    Headings, table rows, code and prices are kept. Other short lines found only by
-    the DOM extractor are mostly commerce and thread chrome: "In stock", "Add to
-    cart", financing offers, vote counts, "Reply", "Share".
+    Headings, table rows, code and the first price are kept. Other short lines found
+    only by the DOM extractor are mostly commerce and thread chrome: "In stock", "Add
+    to cart", financing offers, prices of other products, vote counts, "Reply", "Share".
     """
     confirmed = f" {' '.join(_words(from_trafilatura))} "
     kept: list[str] = []
     in_code = False
+    price_seen = False
     for line in from_dom.split("\n"):
         if line.startswith("```"):
             in_code = not in_code
         words = _words(_LIST_MARKER.sub("", line))
+        short = len(words) < SHORT_LINE_WORDS
+        if short and _PRICE.search(line) and not in_code:
+            if price_seen and f" {' '.join(words)} " not in confirmed:
+                continue
+            price_seen = True
         if (
             in_code
             or not words
             or line.startswith("```")
-            or len(words) >= SHORT_LINE_WORDS
+            or not short
             or line.lstrip().startswith(("#", "|"))
             or _PRICE.search(line)
             or f" {' '.join(words)} " in confirmed
         ):
             kept.append(line)
+    return _BLANK_LINES.sub("\n\n", "\n".join(kept))
+
+
+def drop_shop_policy_lines(markdown: str) -> str:
+    """``markdown`` (a product page's) without short lines about shop policies: shipping,
+    returns, financing, stock, checkout, cookies."""
+    kept: list[str] = []
+    in_code = False
+    for line in markdown.split("\n"):
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and len(_words(line)) < SHOP_POLICY_MAX_WORDS and SHOP_POLICY.search(line):
+            continue
+        kept.append(line)
     return _BLANK_LINES.sub("\n\n", "\n".join(kept))
 
 
@@ -156,6 +188,8 @@ def choose_markdown(from_trafilatura: str, from_dom: str, kind: str | None) -> s
     dom_words = _word_count(from_dom)
     if not dom_words:
         return from_trafilatura
+    if kind == "product":
+        return drop_shop_policy_lines(drop_unconfirmed_short_lines(from_dom, from_trafilatura))
     if kind in CONFIRMED_DOM_KINDS:
         return drop_unconfirmed_short_lines(from_dom, from_trafilatura)
     if _word_count(from_trafilatura) >= TRAFILATURA_MIN_SHARE[kind] * dom_words:
