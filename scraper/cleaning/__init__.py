@@ -12,6 +12,7 @@ found clearly more text, which is how article extractors fail on listings.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -27,7 +28,12 @@ from scraper.cleaning.dom import (
     strip_boilerplate,
 )
 from scraper.cleaning.markdown import to_markdown
-from scraper.cleaning.metadata import extract_metadata, page_kind, product_description
+from scraper.cleaning.metadata import (
+    Metadata,
+    extract_metadata,
+    page_kind,
+    product_description,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +81,10 @@ SHOP_POLICY_MAX_WORDS = 30
 
 
 @dataclass
-class CleanedPage:
-    markdown: str
-    title: str | None = None
-    language: str | None = None
-    canonical_url: str | None = None
-    published: str | None = None
-    modified: str | None = None
-    author: str | None = None
+class CleanedPage(Metadata):
+    """A page's main content as Markdown, with its metadata."""
+
+    markdown: str = ""
 
 
 def _word_count(text: str) -> int:
@@ -212,12 +214,4 @@ def clean_html(html: str, url: str) -> CleanedPage:
     from_dom = dom_markdown(tree, product_page=kind == "product")
     markdown = choose_markdown(from_trafilatura, from_dom, kind)
     markdown = add_missing_description(markdown, description)
-    return CleanedPage(
-        markdown=markdown.strip(),
-        title=meta.title,
-        language=meta.language,
-        canonical_url=meta.canonical_url,
-        published=meta.published,
-        modified=meta.modified,
-        author=meta.author,
-    )
+    return CleanedPage(markdown=markdown.strip(), **dataclasses.asdict(meta))

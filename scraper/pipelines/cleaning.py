@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -44,13 +45,8 @@ class CleaningPipeline:
         finally:
             if not self.export_html:
                 item.html = None
-        item.markdown = cleaned.markdown
-        item.title = cleaned.title
-        item.language = cleaned.language
-        item.canonical_url = cleaned.canonical_url
-        item.published = cleaned.published
-        item.modified = cleaned.modified
-        item.author = cleaned.author
+        for name, value in dataclasses.asdict(cleaned).items():
+            setattr(item, name, value)  # markdown and the metadata fields of the record
         item.content_hash = content_hash(cleaned.markdown, item.structured_data)
         if not cleaned.markdown.strip():
             self.stats.inc_value("pages/empty")
