@@ -25,7 +25,6 @@ REDIRECT_MAX_TIMES = 10
 RETRY_TIMES = 2
 LOGSTATS_INTERVAL = 30.0
 FEED_EXPORT_ENCODING = "utf-8"
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # Refuse requests to private, loopback, link-local and reserved addresses.
 ALLOW_PRIVATE_ADDRESSES = False

@@ -29,7 +29,7 @@ class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         settings = self.settings
         graph_pipeline = "scraper.pipelines.graph.GraphPipeline"
-        if graph_pipeline in settings.getwithbase("ITEM_PIPELINES"):
+        if settings.getwithbase("ITEM_PIPELINES").get(graph_pipeline) is not None:
             refusal = write_refusal(
                 settings.get("GRAPH_STORE"),
                 base_dir=project_dir(),
