@@ -15,7 +15,7 @@ from scraper.cleaning import (
     drop_unconfirmed_short_lines,
 )
 from scraper.cleaning.dom import parse_html, strip_boilerplate
-from scraper.cleaning.metadata import page_kind, product_description
+from scraper.cleaning.metadata import jsonld_nodes, page_kind, product_description
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cleaning"
 URL = "https://example.org/page"
@@ -92,7 +92,7 @@ def test_declared_description_is_added_only_when_missing():
 def test_product_description_is_plain_text():
     encoded = '{"@type": "Product", "description": "Blue%20mug%2C%20350%20ml."}'
     root = parse_html(f'<script type="application/ld+json">{encoded}</script><p>x</p>')
-    assert product_description(root) == "Blue mug, 350 ml."
+    assert product_description(jsonld_nodes(root)) == "Blue mug, 350 ml."
 
 
 def test_forum_keeps_every_post():
@@ -115,6 +115,11 @@ def test_forum_wrapped_in_a_form_keeps_every_post_and_drops_user_cards():
     assert "New posts" not in md
 
 
+def _kind(html: str) -> str | None:
+    root = parse_html(html)
+    return page_kind(root, jsonld_nodes(root))
+
+
 @pytest.mark.parametrize(
     ("head", "kind"),
     [
@@ -125,15 +130,15 @@ def test_forum_wrapped_in_a_form_keeps_every_post_and_drops_user_cards():
     ],
 )
 def test_page_kind_from_declarations(head, kind):
-    assert page_kind(parse_html(f"<html><head>{head}</head><body><p>x</p></body></html>")) == kind
+    assert _kind(f"<html><head>{head}</head><body><p>x</p></body></html>") == kind
 
 
 def test_page_kind_from_microdata():
     html = '<div itemscope itemtype="https://schema.org/DiscussionForumPosting"><p>x</p></div>'
-    assert page_kind(parse_html(html)) == "discussion"
+    assert _kind(html) == "discussion"
     product = '<div itemscope itemtype="http://schema.org/Product"><p>x</p></div>'
-    assert page_kind(parse_html(product)) == "product"
-    assert page_kind(parse_html(product * 2)) is None  # a list of products
+    assert _kind(product) == "product"
+    assert _kind(product * 2) is None  # a list of products
 
 
 def test_short_dom_lines_are_kept_only_when_trafilatura_kept_them():

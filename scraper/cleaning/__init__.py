@@ -31,6 +31,7 @@ from scraper.cleaning.markdown import to_markdown
 from scraper.cleaning.metadata import (
     Metadata,
     extract_metadata,
+    jsonld_nodes,
     page_kind,
     product_description,
 )
@@ -207,10 +208,11 @@ def clean_html(html: str, url: str) -> CleanedPage:
     tree = parse_html(html)
     if tree is None:
         return CleanedPage(markdown="")
-    meta = extract_metadata(tree, url)
+    nodes = jsonld_nodes(tree)  # parsed once: metadata, page kind and description read it
+    meta = extract_metadata(tree, url, nodes)
     from_trafilatura = trafilatura_markdown(tree)
-    kind = page_kind(tree)
-    description = product_description(tree) if kind == "product" else None
+    kind = page_kind(tree, nodes)
+    description = product_description(nodes) if kind == "product" else None
     from_dom = dom_markdown(tree, product_page=kind == "product")
     markdown = choose_markdown(from_trafilatura, from_dom, kind)
     markdown = add_missing_description(markdown, description)

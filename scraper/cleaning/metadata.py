@@ -68,7 +68,7 @@ def _meta_content(root: HtmlElement, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _jsonld_nodes(root: HtmlElement) -> list[dict]:
+def jsonld_nodes(root: HtmlElement) -> list[dict]:
     """Top-level JSON-LD objects, ``@graph`` members included; broken blocks are skipped."""
     nodes: list[dict] = []
     for item in parse_jsonld(root):
@@ -101,15 +101,15 @@ def _microdata_types(root: HtmlElement, top_level: bool = False) -> list[set[str
     ]
 
 
-def page_kind(root: HtmlElement) -> str | None:
+def page_kind(root: HtmlElement, nodes: list[dict]) -> str | None:
     """What the page declares itself to be: "product", "discussion" (a forum thread or
     Q&A page), "article" or ``None`` (unknown).
 
     From ``og:type``, the JSON-LD types and microdata item types; a page listing several
-    products is no product page.
+    products is no product page. ``nodes`` are the page's ``jsonld_nodes``.
     """
     og_type = (_meta_content(root, ("og:type",)) or "").lower()
-    types = [set(_types(node)) for node in _jsonld_nodes(root)]
+    types = [set(_types(node)) for node in nodes]
     # JSON-LD first; microdata items count only on pages without JSON-LD products.
     products = sum(bool(_PRODUCT_TYPES & t) for t in types) or sum(
         bool(_PRODUCT_TYPES & t) for t in _microdata_types(root, top_level=True)
@@ -123,9 +123,10 @@ def page_kind(root: HtmlElement) -> str | None:
     return None
 
 
-def product_description(root: HtmlElement) -> str | None:
-    """The JSON-LD ``Product`` description as plain text (HTML markup and entities removed)."""
-    for node in _jsonld_nodes(root):
+def product_description(nodes: list[dict]) -> str | None:
+    """The JSON-LD ``Product`` description (of the page's ``jsonld_nodes``) as plain text,
+    HTML markup and entities removed."""
+    for node in nodes:
         if _PRODUCT_TYPES & set(_types(node)) and isinstance(node.get("description"), str):
             text = html.unescape(node["description"])
             if "%20" in text and " " not in text:  # some shops percent-encode it
@@ -165,9 +166,8 @@ def _canonical(root: HtmlElement, url: str) -> str | None:
     return urljoin(url, og_url) if og_url else None
 
 
-def extract_metadata(root: HtmlElement, url: str) -> Metadata:
-    """Metadata of the parsed page ``root`` fetched from ``url``."""
-    nodes = _jsonld_nodes(root)
+def extract_metadata(root: HtmlElement, url: str, nodes: list[dict]) -> Metadata:
+    """Metadata of the parsed page ``root`` fetched from ``url`` (``nodes``: its JSON-LD)."""
     meta = Metadata(
         language=_language(root),
         canonical_url=_canonical(root, url),
