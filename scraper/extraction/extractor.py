@@ -93,17 +93,8 @@ class Extractor:
             return await self._extract_page(url, markdown, chunks, structured_data)
         except Exception as exc:
             error = _as_llm_error(exc)
-            result = {
-                "status": "failed",
-                "schema": schema_name(self.schema),
-                "model": self.model,
-                "prompt_version": self.prompt.version if self.llm else None,
-                "entities": [],
-                "relations": [],
-                "dropped_ungrounded": 0,
-                "usage": Usage().as_dict(),
-                "failure_reason": error.reason,
-            }
+            result = self._result("failed", failure_reason=error.reason)
+            result.update(entities=[], relations=[], usage=Usage().as_dict())
             return PageExtraction(result, error)
 
     async def _extract_page(
@@ -116,14 +107,7 @@ class Extractor:
         usage = Usage()
         failure: LLMError | None = None
         entities, relations = structured_data_graph(structured_data, base_url=url)
-        result: dict[str, Any] = {
-            "status": "structured_data_only",
-            "schema": schema_name(self.schema),
-            "model": self.model,
-            "prompt_version": self.prompt.version if self.llm else None,
-            "dropped_ungrounded": 0,
-            "failure_reason": None,
-        }
+        result = self._result("structured_data_only")
         texts = [chunk["text"] for chunk in chunks if chunk.get("text", "").strip()]
         if self.llm is not None and not texts:
             result["status"] = "skipped"
@@ -156,6 +140,17 @@ class Extractor:
         result["relations"] = merge_relations(relations, canonical)
         result["usage"] = usage.as_dict()
         return PageExtraction(result, failure)
+
+    def _result(self, status: str, failure_reason: str | None = None) -> dict[str, Any]:
+        """The head of a page's extraction result: status, schema, model, prompt version."""
+        return {
+            "status": status,
+            "schema": schema_name(self.schema),
+            "model": self.model,
+            "prompt_version": self.prompt.version if self.llm else None,
+            "dropped_ungrounded": 0,
+            "failure_reason": failure_reason,
+        }
 
     async def _chunk_answer(self, text: str, usage: Usage, depth: int = 0) -> BaseModel:
         """The validated answer for one piece of text, from the cache or the LLM."""
