@@ -31,8 +31,7 @@ class CrawlReport:
         return extension
 
     def write(self, spider: Spider, reason: str) -> None:
-        stats = self.crawler.stats.get_stats()
-        stats.setdefault("finish_reason", reason)
+        stats = {"finish_reason": reason, **self.crawler.stats.get_stats()}
         report = crawl_report(stats, self.crawler.settings.get("LLM_MODEL"))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         path = self.folder / f"{spider.name}-{stamp}.json"

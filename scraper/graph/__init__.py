@@ -41,6 +41,12 @@ def is_endpoint(location: str) -> bool:
     return location.startswith(("http://", "https://"))
 
 
+def _store_folder(location: str, base_dir: Path | None) -> Path:
+    """The embedded store's folder; a relative one is taken from ``base_dir``."""
+    folder = Path(location).expanduser()
+    return base_dir / folder if base_dir is not None and not folder.is_absolute() else folder
+
+
 def open_store(
     location: str,
     *,
@@ -57,9 +63,7 @@ def open_store(
     """
     if is_endpoint(location):
         return SparqlEndpointStore(location, update_url=update_url, timeout=timeout)
-    folder = Path(location).expanduser()
-    if not folder.is_absolute() and base_dir is not None:
-        folder = base_dir / folder
+    folder = _store_folder(location, base_dir)
     if write:
         return EmbeddedStore.open_writer(
             folder, lock_timeout=lock_timeout, snapshot_interval=snapshot_interval
@@ -82,7 +86,4 @@ def write_refusal(
             return None  # an unreachable store is reported by the crawl itself
         finally:
             store.close()
-    folder = Path(location).expanduser()
-    if not folder.is_absolute() and base_dir is not None:
-        folder = base_dir / folder
-    return writer_refusal(folder)
+    return writer_refusal(_store_folder(location, base_dir))
