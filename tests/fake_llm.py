@@ -75,6 +75,24 @@ def page_text(body: dict[str, Any]) -> str:
     return ""
 
 
+def request_mode(body: dict[str, Any]) -> str:
+    """The structured-output mode of a request, named as ``LLM_RESPONSE_FORMAT`` names it."""
+    response_format = body.get("response_format")
+    if not response_format:
+        return "prompt"
+    if response_format.get("type") == "json_object" and "schema" in response_format:
+        return "json_object_schema"
+    return response_format.get("type", "prompt")
+
+
+# How llama-cpp-python's server answers a json_schema response_format (seen on 0.3.36).
+LLAMA_CPP_PYTHON_REJECTION = Reply(
+    status=500,
+    error="1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', "
+    "'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}",
+)
+
+
 def knowledge_graph_answer(text: str) -> dict[str, Any]:
     """A default-schema answer: every run of capitalised words is an entity."""
     names = list(dict.fromkeys(_NAME.findall(text)))
@@ -97,11 +115,12 @@ class FakeLLM:
         responder: Responder = default_responder,
         *,
         latency: float = 0.0,
-        reject_json_schema: bool = False,
+        rejected_formats: dict[str, Reply] | None = None,
     ) -> None:
         self.responder = responder
         self.latency = latency
-        self.reject_json_schema = reject_json_schema
+        # How the server answers requests in a structured-output mode it does not take.
+        self.rejected_formats = rejected_formats or {}
         self.script: deque[Reply] = deque()
         self.requests: list[Request] = []
         self.in_flight = 0
@@ -115,9 +134,9 @@ class FakeLLM:
         self.script.extend(replies)
 
     def reply_for(self, body: dict[str, Any]) -> Reply:
-        response_format = body.get("response_format") or {}
-        if self.reject_json_schema and response_format.get("type") == "json_schema":
-            return Reply(status=400, error="response_format json_schema is not supported")
+        rejection = self.rejected_formats.get(request_mode(body))
+        if rejection is not None:
+            return rejection
         with self._lock:
             scripted = self.script.popleft() if self.script else None
         return scripted or self.responder(body)

@@ -12,7 +12,17 @@ import openai
 import pytest
 
 from schemas.knowledge_graph import KnowledgeGraph
-from scraper.llm import AuditLog, BudgetExceeded, CostMeter, LLMError, TruncatedError, Usage
+from scraper.llm import (
+    AuditLog,
+    BudgetExceeded,
+    CostMeter,
+    LLMError,
+    LLMUnavailable,
+    ResponseFormat,
+    TruncatedError,
+    Usage,
+    parse_mode,
+)
 from scraper.llm.client import (
     PLACEHOLDER_API_KEY,
     llm_configured,
@@ -20,13 +30,16 @@ from scraper.llm.client import (
     retry_after_seconds,
 )
 from tests.fake_llm import (
+    LLAMA_CPP_PYTHON_REJECTION,
     FakeLLM,
     Reply,
     StatsRecorder,
     close_llm_clients,
+    request_mode,
     serve_fake_llm,
     structured_llm,
 )
+from tests.processes import free_port
 
 SCHEMA_JSON = KnowledgeGraph.model_json_schema()
 MESSAGES = [{"role": "user", "content": "Extract: Acme Corporation hired Jane Doe."}]
@@ -44,9 +57,10 @@ def reask(errors: str) -> str:
 
 
 async def generate(llm, usage: Usage | None = None, **kwargs):
-    return await llm.generate(
+    answer = await llm.generate(
         MESSAGES, KnowledgeGraph, SCHEMA_JSON, reask, usage or Usage(), **kwargs
     )
+    return answer.value
 
 
 @pytest.fixture
@@ -165,8 +179,8 @@ async def test_reasks_with_validation_errors_and_counts_every_attempt(fake):
         "role": "assistant",
         "content": '{"entities": [{"name": "Jane Doe", "type": "Alien"}]}',
     }
-    assert third[-1]["role"] == "user" and "entities.0.type" in third[-1]["content"]
-    assert "Invalid JSON" in fake.requests[1].body["messages"][-1]["content"]
+    assert third[-1]["role"] == "user" and "entities[0]: type:" in third[-1]["content"]
+    assert "no JSON object" in fake.requests[1].body["messages"][-1]["content"]
     assert usage.calls == 3
     # Tokens of the rejected answers count too: every attempt reported some.
     assert usage.completion_tokens > 3 * 5
@@ -198,18 +212,152 @@ async def test_truncated_answer_is_an_error_never_data(fake):
     assert stats["llm/truncated"] == 1
 
 
-async def test_rejected_json_schema_falls_back_to_json_mode_once(caplog):
-    with serve_fake_llm(FakeLLM(lambda body: Reply(VALID), reject_json_schema=True)) as fake:
+def rejecting(*modes: str, reply: Reply = LLAMA_CPP_PYTHON_REJECTION) -> FakeLLM:
+    """A server that answers ``VALID`` but rejects the structured-output ``modes``."""
+    return FakeLLM(lambda body: Reply(VALID), rejected_formats=dict.fromkeys(modes, reply))
+
+
+async def test_format_is_negotiated_down_once_per_mode_and_never_retried(caplog):
+    schema_refused = Reply(status=400, error="response_format: 'schema' is not supported")
+    fake = rejecting("json_schema")
+    fake.rejected_formats["json_object_schema"] = schema_refused
+    with serve_fake_llm(fake):
         stats = StatsRecorder()
-        llm = structured_llm(fake, stats)
+        llm = structured_llm(fake, stats, concurrency=8)
         with caplog.at_level(logging.WARNING, logger="scraper.llm.client"):
+            answers = await asyncio.gather(*(generate(llm) for _ in range(12)))
+        modes = [request_mode(r.body) for r in fake.requests]
+    assert all(a.entities[0].name == "Jane Doe" for a in answers)
+    # Calls wait for the first answer, so the server rejects each mode once, not once per call.
+    assert modes == ["json_schema", "json_object_schema"] + ["json_object"] * 12
+    assert llm.mode is ResponseFormat.JSON_OBJECT
+    assert stats["llm/format_rejections"] == 2
+    assert "llm/retries" not in stats  # a rejected shape is not an outage
+    warnings = [r.getMessage() for r in caplog.records if "rejected response_format" in r.message]
+    assert len(warnings) == 2
+    assert "json_schema (HTTP 500" in warnings[0] and "using json_object_schema" in warnings[0]
+
+
+async def test_a_server_taking_no_response_format_gets_the_prompt_alone():
+    with serve_fake_llm(rejecting("json_schema", "json_object_schema", "json_object")) as fake:
+        llm = structured_llm(fake, StatsRecorder())
+        await generate(llm)
+        await generate(llm)
+    assert [request_mode(r.body) for r in fake.requests][-2:] == ["prompt", "prompt"]
+    assert "response_format" not in fake.requests[-1].body
+
+
+async def test_llama_cpp_python_takes_json_object_with_the_schema():
+    with serve_fake_llm(rejecting("json_schema")) as fake:
+        await generate(structured_llm(fake, StatsRecorder()))
+    sent = fake.requests[-1].body["response_format"]
+    assert sent == {"type": "json_object", "schema": SCHEMA_JSON}
+
+
+async def test_a_pinned_format_is_not_negotiated():
+    with serve_fake_llm(rejecting("json_object")) as fake:
+        llm = structured_llm(fake, StatsRecorder(), response_format=ResponseFormat.JSON_OBJECT)
+        with pytest.raises(LLMUnavailable) as stopped:
             await generate(llm)
+        with pytest.raises(LLMUnavailable):
             await generate(llm)
-        formats = [r.body["response_format"]["type"] for r in fake.requests]
-    assert formats == ["json_schema", "json_object", "json_object"]
-    assert stats["llm/json_mode_fallback"] == 1
-    warnings = [r for r in caplog.records if "JSON mode" in r.getMessage()]
-    assert len(warnings) == 1
+    assert [request_mode(r.body) for r in fake.requests] == ["json_object"]
+    assert stopped.value.reason == "llm_format_rejected"
+    assert "set LLM_RESPONSE_FORMAT=auto" in stopped.value.outage.message
+
+
+def test_response_format_setting_values():
+    assert parse_mode("auto") is None
+    assert parse_mode(" JSON_Object_Schema ") is ResponseFormat.JSON_OBJECT_SCHEMA
+    with pytest.raises(ValueError, match="LLM_RESPONSE_FORMAT must be one of auto, json_schema"):
+        parse_mode("xml")
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason", "fix"),
+    [
+        (
+            Reply(status=401, error="Incorrect API key provided: sk-abc12345678"),
+            "llm_auth_error",
+            "set OPENAI_API_KEY",
+        ),
+        (Reply(status=403, error="forbidden"), "llm_auth_error", "set OPENAI_API_KEY"),
+        (
+            Reply(status=404, error="model 'gpt-9' not found"),
+            "llm_model_not_found",
+            "set LLM_MODEL",
+        ),
+        (
+            Reply(status=429, error="You exceeded your current quota (insufficient_quota)"),
+            "llm_quota_exceeded",
+            "add credit",
+        ),
+    ],
+)
+async def test_errors_that_will_not_go_away_stop_every_call_at_once(reply, reason, fix):
+    with serve_fake_llm(FakeLLM(lambda body: reply)) as fake:
+        stats = StatsRecorder()
+        llm = structured_llm(fake, stats, concurrency=8)
+        outcomes = await asyncio.gather(*(generate(llm) for _ in range(10)), return_exceptions=True)
+        later = await asyncio.gather(generate(llm), return_exceptions=True)
+    assert len(fake.requests) == 1
+    assert all(isinstance(o, LLMUnavailable) and o.reason == reason for o in outcomes + later)
+    message = outcomes[0].outage.message
+    assert fix in message and fake.base_url in message
+    assert "sk-abc12345678" not in message
+    assert stats[f"llm/stopped/{reason}"] == 1
+
+
+async def test_a_server_that_is_not_listening_stops_the_calls_after_a_few_attempts():
+    nowhere = FakeLLM()
+    nowhere.base_url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    stats = StatsRecorder()
+    llm = structured_llm(nowhere, stats, fail_fast_after=3, max_retries=4)
+    outcomes = await asyncio.gather(*(generate(llm) for _ in range(10)), return_exceptions=True)
+    assert stats["llm/calls"] == 3
+    assert all(isinstance(o, LLMUnavailable) and o.reason == "llm_unreachable" for o in outcomes)
+    assert "set OPENAI_BASE_URL" in outcomes[0].outage.message
+
+
+async def test_repeated_server_errors_stop_the_calls():
+    with serve_fake_llm(FakeLLM(lambda body: Reply(status=502, error="bad gateway"))) as fake:
+        llm = structured_llm(fake, StatsRecorder(), fail_fast_after=5, max_retries=2)
+        outcomes = await asyncio.gather(*(generate(llm) for _ in range(6)), return_exceptions=True)
+    assert len(fake.requests) == 5
+    assert outcomes[-1].reason == "llm_server_error" and "HTTP 502" in outcomes[-1].outage.message
+
+
+async def test_answers_between_server_errors_keep_the_calls_going(fake):
+    llm = structured_llm(fake, StatsRecorder(), fail_fast_after=3, max_retries=2)
+    for _ in range(3):
+        fake.queue(Reply(status=500), Reply(status=500))
+        await generate(llm)
+    fake.queue(Reply(VALID, delay=1.0), Reply(VALID, delay=1.0), Reply(VALID, delay=1.0))
+    with pytest.raises(LLMError) as timed_out:  # timeouts are a slow model, not a gone one
+        await generate(structured_llm(fake, StatsRecorder(), timeout=0.2, max_retries=2))
+    assert timed_out.value.reason == "llm_timeout"
+    assert llm.breaker.outage is None
+
+
+async def test_a_looping_answer_is_asked_again_with_a_frequency_penalty(fake):
+    item = '{"name": "Jane Doe", "type": "Person", "description": "She works at Acme."}, '
+    loop = '{"entities": [' + item * 40
+    fake.responder = lambda body: (
+        Reply(VALID) if "frequency_penalty" in body else Reply(loop, finish_reason="length")
+    )
+    stats = StatsRecorder()
+    answer = await generate(structured_llm(fake, stats))
+    assert answer.entities[0].name == "Jane Doe"
+    assert [r.body.get("frequency_penalty") for r in fake.requests] == [None, 0.5]
+    assert stats["llm/loops"] == 1 and "llm/truncated" not in stats
+
+
+async def test_a_long_answer_cut_without_a_loop_is_truncated_at_once(fake):
+    names = ", ".join(f'{{"name": "Person Number {i}", "type": "Person"}}' for i in range(60))
+    fake.queue(Reply('{"entities": [' + names, finish_reason="length"))
+    with pytest.raises(TruncatedError):
+        await generate(structured_llm(fake, StatsRecorder()))
+    assert len(fake.requests) == 1
 
 
 async def test_semaphore_bounds_calls_in_flight():

@@ -19,7 +19,16 @@ from schemas.knowledge_graph import ENTITY_TYPES, KnowledgeGraph
 from scraper.extraction.grounding import ground
 from scraper.extraction.mapping import graph_from_model
 from scraper.extraction.merge import merge_entities, merge_models, merge_relations
-from scraper.llm import LLMCache, LLMError, StructuredLLM, TruncatedError, Usage, cache_key
+from scraper.llm import (
+    DroppedItem,
+    LLMCache,
+    LLMError,
+    ParsedAnswer,
+    StructuredLLM,
+    TruncatedError,
+    Usage,
+    cache_key,
+)
 from scraper.schemaorg import structured_data_graph
 
 logger = logging.getLogger(__name__)
@@ -88,58 +97,64 @@ class Extractor:
         chunks: list[dict[str, Any]],
         structured_data: dict[str, Any],
     ) -> PageExtraction:
-        """The extraction result of one page and, when it failed, why (never raises)."""
+        """The extraction result of one page and, when it failed, why (never raises).
+
+        The page's structured data is in the result whatever becomes of the LLM calls.
+        """
+        usage = Usage()
         try:
-            return await self._extract_page(url, markdown, chunks, structured_data)
+            entities, relations = structured_data_graph(structured_data, base_url=url)
         except Exception as exc:
             error = _as_llm_error(exc)
             result = self._result("failed", failure_reason=error.reason)
-            result.update(entities=[], relations=[], usage=Usage().as_dict())
+            result.update(entities=[], relations=[], usage=usage.as_dict())
             return PageExtraction(result, error)
-
-    async def _extract_page(
-        self,
-        url: str,
-        markdown: str,
-        chunks: list[dict[str, Any]],
-        structured_data: dict[str, Any],
-    ) -> PageExtraction:
-        usage = Usage()
-        failure: LLMError | None = None
-        entities, relations = structured_data_graph(structured_data, base_url=url)
         result = self._result("structured_data_only")
+        failure: LLMError | None = None
         texts = [chunk["text"] for chunk in chunks if chunk.get("text", "").strip()]
         if self.llm is not None and not texts:
             result["status"] = "skipped"
         elif self.llm is not None:
-            self.on_stat("llm/chunks", len(texts))
-            answers = await asyncio.gather(
-                *(self._chunk_answer(text, usage) for text in texts), return_exceptions=True
-            )
-            failures = [a for a in answers if isinstance(a, BaseException)]
-            if failures:
+            try:
+                llm_entities, llm_relations = await self._llm_graph(texts, markdown, usage, result)
+            except Exception as exc:
                 # Successful chunks are cached: a retry pays only for the failed ones.
-                error = _as_llm_error(failures[0])
-                result.update(status="failed", failure_reason=error.reason)
-                failure = error
+                failure = _as_llm_error(exc)
+                result.update(status="failed", failure_reason=failure.reason)
             else:
-                merged = answers[0]
-                for answer in answers[1:]:
-                    merged = merge_models(merged, answer)
-                llm_entities, llm_relations = graph_from_model(merged)
-                llm_entities, llm_relations, dropped = ground(llm_entities, llm_relations, markdown)
                 entities += llm_entities
                 relations += llm_relations
-                result.update(status="ok", dropped_ungrounded=dropped)
-                if dropped:
-                    self.on_stat("llm/dropped_ungrounded", dropped)
-                if not isinstance(merged, KnowledgeGraph):
-                    result["data"] = merged.model_dump(mode="json")
+                result["status"] = "ok"
         entities, canonical = merge_entities(entities)
         result["entities"] = entities
         result["relations"] = merge_relations(relations, canonical)
         result["usage"] = usage.as_dict()
         return PageExtraction(result, failure)
+
+    async def _llm_graph(
+        self, texts: list[str], markdown: str, usage: Usage, result: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The grounded entities and relations the LLM finds in ``texts``; counts in ``result``."""
+        self.on_stat("llm/chunks", len(texts))
+        dropped: list[DroppedItem] = []
+        answers = await asyncio.gather(
+            *(self._chunk_answer(text, usage, dropped) for text in texts),
+            return_exceptions=True,
+        )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        merged = answers[0]
+        for answer in answers[1:]:
+            merged = merge_models(merged, answer)
+        entities, relations = graph_from_model(merged)
+        entities, relations, ungrounded = ground(entities, relations, markdown)
+        result.update(dropped_ungrounded=ungrounded, dropped_invalid=len(dropped))
+        if ungrounded:
+            self.on_stat("llm/dropped_ungrounded", ungrounded)
+        if not isinstance(merged, KnowledgeGraph):
+            result["data"] = merged.model_dump(mode="json")
+        return entities, relations
 
     def _result(self, status: str, failure_reason: str | None = None) -> dict[str, Any]:
         """The head of a page's extraction result: status, schema, model, prompt version."""
@@ -149,11 +164,17 @@ class Extractor:
             "model": self.model,
             "prompt_version": self.prompt.version if self.llm else None,
             "dropped_ungrounded": 0,
+            "dropped_invalid": 0,
             "failure_reason": failure_reason,
         }
 
-    async def _chunk_answer(self, text: str, usage: Usage, depth: int = 0) -> BaseModel:
-        """The validated answer for one piece of text, from the cache or the LLM."""
+    async def _chunk_answer(
+        self, text: str, usage: Usage, dropped: list[DroppedItem], depth: int = 0
+    ) -> BaseModel:
+        """The validated answer for one piece of text, from the cache or the LLM.
+
+        What the LLM answered but did not validate is added to ``dropped``.
+        """
         key = cache_key(self.model or "", self.prompt.version, self._schema_text, text)
         cached = self.cache.get(key) if self.cache is not None else None
         if cached is not None:
@@ -162,22 +183,33 @@ class Extractor:
             return self.schema.model_validate_json(cached)
         self.on_stat("llm/cache_misses", 1)
         try:
-            answer = await self._ask(text, usage)
+            parsed = await self._ask(text, usage)
         except TruncatedError:
-            halves = split_text(text) if depth < MAX_SPLIT_DEPTH else None
-            if halves is None:
-                answer = await self._ask(text, usage, max_tokens=2 * self.llm.settings.max_tokens)
-            else:
-                self.on_stat("llm/splits", 1)
-                first, second = await asyncio.gather(
-                    *(self._chunk_answer(half, usage, depth + 1) for half in halves)
-                )
-                answer = merge_models(first, second)
+            answer = await self._answer_truncated(text, usage, dropped, depth)
+        else:
+            dropped.extend(parsed.dropped)
+            answer = parsed.value
         if self.cache is not None:
             self.cache.put(key, answer.model_dump_json())
         return answer
 
-    async def _ask(self, text: str, usage: Usage, max_tokens: int | None = None) -> BaseModel:
+    async def _answer_truncated(
+        self, text: str, usage: Usage, dropped: list[DroppedItem], depth: int
+    ) -> BaseModel:
+        """The answer for a text whose answer was cut: its halves merged, or a bigger budget."""
+        assert self.llm is not None
+        halves = split_text(text) if depth < MAX_SPLIT_DEPTH else None
+        if halves is None:
+            parsed = await self._ask(text, usage, max_tokens=2 * self.llm.settings.max_tokens)
+            dropped.extend(parsed.dropped)
+            return parsed.value
+        self.on_stat("llm/splits", 1)
+        first, second = await asyncio.gather(
+            *(self._chunk_answer(half, usage, dropped, depth + 1) for half in halves)
+        )
+        return merge_models(first, second)
+
+    async def _ask(self, text: str, usage: Usage, max_tokens: int | None = None) -> ParsedAnswer:
         # The delimiter id derives from the text, so the text cannot contain its own end marker
         # (it would have to contain its own hash) and identical text gives identical prompts.
         delimiter_id = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

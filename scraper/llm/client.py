@@ -1,27 +1,29 @@
 """Structured Chat Completions through the official ``openai`` SDK (public contract 1).
 
-:class:`StructuredLLM` sends one chat, validates the JSON answer against a
-Pydantic model, re-asks with the validation errors (bounded), retries 429, 5xx,
+:class:`StructuredLLM` sends one chat and validates the JSON answer against a
+Pydantic model item by item (:mod:`scraper.llm.answers`), re-asking with the
+errors (bounded) only when nothing usable is left. It finds the best structured-
+output mode the server takes (:mod:`scraper.llm.formats`), retries 429, 5xx,
 timeouts and connection errors with exponential backoff and jitter honouring
-Retry-After (the SDK's own retries are off so the counts are ours), bounds the
-calls in flight with a semaphore, counts tokens of every attempt and adapts
-once to servers that reject ``response_format`` JSON schemas.
+Retry-After (the SDK's own retries are off so the counts are ours), stops every
+call once the server will not answer (:mod:`scraper.llm.breaker`), bounds the
+calls in flight with a semaphore and counts tokens of every attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import openai
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -30,8 +32,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from scraper.llm.audit import AuditLog
+from scraper.llm.answers import ParsedAnswer, parse_answer
+from scraper.llm.audit import AuditLog, redact
+from scraper.llm.breaker import Breaker, Outage
 from scraper.llm.cost import CostMeter, Usage, call_cost
+from scraper.llm.formats import MODES, ResponseFormat, next_mode, rejects_format, response_format
 from scraper.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
@@ -39,9 +44,29 @@ logger = logging.getLogger(__name__)
 # Local servers (vLLM, Ollama, llama.cpp, LM Studio) need no key but the SDK demands one.
 PLACEHOLDER_API_KEY = "no-key-required"
 _RETRYABLE_STATUS = {408, 409, 429}
-_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n?```\s*$", re.S)
 
 StatSink = Callable[[str, float], None]
+# A cut answer whose last characters stand 3 times in it is a decoding loop, not a long answer.
+_LOOP_TAIL_CHARS = 100
+_LOOP_REPEATS = 3
+
+
+@dataclass
+class _Call:
+    """One chat request as the retry, adaptation and accounting layers see it."""
+
+    messages: list[dict[str, str]]
+    schema: type[BaseModel]
+    schema_json: dict[str, Any]
+    usage: Usage
+    max_tokens: int
+    frequency_penalty: float | None = None
+
+
+def repeats_itself(content: str) -> bool:
+    """True when the end of ``content`` repeats at least three times: the model loops."""
+    tail = content[-_LOOP_TAIL_CHARS:]
+    return len(content) >= _LOOP_REPEATS * _LOOP_TAIL_CHARS and content.count(tail) >= _LOOP_REPEATS
 
 
 @dataclass(frozen=True)
@@ -57,6 +82,9 @@ class LLMSettings:
     max_reasks: int = 2
     max_tokens: int = 4096
     temperature: float | None = 0.0
+    response_format: ResponseFormat | None = None  # None: find the best the server takes
+    fail_fast_after: int = 5  # failed attempts in a row (no success) that stop the calls
+    loop_penalty: float = 0.5  # frequency_penalty of the one re-send of a looping answer
 
 
 class LLMError(Exception):
@@ -80,6 +108,14 @@ class BudgetExceeded(LLMError):
 
     def __init__(self, detail: str = "") -> None:
         super().__init__("llm_budget_exceeded", detail)
+
+
+class LLMUnavailable(LLMError):
+    """The LLM server will not answer (bad key, unknown model, down): no call is made."""
+
+    def __init__(self, outage: Outage) -> None:
+        super().__init__(outage.reason, outage.message)
+        self.outage = outage
 
 
 def llm_configured(environ: Mapping[str, str] = os.environ) -> bool:
@@ -148,22 +184,6 @@ def _error_reason(exc: BaseException) -> str:
     return "llm_error"
 
 
-def _validation_summary(exc: ValidationError, limit: int = 10) -> str:
-    """The validation errors as short lines the model can act on."""
-    lines = []
-    for error in exc.errors(include_url=False)[:limit]:
-        where = ".".join(str(part) for part in error["loc"]) or "(root)"
-        lines.append(f"{where}: {error['msg']}")
-    more = exc.error_count() - limit
-    return "; ".join(lines) + (f"; and {more} more" if more > 0 else "")
-
-
-def parse_answer(content: str, schema: type[BaseModel]) -> BaseModel:
-    """The model's answer validated against ``schema`` (a Markdown code fence is tolerated)."""
-    fenced = _FENCE.match(content)
-    return schema.model_validate_json(fenced.group(1) if fenced else content)
-
-
 class StructuredLLM:
     """JSON answers validated against a Pydantic model, with retries, re-asks and accounting."""
 
@@ -183,14 +203,22 @@ class StructuredLLM:
         self.meter = meter
         self.on_stat = on_stat
         self.audit = audit
+        self.breaker = Breaker(
+            settings.fail_fast_after, base_url=str(client.base_url), model=settings.model
+        )
         self._semaphore = asyncio.Semaphore(settings.concurrency)
+        # Until a first answer, calls go one at a time: a server that rejects the response
+        # format or the key then costs one call, not one per call in flight.
+        self._probing = asyncio.Lock()
+        self._answered = asyncio.Event()
         self._backoff = wait_exponential_jitter(
             multiplier=settings.backoff_initial, max=settings.backoff_max
         )
         # Request options some servers reject; each is adapted once, for every later call.
-        self._json_schema_supported = True
+        self.mode = settings.response_format or MODES[0]
         self._max_tokens_param = "max_tokens"
         self._send_temperature = settings.temperature is not None
+        self._send_frequency_penalty = True
         self._price_warned = False
 
     async def generate(
@@ -202,48 +230,61 @@ class StructuredLLM:
         usage: Usage,
         *,
         max_tokens: int | None = None,
-    ) -> BaseModel:
-        """The answer to ``messages`` as a valid ``schema`` instance.
+    ) -> ParsedAnswer:
+        """The usable answer to ``messages``: a valid ``schema`` instance and what was dropped.
 
-        Invalid answers are re-asked up to ``max_reasks`` times with the
-        validation errors. Every attempt's usage is added to ``usage``.
-        Raises :class:`LLMError` (``llm_invalid_output`` after the re-asks),
-        :class:`TruncatedError` or :class:`BudgetExceeded`.
+        An answer with nothing usable left is re-asked up to ``max_reasks`` times
+        with the errors. Every attempt's usage is added to ``usage``. Raises
+        :class:`LLMError` (``llm_invalid_output`` after the re-asks),
+        :class:`TruncatedError`, :class:`BudgetExceeded` or :class:`LLMUnavailable`.
         """
-        conversation = list(messages)
-        errors = ""
+        call = _Call(messages, schema, schema_json, usage, max_tokens or self.settings.max_tokens)
+        error = ""
         for attempt in range(self.settings.max_reasks + 1):
             if attempt:
                 self.on_stat("llm/reasks", 1)
-            completion = await self._complete_with_retries(
-                conversation, schema, schema_json, usage, max_tokens or self.settings.max_tokens
-            )
-            choice = completion.choices[0]
-            content = choice.message.content or ""
-            if choice.finish_reason == "length":
-                self.on_stat("llm/truncated", 1)
-                raise TruncatedError(f"answer cut at {len(content)} characters")
-            if choice.finish_reason == "content_filter" or getattr(choice.message, "refusal", None):
-                raise LLMError("llm_refused", str(getattr(choice.message, "refusal", "") or ""))
-            try:
-                return parse_answer(content, schema)
-            except ValidationError as exc:
-                errors = _validation_summary(exc)
-                self.on_stat("llm/invalid_answers", 1)
-            conversation += [
+            content = await self._content(call)
+            parsed = parse_answer(content, schema)
+            for repair in parsed.repairs:
+                self.on_stat(f"llm/repairs/{repair}", 1)
+            if parsed.dropped:
+                self.on_stat("llm/dropped_invalid", len(parsed.dropped))
+            if parsed.usable:
+                return parsed
+            error = parsed.error
+            self.on_stat("llm/invalid_answers", 1)
+            call.messages = [
+                *call.messages,
                 {"role": "assistant", "content": content},
-                {"role": "user", "content": reask_message(errors)},
+                {"role": "user", "content": reask_message(error)},
             ]
-        raise LLMError("llm_invalid_output", errors)
+        raise LLMError("llm_invalid_output", error)
 
-    async def _complete_with_retries(
-        self,
-        messages: list[dict[str, str]],
-        schema: type[BaseModel],
-        schema_json: dict[str, Any],
-        usage: Usage,
-        max_tokens: int,
-    ) -> Any:
+    async def _content(self, call: _Call) -> str:
+        """The text of the answer to ``call``; a looping answer is asked again, penalised."""
+        choice = (await self._complete(call)).choices[0]
+        if choice.finish_reason == "length" and repeats_itself(choice.message.content or ""):
+            # Greedy decoding in a loop never ends by itself; a frequency penalty breaks it
+            # (keys and punctuation repeat in any JSON, so it is not sent unless needed).
+            self.on_stat("llm/loops", 1)
+            penalised = dataclasses.replace(call, frequency_penalty=self.settings.loop_penalty)
+            choice = (await self._complete(penalised)).choices[0]
+        content = choice.message.content or ""
+        if choice.finish_reason == "length":
+            self.on_stat("llm/truncated", 1)
+            raise TruncatedError(f"answer cut at {len(content)} characters")
+        if choice.finish_reason == "content_filter" or getattr(choice.message, "refusal", None):
+            raise LLMError("llm_refused", str(getattr(choice.message, "refusal", "") or ""))
+        return content
+
+    async def _complete(self, call: _Call) -> Any:
+        if not self._answered.is_set():
+            async with self._probing:
+                if not self._answered.is_set():
+                    return await self._complete_with_retries(call)
+        return await self._complete_with_retries(call)
+
+    async def _complete_with_retries(self, call: _Call) -> Any:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.settings.max_retries + 1),
             wait=self._wait,
@@ -254,13 +295,11 @@ class StructuredLLM:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._complete_adapting(
-                        messages, schema, schema_json, usage, max_tokens
-                    )
+                    return await self._attempt(call)
         except openai.APIError as exc:
             reason = _error_reason(exc)
             self.on_stat(f"llm/errors/{reason}", 1)
-            raise LLMError(reason, str(exc)[:300]) from exc
+            raise LLMError(reason, redact(str(exc))[:300]) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def _wait(self, state: RetryCallState) -> float:
@@ -275,35 +314,69 @@ class StructuredLLM:
         self.on_stat("llm/retries", 1)
         self.on_stat(f"llm/retries/{_error_reason(exc) if exc else 'unknown'}", 1)
 
-    async def _complete_adapting(
-        self,
-        messages: list[dict[str, str]],
-        schema: type[BaseModel],
-        schema_json: dict[str, Any],
-        usage: Usage,
-        max_tokens: int,
-    ) -> Any:
-        """One call; a request option the server rejects is adapted once and the call re-sent."""
-        while True:
-            try:
-                return await self._complete_once(messages, schema, schema_json, usage, max_tokens)
-            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                if not self._adapt_to_rejection(exc):
-                    raise
+    async def _attempt(self, call: _Call) -> Any:
+        """One attempt; a server that will not answer trips the breaker."""
+        try:
+            completion = await self._complete_adapting(call)
+        except openai.APIError as exc:
+            outage = self.breaker.failure(exc)
+            if outage is not None:
+                raise self._stopped(outage) from exc
+            raise
+        self.breaker.success()
+        self._answered.set()
+        return completion
 
-    def _adapt_to_rejection(self, exc: openai.APIStatusError) -> bool:
-        """Drop the request option ``exc`` complains about; False when there is none."""
-        message = str(exc).lower()
-        rejects_schema = "response_format" in message or "json_schema" in message
-        if self._json_schema_supported and rejects_schema:
-            self._json_schema_supported = False
-            self.on_stat("llm/json_mode_fallback", 1)
+    async def _complete_adapting(self, call: _Call) -> Any:
+        """One call; a request shape the server rejects is adapted once and the call re-sent."""
+        while True:
+            mode = self.mode
+            try:
+                return await self._complete_once(call, mode)
+            except openai.APIStatusError as exc:
+                if self._adapt_to_rejection(exc, mode):
+                    continue
+                if mode is not ResponseFormat.PROMPT and rejects_format(exc):
+                    raise self._stopped(self._format_outage(exc, mode)) from exc
+                raise
+
+    def _format_outage(self, exc: openai.APIStatusError, mode: ResponseFormat) -> Outage:
+        detail = redact(" ".join(exc.message.split()))[:200]
+        fix = "LLM_RESPONSE_FORMAT=auto" if self.settings.response_format else "LLM_MODEL"
+        return Outage(
+            "llm_format_rejected",
+            f"the LLM server {self.client.base_url} rejects response_format {mode.value} "
+            f"(HTTP {exc.status_code}: {detail}); set {fix} "
+            "(see 'Use a local model' in the README)",
+        )
+
+    def _stopped(self, outage: Outage) -> LLMUnavailable:
+        """Stop every call from now on, for ``outage``; the error to raise."""
+        self.breaker.trip(outage)
+        self.on_stat(f"llm/stopped/{outage.reason}", 1)
+        return LLMUnavailable(outage)
+
+    def _adapt_to_rejection(self, exc: openai.APIStatusError, mode: ResponseFormat) -> bool:
+        """Drop or weaken the request option ``exc`` complains about; False when there is none."""
+        if mode is not self.mode:
+            return True  # another call already adapted: send again as it now does
+        negotiating = self.settings.response_format is None
+        weaker = next_mode(mode)
+        if negotiating and weaker is not None and rejects_format(exc):
+            self.mode = weaker
+            self.on_stat("llm/format_rejections", 1)
             logger.warning(
-                "The LLM server rejected a JSON-schema response_format (%s); "
-                "falling back to JSON mode (the schema stays in the prompt).",
-                str(exc)[:200],
+                "The LLM server rejected response_format %s (HTTP %d: %s); using %s for the "
+                "rest of the crawl (pin one with LLM_RESPONSE_FORMAT).",
+                mode.value,
+                exc.status_code,
+                redact(" ".join(exc.message.split()))[:200],
+                weaker.value,
             )
             return True
+        if not isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+            return False
+        message = str(exc).lower()
         if self._max_tokens_param == "max_tokens" and "max_completion_tokens" in message:
             self._max_tokens_param = "max_completion_tokens"
             logger.warning("The LLM server wants max_completion_tokens instead of max_tokens.")
@@ -312,47 +385,33 @@ class StructuredLLM:
             self._send_temperature = False
             logger.warning("The LLM server rejected temperature; using the model's default.")
             return True
+        if self._send_frequency_penalty and "frequency_penalty" in message:
+            self._send_frequency_penalty = False
+            logger.warning("The LLM server rejected frequency_penalty; looping answers stay cut.")
+            return True
         return False
 
-    def _request(
-        self,
-        messages: list[dict[str, str]],
-        schema: type[BaseModel],
-        schema_json: dict[str, Any],
-        max_tokens: int,
-    ) -> dict[str, Any]:
-        if self._json_schema_supported:
-            response_format: dict[str, Any] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": re.sub(r"[^A-Za-z0-9_-]", "_", schema.__name__)[:64],
-                    "schema": schema_json,
-                    "strict": False,
-                },
-            }
-        else:
-            response_format = {"type": "json_object"}
+    def _request(self, call: _Call, mode: ResponseFormat) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.settings.model,
-            "messages": messages,
-            "response_format": response_format,
-            self._max_tokens_param: max_tokens,
+            "messages": call.messages,
+            self._max_tokens_param: call.max_tokens,
         }
+        requested_format = response_format(mode, call.schema.__name__, call.schema_json)
+        if requested_format is not None:
+            request["response_format"] = requested_format
         if self._send_temperature:
             request["temperature"] = self.settings.temperature
+        if call.frequency_penalty is not None and self._send_frequency_penalty:
+            request["frequency_penalty"] = call.frequency_penalty
         return request
 
-    async def _complete_once(
-        self,
-        messages: list[dict[str, str]],
-        schema: type[BaseModel],
-        schema_json: dict[str, Any],
-        usage: Usage,
-        max_tokens: int,
-    ) -> Any:
+    async def _complete_once(self, call: _Call, mode: ResponseFormat) -> Any:
+        if self.breaker.outage is not None:
+            raise LLMUnavailable(self.breaker.outage)
         if self.meter.exhausted:
             raise BudgetExceeded(f"spent ${self.meter.total.cost_usd:.4f}")
-        request = self._request(messages, schema, schema_json, max_tokens)
+        request = self._request(call, mode)
         async with self._semaphore:
             if self.audit:
                 self.audit.write("request", base_url=str(self.client.base_url), **request)
@@ -361,11 +420,11 @@ class StructuredLLM:
                     **request, timeout=self.settings.timeout
                 )
             except openai.APIError as exc:
-                self._account(usage, Usage(calls=1))
+                self._account(call.usage, Usage(calls=1))
                 if self.audit:
                     self._audit_error(exc)
                 raise
-        self._account(usage, self._completion_usage(messages, completion))
+        self._account(call.usage, self._completion_usage(call.messages, completion))
         if self.audit:
             self.audit.write(
                 "response",
