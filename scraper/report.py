@@ -49,6 +49,9 @@ def crawl_report(stats: dict[str, Any], model: str | None) -> dict[str, Any]:
         },
         "llm": {
             "model": model,
+            "response_format": stats.get("llm/response_format"),
+            "format_rejections": _count(stats, "llm/format_rejections"),
+            "stopped": stats.get("llm/stopped"),
             "chunks": _count(stats, "llm/chunks"),
             "cache_hits": _count(stats, "llm/cache_hits"),
             "calls": _count(stats, "llm/calls"),
@@ -59,10 +62,24 @@ def crawl_report(stats: dict[str, Any], model: str | None) -> dict[str, Any]:
             "completion_tokens": _count(stats, "llm/completion_tokens"),
             "cost_usd": None if unpriced else float(stats.get("llm/cost_usd", 0) or 0),
             "dropped_ungrounded": _count(stats, "llm/dropped_ungrounded"),
+            "dropped_invalid": _count(stats, "llm/dropped_invalid"),
+            "invalid_answers": _count(stats, "llm/invalid_answers"),
         },
         "graph": {name: _count(stats, f"graph/{name}") for name in GRAPH_COUNTS},
         "failures": failures,
     }
+
+
+def _llm_mode(llm: dict[str, Any]) -> str:
+    """How the LLM was asked, and whether its calls stopped early."""
+    parts = []
+    if llm["response_format"]:
+        parts.append(f"response_format {llm['response_format']}")
+    if llm["format_rejections"]:
+        parts.append(f"{llm['format_rejections']} rejected")
+    if llm["stopped"]:
+        parts.append(f"stopped: {llm['stopped']}")
+    return f"; {', '.join(parts)}" if parts else ""
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -85,13 +102,14 @@ def format_report(report: dict[str, Any]) -> str:
             f"{extraction['skipped']} skipped, {extraction['failed']} failed",
             f"  chunks:     {llm['chunks']} ({llm['cache_hits']} cache hits)",
             f"  LLM calls:  {llm['calls']} ({llm['retries']} retries, {llm['reasks']} re-asks, "
-            f"{llm['splits']} splits)",
+            f"{llm['splits']} splits){_llm_mode(llm)}",
             f"  tokens:     {llm['prompt_tokens']:,} prompt + "
             f"{llm['completion_tokens']:,} completion",
             f"  cost:       {cost}",
             f"  graph:      entities +{graph['entities_added']} -{graph['entities_removed']}, "
             f"relations +{graph['relations_added']} -{graph['relations_removed']}",
-            f"  dropped:    {llm['dropped_ungrounded']} ungrounded entities/relations",
+            f"  dropped:    {llm['dropped_ungrounded']} ungrounded entities/relations, "
+            f"{llm['dropped_invalid']} invalid",
             f"  failures:   {failures}",
         ]
     )

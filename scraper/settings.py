@@ -87,10 +87,18 @@ LLM_BACKOFF_MAX = 60.0
 LLM_MAX_REASKS = 2  # re-asks with the validation errors when an answer is invalid
 LLM_MAX_TOKENS = 4096  # answer budget per call
 LLM_TEMPERATURE = 0.0
+# auto (find the best the server takes) | json_schema | json_object_schema | json_object | prompt
+LLM_RESPONSE_FORMAT = "auto"
+# Failed attempts in a row (refused connections, unknown host, 5xx) that stop the LLM calls for
+# the crawl; a bad key (401/403), an unknown model (404) or no quota stops them at once.
+LLM_FAIL_FAST_AFTER = 5
+# An answer cut at LLM_MAX_TOKENS that repeats itself (a decoding loop) is asked once more with
+# this frequency_penalty before it counts as truncated.
+LLM_LOOP_PENALTY = 0.5
 LLM_CACHE_ENABLED = True
 LLM_CACHE_DIR = ".semantic/llm-cache"
 LLM_PRICES = {}  # {"model": [input, output] USD per 1M tokens}, over the built-in table
-LLM_BUDGET_USD = None  # stop the crawl cleanly once this much was spent
+LLM_BUDGET_USD = None  # no more LLM calls once this much was spent (pages still recorded)
 LLM_AUDIT_LOG = None  # path of a JSON-lines log of every LLM request/response (keys redacted)
 FAILURES_FILE = ".semantic/failures.jsonl"  # failed extractions, for `scrapy retry_failed`
 

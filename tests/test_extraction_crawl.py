@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from scraper.graph import open_store
+from scraper.graph.queries import entity_lines
 from tests.crawling import run_crawl, run_scrapy
 from tests.fake_llm import FakeLLM, Reply, knowledge_graph_answer, page_text, serve_fake_llm
+from tests.processes import free_port
 from tests.sites import serve
 
 FAST_LLM = {"LLM_BACKOFF_INITIAL": "0.01", "LLM_BACKOFF_MAX": "0.05", "LLM_TIMEOUT": "5"}
@@ -126,27 +129,96 @@ def test_without_llm_the_crawl_uses_structured_data_and_says_so_once(tmp_path):
     assert "OPENAI_BASE_URL" in result.log
 
 
-def test_budget_stops_the_crawl_cleanly(tmp_path):
-    pages = {f"/p{i}": page(f"Page Number{i} Report") for i in range(30)}
-    with serve(site_of(pages)) as site, serve_fake_llm(FakeLLM(latency=0.05)) as fake:
-        result = run_crawl(
-            tmp_path,
-            {"url": site.url, "render": "never"},
-            {**FAST_LLM, "LLM_BUDGET_USD": "0.0005", "CONCURRENT_REQUESTS": "2"},
-            {"OPENAI_BASE_URL": fake.base_url},
-        )
+def structured_site(count: int) -> dict[str, str]:
+    """``count`` pages, each with the same Organization JSON-LD."""
+    head = f"<script type='application/ld+json'>{ORG_JSON_LD}</script>"
+    return site_of({f"/p{i}": page(f"Page Number{i} Report", head=head) for i in range(count)})
+
+
+def stored_names(tmp_path) -> set[str]:
+    with open_store(str(tmp_path / "graph"), write=False) as store:
+        return {e["name"] for e in entity_lines(store)}
+
+
+def test_budget_stops_the_spending_not_the_crawl(tmp_path):
+    with serve(structured_site(30)) as site, serve_fake_llm(FakeLLM(latency=0.05)) as fake:
+        env = {"OPENAI_BASE_URL": fake.base_url}
+        settings = {**FAST_LLM, "LLM_BUDGET_USD": "0.0005", "CONCURRENT_REQUESTS": "2"}
+        result = run_crawl(tmp_path, {"url": site.url, "render": "never"}, settings, env)
         calls = len(fake.requests)
+        recorded = failures_file(tmp_path)
+        retry = retry_failed(tmp_path, env, {**settings, "LLM_BUDGET_USD": "1"})
     assert result.returncode == 0, result.log[-3000:]
-    assert "Closing spider (llm_budget_exceeded)" in result.log
     assert "LLM budget of $0.0005 reached" in result.log
-    assert calls < 31  # it stopped before extracting the whole site
-    statuses = [r["extraction"]["status"] for r in result.records if r["extraction"]]
-    assert statuses.count("ok") >= 1
-    not_extracted = [
-        r for r in result.records if r["extraction"] and r["extraction"]["status"] != "ok"
-    ]
-    assert all(r["extraction"]["failure_reason"] == "llm_budget_exceeded" for r in not_extracted)
-    assert {f["url"] for f in failures_file(tmp_path)} == {r["url"] for r in not_extracted}
+    assert result.log.count("no more LLM calls") == 1
+    assert calls < 31  # it stopped spending before extracting the whole site
+    # No page is lost: all 32 are recorded, those the LLM missed with their structured data.
+    assert len(result.records) == 32
+    extracted = [r for r in result.records if r["extraction"]]
+    assert sum(r["extraction"]["status"] == "ok" for r in extracted) >= 1
+    not_extracted = [r for r in extracted if r["extraction"]["status"] != "ok"]
+    assert len(not_extracted) > 10
+    for record in not_extracted:
+        assert record["extraction"]["failure_reason"] == "llm_budget_exceeded"
+        assert {"Acme Corporation", "Jane Doe"} <= {
+            e["name"] for e in record["extraction"]["entities"]
+        }
+    assert {f["url"] for f in recorded} == {r["url"] for r in not_extracted}
+    # `scrapy retry_failed` with more budget finishes the job.
+    assert retry.returncode == 0, retry.log[-3000:]
+    assert {r["url"] for r in retry.records} == {r["url"] for r in not_extracted}
+    assert {r["extraction"]["status"] for r in retry.records} == {"ok"}
+    assert failures_file(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason", "fix"),
+    [
+        (
+            Reply(status=401, error="Incorrect API key provided: sk-wrong123456"),
+            "llm_auth_error",
+            "set OPENAI_API_KEY",
+        ),
+        (
+            Reply(status=404, error="The model `gpt-4o-mini` does not exist"),
+            "llm_model_not_found",
+            "set LLM_MODEL",
+        ),
+    ],
+)
+def test_a_server_that_refuses_every_call_is_asked_once(tmp_path, reply, reason, fix):
+    with serve(structured_site(12)) as site, serve_fake_llm(FakeLLM(lambda b: reply)) as fake:
+        result = run_crawl(
+            tmp_path, {"url": site.url, "render": "never"}, FAST_LLM,
+            {"OPENAI_BASE_URL": fake.base_url},
+        )  # fmt: skip
+        calls = len(fake.requests)
+    assert_llm_stopped(tmp_path, result, reason, fix, pages=14)
+    assert calls == 1
+
+
+def test_a_server_that_is_not_listening_is_tried_a_few_times(tmp_path):
+    with serve(structured_site(12)) as site:
+        result = run_crawl(
+            tmp_path, {"url": site.url, "render": "never"},
+            {**FAST_LLM, "LLM_FAIL_FAST_AFTER": "3"},
+            {"OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"},
+        )  # fmt: skip
+    assert_llm_stopped(tmp_path, result, "llm_unreachable", "set OPENAI_BASE_URL", pages=14)
+    assert "'llm/calls': 3," in result.log
+
+
+def assert_llm_stopped(tmp_path, result, reason: str, fix: str, pages: int) -> None:
+    """The crawl went on without the LLM: one ERROR line, every page and its JSON-LD kept."""
+    assert result.returncode == 0, result.log[-3000:]
+    errors = [line for line in result.log.splitlines() if " ERROR: " in line]
+    assert len(errors) == 1 and "LLM calls stopped" in errors[0] and fix in errors[0]
+    assert "Traceback" not in result.log and "sk-wrong123456" not in result.log
+    assert len(result.records) == pages
+    extracted = [r for r in result.records if r["extraction"]]
+    assert {r["extraction"]["failure_reason"] for r in extracted} == {reason}
+    assert {"Acme Corporation", "Jane Doe"} <= stored_names(tmp_path)
+    assert {f["url"] for f in failures_file(tmp_path)} == {r["url"] for r in extracted}
 
 
 @pytest.mark.parametrize("schema", ["schemas.product:Product"])

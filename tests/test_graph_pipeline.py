@@ -8,7 +8,8 @@ from scrapy.utils.test import get_crawler
 from scraper.graph import EmbeddedStore, SparqlEndpointStore
 from scraper.items import PageRecord
 from scraper.pipelines.graph import GraphPipeline
-from tests.oxigraph_server import free_port, oxigraph_server
+from tests.oxigraph_server import oxigraph_server
+from tests.processes import free_port
 
 URL = "https://shop.example/acme"
 
@@ -42,18 +43,29 @@ async def opened_pipeline(store, **settings):
 
 
 async def test_pages_are_stored_and_failed_fetches_keep_their_facts(tmp_path):
+    """A failed fetch keeps the page's facts; a failed LLM call still stores structured data."""
     pipeline, stats = await opened_pipeline(tmp_path / "graph")
     stored = await pipeline.process_item(record(etag='"abc"'))
     failed = record(content_hash=None, extraction=None)
     failed.fail("fetch", "http_503", "Service Unavailable")
     await pipeline.process_item(failed)
-    no_llm = record(url="https://shop.example/other")
-    no_llm.extraction = {"status": "failed", "failure_reason": "llm_timeout", "entities": []}
+    no_llm = record(url="https://shop.example/other", name="Beta Industries")
+    no_llm.extraction |= {"status": "failed", "failure_reason": "llm_timeout"}
+    no_llm.extraction["entities"][0]["origin"] = "structured_data"
     await pipeline.process_item(no_llm)
     await pipeline.close_spider()
     assert stored.ok and failed.failures[-1].stage == "fetch"  # nothing added by the store
-    assert stats.get_value("graph/pages_stored") == 1
+    # The page whose LLM extraction failed still has its structured data stored.
+    assert stats.get_value("graph/pages_stored") == 2
     assert stats.get_value("graph/attempts_failed") == 2
+    # The next crawl's LLM fails again on the same content: what was stored stays.
+    pipeline, stats = await opened_pipeline(tmp_path / "graph")
+    await pipeline.process_item(
+        record(url=no_llm.url, extraction=no_llm.extraction | {"entities": []})
+    )
+    await pipeline.close_spider()
+    assert stats.get_value("graph/pages_stored") is None
+    assert stats.get_value("graph/attempts_failed") == 1
     with EmbeddedStore.open_reader(tmp_path / "graph") as store:
         state = store.page_state(URL)
         assert state.content_hash == "hash-1" and state.etag == '"abc"'
@@ -62,6 +74,9 @@ async def test_pages_are_stored_and_failed_fetches_keep_their_facts(tmp_path):
         assert [n["n"].value for n in names] == ["Acme Corporation"]
         retry = store.page_state("https://shop.example/other")
         assert retry.needs_retry and retry.failures[0]["reason"] == "llm_timeout"
+        graph = "GRAPH <https://shop.example/other>"
+        names = store.select(f"SELECT ?n WHERE {{ {graph} {{ ?e schema:name ?n }} }}")
+        assert [n["n"].value for n in names] == ["Beta Industries"]
 
 
 async def test_an_unreachable_endpoint_fails_pages_with_a_reason_and_they_can_be_retried(

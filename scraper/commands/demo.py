@@ -52,6 +52,7 @@ class Command(ScrapyCommand):
         settings.set("GRAPH_STORE", str(output / "graph"), priority="cmdline")
         settings.set("REPORT_DIR", str(output / "reports"), priority="cmdline")
         settings.set("FAILURES_FILE", str(output / "failures.jsonl"), priority="cmdline")
+        settings.set("LLM_CACHE_DIR", str(output / "llm-cache"), priority="cmdline")
         settings.set("FEEDS", {str(pages): {"format": "jsonlines", "overwrite": True}}, "cmdline")
         try:
             crawler = self.crawler_process.create_crawler("semantic")

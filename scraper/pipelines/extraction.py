@@ -15,13 +15,17 @@ from scraper.extraction.failures import STAGE, FailedPage, FailuresFile
 from scraper.items import PageRecord
 from scraper.llm import (
     AuditLog,
+    BudgetExceeded,
     CostMeter,
     IOThread,
     LLMCache,
+    LLMError,
     LLMSettings,
+    LLMUnavailable,
     StructuredLLM,
     llm_configured,
     make_openai_client,
+    parse_mode,
     price_table,
 )
 from scraper.paths import project_path
@@ -43,7 +47,9 @@ class ExtractionPipeline:
     """Fill ``PageRecord.extraction``; record failed pages in FAILURES_FILE for a retry.
 
     Pages that already failed in an earlier stage pass through untouched. The
-    LLM_* settings configure the calls; LLM_BUDGET_USD closes the crawl when spent.
+    LLM_* settings configure the calls. Once LLM_BUDGET_USD is spent, or the server
+    will not answer (bad key, unknown model, down), no more calls are made: the crawl
+    goes on with structured data only and records each page the LLM missed.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -60,6 +66,9 @@ class ExtractionPipeline:
             max_reasks=settings.getint("LLM_MAX_REASKS"),
             max_tokens=settings.getint("LLM_MAX_TOKENS"),
             temperature=_optional_float(settings.get("LLM_TEMPERATURE")),
+            response_format=parse_mode(settings.get("LLM_RESPONSE_FORMAT")),
+            fail_fast_after=settings.getint("LLM_FAIL_FAST_AFTER"),
+            loop_penalty=settings.getfloat("LLM_LOOP_PENALTY"),
         )
         self.prompt = load_prompt(settings.get("LLM_PROMPT_VERSION"))
         self.default_schema = settings.get("EXTRACTION_SCHEMA")
@@ -85,7 +94,7 @@ class ExtractionPipeline:
             )
         self.extractor: Extractor | None = None
         self._crawl_loop: asyncio.AbstractEventLoop | None = None
-        self._closing: asyncio.Task | None = None
+        self._llm_stopped = False  # said once: the LLM is off for the rest of the crawl
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractionPipeline:
@@ -131,22 +140,33 @@ class ExtractionPipeline:
             item.fail(STAGE, reason, detail)
             self.stats.inc_value(f"extract/failed/{reason}")
             self.failures.record(FailedPage(item, reason, detail, outcome.result["schema"]))
-        if self.meter.exhausted and self._closing is None:
-            logger.warning(
-                "LLM budget of $%.4f reached ($%.4f spent): closing the crawl. Pages in "
-                "flight finish or are recorded as not extracted (llm_budget_exceeded) in %s "
-                "for `scrapy retry_failed`.",
-                self.meter.budget_usd,
-                self.meter.total.cost_usd,
-                self.failures.path,
-            )
-            self.stats.set_value("llm/budget_exceeded", True)
-            self._closing = asyncio.ensure_future(
-                self.crawler.engine.close_spider_async(reason="llm_budget_exceeded")
-            )
+            self._say_llm_stopped(outcome.failure)
         return item
 
+    def _say_llm_stopped(self, failure: LLMError) -> None:
+        """One log line when the LLM calls stop for the rest of the crawl, and why."""
+        if self._llm_stopped or not isinstance(failure, LLMUnavailable | BudgetExceeded):
+            return
+        self._llm_stopped = True
+        self.stats.set_value("llm/stopped", failure.reason)
+        after = (
+            "The crawl goes on with structured data only; the pages left without LLM "
+            f"extraction are recorded in {self.failures.path} for `scrapy retry_failed`."
+        )
+        if isinstance(failure, LLMUnavailable):
+            logger.error("LLM calls stopped: %s. %s", failure.outage.message, after)
+        else:
+            self.stats.set_value("llm/budget_exceeded", True)
+            logger.warning(
+                "LLM budget of $%.4f reached ($%.4f spent): no more LLM calls. %s",
+                self.meter.budget_usd,
+                self.meter.total.cost_usd,
+                after,
+            )
+
     async def close_spider(self) -> None:
+        if self.llm is not None:
+            self.stats.set_value("llm/response_format", self.llm.mode.value)
         if self.llm is not None and self.io is not None:
             await self.io.run(self.llm.client.close())
             self.io.stop()

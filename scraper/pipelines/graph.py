@@ -79,8 +79,9 @@ def attempt_failures(record: PageRecord) -> list[tuple[str, str, str]]:
 class GraphPipeline:
     """Store each page: facts replaced atomically, or the failed attempt remembered.
 
-    Pages whose fetch or extraction failed keep the facts they had (a failed fetch must
-    not wipe a page); the store marks them for retry. Store calls run one at a time in a
+    Pages whose fetch failed keep the facts they had (a failed fetch must not wipe a
+    page); a page whose LLM extraction failed stores its structured data unless its
+    content is unchanged. The store marks failed pages for retry. Store calls run one at a time in a
     worker thread, so resolution sees every earlier page and the reactor never blocks.
     """
 
@@ -174,10 +175,14 @@ class GraphPipeline:
                 self.stats.inc_value("graph/facts_removed", removed)
                 del self.previous[provenance.url]
                 item.change = "removed"
-            elif status in STORED_STATUSES and not _same_content(previous, provenance):
+            elif _brings_new_facts(status, previous, provenance):
                 result = await self._with_retries(store.replace_page, provenance, item.extraction)
                 self._count_stored(result)
                 item.change = "moved" if moved else ("changed" if previous else "new")
+                failures = attempt_failures(item)
+                if failures:  # the LLM failed: the structured data is stored, the page retried
+                    await self._with_retries(store.record_attempt, provenance, failures)
+                    self.stats.inc_value("graph/attempts_failed")
             else:
                 # No new facts: the page is unchanged (304, same content and extraction
                 # settings) and only its fetch time moves, or it failed and is marked
@@ -257,6 +262,21 @@ class GraphPipeline:
             await self._run(self.store.close)
             self.store = None
         self._executor.shutdown(wait=True)
+
+
+def _brings_new_facts(
+    status: str | None, previous: PageState | None, provenance: PageProvenance
+) -> bool:
+    """True when the record's facts should replace what the store holds for the page.
+
+    A page whose LLM extraction failed still brings its structured data, unless the
+    stored facts came from this very content (an LLM outage must not wipe them).
+    """
+    if status in STORED_STATUSES:
+        return not _same_content(previous, provenance)
+    return status == "failed" and (
+        previous is None or previous.content_hash != provenance.content_hash
+    )
 
 
 def _same_content(previous: PageState | None, provenance: PageProvenance) -> bool:
