@@ -17,7 +17,8 @@ from scraper.graph import (
 )
 from scraper.graph.queries import describe_entity, find_entities
 from scraper.graph.vocab import SCHEMA, provenance_graph
-from tests.oxigraph_server import free_port, oxigraph_server
+from tests.oxigraph_server import oxigraph_server
+from tests.processes import free_port
 
 PAGE_A = "https://shop.example/about"
 PAGE_B = "https://news.example/story?id=7"

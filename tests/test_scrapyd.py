@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from urllib.request import urlopen
 from scraper.graph import EmbeddedStore
 from tests.crawling import PROJECT_DIR, TEST_SETTINGS
 from tests.fake_llm import serve_fake_llm
+from tests.processes import free_port
 from tests.sites import Page, serve
 
 PROJECT = "semantic-scraper"  # the project of scrapy.cfg's [deploy] target
@@ -50,12 +50,6 @@ SITE = {
     "/robots.txt": Page("", content_type="text/plain"),
 }
 PAGE_PATHS = ["/", "/about", "/team"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get_json(url: str, data: list[tuple[str, str]] | None = None) -> dict[str, Any]:
@@ -85,7 +79,7 @@ def _answers(url: str) -> bool:
 @contextmanager
 def running_scrapyd(folder: Path, env: dict[str, str]) -> Iterator[str]:
     """scrapyd on a free port of 127.0.0.1 with its state in ``folder``; yields its URL."""
-    port = _free_port()
+    port = free_port()
     folder.mkdir()
     # scrapyd and its crawl processes read ./scrapyd.conf from their working folder.
     (folder / "scrapyd.conf").write_text(
