@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 EntityType = Literal["Person", "Organization", "Product", "Place", "Event", "CreativeWork", "Thing"]
 ENTITY_TYPES: tuple[str, ...] = EntityType.__args__
+# What models write for a type when they do not use the schema's word (case is matched anyway).
+TYPE_SYNONYMS = {
+    "company": "Organization",
+    "corporation": "Organization",
+    "business": "Organization",
+    "organisation": "Organization",
+    "institution": "Organization",
+    "human": "Person",
+    "people": "Person",
+    "location": "Place",
+    "city": "Place",
+    "country": "Place",
+    "creative_work": "CreativeWork",
+    "book": "CreativeWork",
+    "article": "CreativeWork",
+}
 
 # Attribute values stay simple so every store and export can hold them.
 AttributeValue = str | int | float | bool | list[str]
@@ -27,17 +43,32 @@ class Entity(BaseModel):
         description="Facts about it keyed by lowerCamelCase schema.org property names.",
     )
 
+    @field_validator("type", mode="before")
+    @classmethod
+    def _synonym(cls, value: object) -> object:
+        return TYPE_SYNONYMS.get(value.lower(), value) if isinstance(value, str) else value
+
 
 class Relation(BaseModel):
     """``source`` has property ``type`` whose value is ``target`` (schema.org direction)."""
 
-    source: str = Field(min_length=1, description="Name of the subject entity.")
+    # Other keys models use for the same thing are accepted; the schema shows the first.
+    source: str = Field(
+        min_length=1,
+        description="Name of the subject entity.",
+        validation_alias=AliasChoices("source", "subject", "from"),
+    )
     type: str = Field(
         pattern=r"^[a-z][A-Za-z0-9]*$",
+        validation_alias=AliasChoices("type", "predicate", "relation"),
         description="lowerCamelCase schema.org property (founder, worksFor, manufacturer, ...) "
         "or a lowerCamelCase verb when none fits.",
     )
-    target: str = Field(min_length=1, description="Name of the object entity.")
+    target: str = Field(
+        min_length=1,
+        description="Name of the object entity.",
+        validation_alias=AliasChoices("target", "object", "to"),
+    )
     evidence: str = Field(default="", description="The sentence of the page that states it.")
 
 
@@ -45,4 +76,6 @@ class KnowledgeGraph(BaseModel):
     """Entities and relations stated in a piece of page text."""
 
     entities: list[Entity] = Field(default_factory=list)
-    relations: list[Relation] = Field(default_factory=list)
+    relations: list[Relation] = Field(
+        default_factory=list, validation_alias=AliasChoices("relations", "relationships")
+    )
