@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scraper.names import normalise_name
+from scraper.graph.names import normalise_name
 from tests.crawling import CrawlResult, run_crawl, run_scrapy
 from tests.fake_llm import FakeLLM, serve_fake_llm
 from tests.messy_site import (

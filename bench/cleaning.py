@@ -6,7 +6,7 @@ Datasets (see ``<data>/README.md``):
 
 - ``article-extraction-benchmark``: articles, 4-gram shingle F1 (macro P and R, F1 of means);
 - ``wcxb-dev``: 7 page types, word F1 per page averaged per type. The split is cut in two
-  halves by file number (odd = tune, even = held out); thresholds in ``scraper.cleaning``
+  halves by file number (odd = tune, even = held out); thresholds in ``scraper.clean``
   were tuned on the odd half only and both halves are reported.
 
 Scores use ``<data>/scoring/metrics.py`` (the reference scorer) on text with Markdown
@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import trafilatura
 
-from scraper.cleaning import clean_html
-from scraper.cleaning.dom import parse_html
-from scraper.cleaning.markdown import to_markdown
-from scraper.tokens import count_tokens
+from scraper.chunk.tokens import count_tokens
+from scraper.clean import clean_html
+from scraper.clean.dom import parse_html
+from scraper.clean.markdown import to_markdown
 
 SYSTEMS = ("cleaner", "trafilatura", "whole-page")
 WCXB_TYPES = ("article", "product", "forum", "listing", "collection", "documentation", "service")

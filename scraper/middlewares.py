@@ -9,7 +9,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.httpobj import urlparse_cached
 
-from scraper.addresses import non_public_addresses
+from scraper.fetch.addresses import non_public_addresses
 
 
 class RefusedAddress(IgnoreRequest):

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from scraper.llm import (
+from scraper.chunk.tokens import count_tokens
+from scraper.extract.llm import (
     AuditLog,
     CostMeter,
     LLMSettings,
@@ -29,7 +30,6 @@ from scraper.llm import (
     make_openai_client,
     price_table,
 )
-from scraper.tokens import count_tokens
 
 _PAGE_TEXT = re.compile(r'<page_text id="(\w+)">\n(.*)\n</page_text id="\1">', re.S)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from scraper.names import normalise_name
+from scraper.graph.names import normalise_name
 from tests.fake_llm import Reply, page_text
 
 # --- Fictional name pools (disjoint words, so no name is part of another) ---------------

@@ -1,6 +1,6 @@
 """Extraction quality survives messy answers: real crawls of a generated site, clean vs messy.
 
-The held-out check of the lenient answer parser (``scraper/llm/answers.py``): the answers'
+The held-out check of the lenient answer parser (``scraper/extract/llm/answers.py``): the answers'
 shapes come from ``tests/messy_site.py``, written apart from ``tests/answer_shapes/``.
 ``bench/answer_shapes.py`` runs the same on a bigger site, with a budget scenario.
 """

@@ -20,7 +20,7 @@ from schemas.article import Article
 from schemas.knowledge_graph import KnowledgeGraph
 from schemas.organization import Organization
 from schemas.product import ProductCatalog
-from scraper.llm.answers import DroppedItem, ParsedAnswer, parse_answer
+from scraper.extract.llm.answers import DroppedItem, ParsedAnswer, parse_answer
 
 SHAPES = Path(__file__).parent / "answer_shapes"
 KG_SHAPES = sorted(SHAPES.glob("*.txt"))

@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from scraper.chunking import chunk_markdown
-from scraper.tokens import count_tokens
+from scraper.chunk.chunker import chunk_markdown
+from scraper.chunk.tokens import count_tokens
 
 SECTION = "This sentence talks about the widget and its many parts. " * 20
 

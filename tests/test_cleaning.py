@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from scraper.cleaning import (
+from scraper.clean.dom import parse_html, strip_boilerplate
+from scraper.clean.main_content import (
     CleanedPage,
     add_missing_description,
     clean_html,
     drop_shop_policy_lines,
     drop_unconfirmed_short_lines,
 )
-from scraper.cleaning.dom import parse_html, strip_boilerplate
-from scraper.cleaning.metadata import jsonld_nodes, page_kind, product_description
+from scraper.clean.metadata import jsonld_nodes, page_kind, product_description
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cleaning"
 URL = "https://example.org/page"

@@ -12,7 +12,7 @@ from prompts import load_prompt
 from schemas import load_schema
 from schemas.knowledge_graph import KnowledgeGraph
 from schemas.product import Product, ProductCatalog
-from scraper.extraction import (
+from scraper.extract import (
     Extractor,
     graph_from_model,
     ground,
@@ -21,7 +21,7 @@ from scraper.extraction import (
     merge_relations,
     split_text,
 )
-from scraper.llm import LLMCache
+from scraper.extract.llm import LLMCache
 from tests.fake_llm import (
     FakeLLM,
     Reply,

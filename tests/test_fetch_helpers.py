@@ -4,10 +4,10 @@ import asyncio
 
 import pytest
 
-from scraper.addresses import is_public_address, non_public_addresses
-from scraper.decoding import decode_html
-from scraper.rendering import js_shell_reason
-from scraper.tokens import count_tokens
+from scraper.chunk.tokens import count_tokens
+from scraper.fetch.addresses import is_public_address, non_public_addresses
+from scraper.fetch.decoding import decode_html
+from scraper.fetch.rendering import js_shell_reason
 
 FRENCH = "<p>Café crème brûlée, très élégant, déjà vu à la française.</p>"
 

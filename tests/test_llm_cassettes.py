@@ -17,8 +17,8 @@ import vcr
 
 from prompts import load_prompt
 from schemas.knowledge_graph import KnowledgeGraph
-from scraper.extraction import Extractor
-from scraper.llm import CostMeter, StructuredLLM, make_openai_client, price_table
+from scraper.extract import Extractor
+from scraper.extract.llm import CostMeter, StructuredLLM, make_openai_client, price_table
 from tests.fake_llm import FakeLLM, StatsRecorder, fast_llm_settings, serve_fake_llm
 
 CASSETTES = Path(__file__).parent / "cassettes"

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from schemas.knowledge_graph import KnowledgeGraph
-from scraper.llm import (
+from scraper.extract.llm import (
     AuditLog,
     BudgetExceeded,
     CostMeter,
@@ -23,7 +23,7 @@ from scraper.llm import (
     Usage,
     parse_mode,
 )
-from scraper.llm.client import (
+from scraper.extract.llm.client import (
     PLACEHOLDER_API_KEY,
     llm_configured,
     make_openai_client,
@@ -224,7 +224,7 @@ async def test_format_is_negotiated_down_once_per_mode_and_never_retried(caplog)
     with serve_fake_llm(fake):
         stats = StatsRecorder()
         llm = structured_llm(fake, stats, concurrency=8)
-        with caplog.at_level(logging.WARNING, logger="scraper.llm.client"):
+        with caplog.at_level(logging.WARNING, logger="scraper.extract.llm.client"):
             answers = await asyncio.gather(*(generate(llm) for _ in range(12)))
         modes = [request_mode(r.body) for r in fake.requests]
     assert all(a.entities[0].name == "Jane Doe" for a in answers)
@@ -382,7 +382,7 @@ async def test_unknown_model_price_counts_tokens_without_cost(fake, caplog):
     stats = StatsRecorder()
     llm = structured_llm(fake, stats, model="my-local-model")
     usage = Usage()
-    with caplog.at_level(logging.WARNING, logger="scraper.llm.client"):
+    with caplog.at_level(logging.WARNING, logger="scraper.extract.llm.client"):
         await generate(llm, usage)
         await generate(llm, usage)
     assert usage.cost_usd is None and usage.prompt_tokens > 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from scraper.extraction import PageText, ground, merge_entities
+from scraper.extract import PageText, ground, merge_entities
+from scraper.graph.names import drop_possessives, normalise_name
 from scraper.graph.resolution import name_key
-from scraper.names import drop_possessives, normalise_name
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from scraper.extraction.grounding import PageText
+from scraper.extract.grounding import PageText
 from scraper.graph import open_store
 from scraper.graph.queries import entity_lines
 from tests.crawling import PROJECT_DIR, without_openai

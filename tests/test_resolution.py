@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from scraper.graph.names import normalise_name
 from scraper.graph.resolution import KnownNode, MentionKeys, Resolver, normalise_identifier
-from scraper.names import normalise_name
 
 
 @pytest.mark.parametrize(

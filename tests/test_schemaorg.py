@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import extruct
 
-from scraper.schemaorg import entity_type, structured_data_graph
+from scraper.extract.schemaorg import entity_type, structured_data_graph
 
 PAGE = "https://shop.example/products/widget"
 

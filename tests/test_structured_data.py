@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scraper.structured_data import SYNTAXES, extract_structured_data
+from scraper.clean.structured_data import SYNTAXES, extract_structured_data
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cleaning" / "structured.html"
 URL = "https://acme.example/about"

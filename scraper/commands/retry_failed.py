@@ -18,7 +18,7 @@ from scrapy import signals
 from scrapy.commands import BaseRunSpiderCommand
 from scrapy.exceptions import UsageError
 
-from scraper.extraction.failures import FailedPage, FailuresFile
+from scraper.extract.failures import FailedPage, FailuresFile
 from scraper.items import PageRecord
 from scraper.paths import project_path
 

@@ -28,6 +28,7 @@ from typing import Literal as TypingLiteral
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad
 
+from scraper.graph.names import normalise_name
 from scraper.graph.resolution import MentionKeys, Resolution
 from scraper.graph.vocab import (
     ENTITY_TYPES,
@@ -42,7 +43,6 @@ from scraper.graph.vocab import (
     ss,
     to_iri,
 )
-from scraper.names import normalise_name
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 ORIGINS = {"llm": ss("LLM"), "structured_data": ss("StructuredData")}

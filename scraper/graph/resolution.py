@@ -3,7 +3,7 @@
 Order of evidence (strongest first):
 
 1. identifiers from the page (JSON-LD ``@id``, ``sameAs``, the entity's own page);
-2. entity type plus normalised name (``scraper.names.normalise_name``: case, punctuation,
+2. entity type plus normalised name (``scraper.graph.names.normalise_name``: case, punctuation,
    whitespace, diacritics and, for organisations, a leading "the" and legal suffixes such as
    Inc., Corp., Ltd, GmbH are ignored);
 3. aliases reported by the extractor (a mention's alias equals a node's name or the
@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from scraper.graph.names import normalise_name
 from scraper.graph.vocab import entity_iri
-from scraper.names import normalise_name
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -6,7 +6,7 @@ import dataclasses
 
 from scrapy.crawler import Crawler
 
-from scraper.chunking import chunk_markdown
+from scraper.chunk.chunker import chunk_markdown
 from scraper.items import PageRecord
 
 

@@ -10,10 +10,9 @@ from scrapy.crawler import Crawler
 
 from prompts import load_prompt
 from schemas import load_schema
-from scraper.extraction import Extractor
-from scraper.extraction.failures import STAGE, FailedPage, FailuresFile
-from scraper.items import PageRecord
-from scraper.llm import (
+from scraper.extract import Extractor
+from scraper.extract.failures import STAGE, FailedPage, FailuresFile
+from scraper.extract.llm import (
     AuditLog,
     BudgetExceeded,
     CostMeter,
@@ -28,6 +27,7 @@ from scraper.llm import (
     parse_mode,
     price_table,
 )
+from scraper.items import PageRecord
 from scraper.paths import project_path
 
 logger = logging.getLogger(__name__)

@@ -34,11 +34,11 @@ from scrapy.utils.url import url_has_any_extension
 from twisted.python.failure import Failure as TwistedFailure
 from w3lib.url import canonicalize_url
 
-from scraper.decoding import decode_html
+from scraper.fetch.decoding import decode_html
+from scraper.fetch.journal import CrawlJournal
+from scraper.fetch.rendering import js_shell_reason
 from scraper.items import PageRecord
-from scraper.journal import CrawlJournal
 from scraper.middlewares import RefusedAddress
-from scraper.rendering import js_shell_reason
 from scraper.signals import previous_pages_loaded
 
 RENDER_MODES = ("never", "always", "auto")

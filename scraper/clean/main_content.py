@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import trafilatura
 
-from scraper.cleaning.dom import (
+from scraper.clean.dom import (
     drop_reviews,
     drop_titled_sections,
     main_container,
@@ -27,8 +27,8 @@ from scraper.cleaning.dom import (
     prune_link_lists,
     strip_boilerplate,
 )
-from scraper.cleaning.markdown import to_markdown
-from scraper.cleaning.metadata import (
+from scraper.clean.markdown import to_markdown
+from scraper.clean.metadata import (
     Metadata,
     extract_metadata,
     jsonld_nodes,

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from scraper.names import normalise_name
+from scraper.graph.names import normalise_name
 
 
 def merge_models(first: BaseModel, second: BaseModel) -> BaseModel:

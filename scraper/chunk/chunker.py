@@ -13,7 +13,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from scraper.tokens import DEFAULT_ENCODING, count_tokens, encode, get_encoding
+from scraper.chunk.tokens import DEFAULT_ENCODING, count_tokens, encode, get_encoding
 
 # Each pattern matches the position where a new piece starts.
 _SPLIT_LEVELS = (

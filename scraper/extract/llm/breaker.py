@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import openai
 
-from scraper.llm.audit import redact
+from scraper.extract.llm.audit import redact
 
 
 @dataclass(frozen=True)

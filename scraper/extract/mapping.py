@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas.knowledge_graph import ENTITY_TYPES, KnowledgeGraph
-from scraper.schemaorg import GraphBuilder
+from scraper.extract.schemaorg import GraphBuilder
 
 
 def graph_from_model(answer: BaseModel) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -34,7 +34,7 @@ def graph_from_model(answer: BaseModel) -> tuple[list[dict[str, Any]], list[dict
 
 
 def model_node(model: BaseModel) -> dict[str, Any]:
-    """``model`` as a JSON-LD-shaped node for :class:`~scraper.schemaorg.GraphBuilder`."""
+    """``model`` as a JSON-LD-shaped node for :class:`~scraper.extract.schemaorg.GraphBuilder`."""
     node: dict[str, Any] = {"@type": _node_type(model)}
     for field in type(model).model_fields:
         value = getattr(model, field)

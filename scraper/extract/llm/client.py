@@ -1,12 +1,12 @@
 """Structured Chat Completions through the official ``openai`` SDK (public contract 1).
 
 :class:`StructuredLLM` sends one chat and validates the JSON answer against a
-Pydantic model item by item (:mod:`scraper.llm.answers`), re-asking with the
+Pydantic model item by item (:mod:`scraper.extract.llm.answers`), re-asking with the
 errors (bounded) only when nothing usable is left. It finds the best structured-
-output mode the server takes (:mod:`scraper.llm.formats`), retries 429, 5xx,
+output mode the server takes (:mod:`scraper.extract.llm.formats`), retries 429, 5xx,
 timeouts and connection errors with exponential backoff and jitter honouring
 Retry-After (the SDK's own retries are off so the counts are ours), stops every
-call once the server will not answer (:mod:`scraper.llm.breaker`), bounds the
+call once the server will not answer (:mod:`scraper.extract.llm.breaker`), bounds the
 calls in flight with a semaphore and counts tokens of every attempt.
 """
 
@@ -32,12 +32,18 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from scraper.llm.answers import ParsedAnswer, parse_answer
-from scraper.llm.audit import AuditLog, redact
-from scraper.llm.breaker import Breaker, Outage
-from scraper.llm.cost import CostMeter, Usage, call_cost
-from scraper.llm.formats import MODES, ResponseFormat, next_mode, rejects_format, response_format
-from scraper.tokens import count_tokens
+from scraper.chunk.tokens import count_tokens
+from scraper.extract.llm.answers import ParsedAnswer, parse_answer
+from scraper.extract.llm.audit import AuditLog, redact
+from scraper.extract.llm.breaker import Breaker, Outage
+from scraper.extract.llm.cost import CostMeter, Usage, call_cost
+from scraper.extract.llm.formats import (
+    MODES,
+    ResponseFormat,
+    next_mode,
+    rejects_format,
+    response_format,
+)
 
 logger = logging.getLogger(__name__)
 

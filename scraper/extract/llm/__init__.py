@@ -1,10 +1,10 @@
 """The LLM layer: an async OpenAI-compatible client wrapper, result cache, cost and audit log."""
 
-from scraper.llm.answers import DroppedItem, ParsedAnswer, parse_answer
-from scraper.llm.audit import AuditLog, redact
-from scraper.llm.breaker import Outage
-from scraper.llm.cache import LLMCache, cache_key
-from scraper.llm.client import (
+from scraper.extract.llm.answers import DroppedItem, ParsedAnswer, parse_answer
+from scraper.extract.llm.audit import AuditLog, redact
+from scraper.extract.llm.breaker import Outage
+from scraper.extract.llm.cache import LLMCache, cache_key
+from scraper.extract.llm.client import (
     BudgetExceeded,
     LLMError,
     LLMSettings,
@@ -14,9 +14,9 @@ from scraper.llm.client import (
     llm_configured,
     make_openai_client,
 )
-from scraper.llm.cost import CostMeter, Usage, call_cost, price_table
-from scraper.llm.formats import ResponseFormat, parse_mode
-from scraper.llm.io_thread import IOThread
+from scraper.extract.llm.cost import CostMeter, Usage, call_cost, price_table
+from scraper.extract.llm.formats import ResponseFormat, parse_mode
+from scraper.extract.llm.io_thread import IOThread
 
 __all__ = [
     "AuditLog",

@@ -1,9 +1,9 @@
 """The extraction stage: chunk answers from the LLM merged into one grounded page result."""
 
-from scraper.extraction.extractor import Extractor, PageExtraction, split_text
-from scraper.extraction.grounding import PageText, ground
-from scraper.extraction.mapping import graph_from_model
-from scraper.extraction.merge import merge_entities, merge_models, merge_relations
+from scraper.extract.extractor import Extractor, PageExtraction, split_text
+from scraper.extract.grounding import PageText, ground
+from scraper.extract.mapping import graph_from_model
+from scraper.extract.merge import merge_entities, merge_models, merge_relations
 
 __all__ = [
     "Extractor",

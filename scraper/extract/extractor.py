@@ -16,10 +16,8 @@ from pydantic import BaseModel
 from prompts import PromptTemplate
 from schemas import schema_name
 from schemas.knowledge_graph import ENTITY_TYPES, KnowledgeGraph
-from scraper.extraction.grounding import ground
-from scraper.extraction.mapping import graph_from_model
-from scraper.extraction.merge import merge_entities, merge_models, merge_relations
-from scraper.llm import (
+from scraper.extract.grounding import ground
+from scraper.extract.llm import (
     DroppedItem,
     LLMCache,
     LLMError,
@@ -29,7 +27,9 @@ from scraper.llm import (
     Usage,
     cache_key,
 )
-from scraper.schemaorg import structured_data_graph
+from scraper.extract.mapping import graph_from_model
+from scraper.extract.merge import merge_entities, merge_models, merge_relations
+from scraper.extract.schemaorg import structured_data_graph
 
 logger = logging.getLogger(__name__)
 

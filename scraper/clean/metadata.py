@@ -15,8 +15,8 @@ from urllib.parse import unquote, urljoin
 import trafilatura
 from lxml.html import HtmlElement
 
-from scraper.cleaning.dom import parse_html
-from scraper.structured_data import parse_jsonld
+from scraper.clean.dom import parse_html
+from scraper.clean.structured_data import parse_jsonld
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scraper.names import drop_possessives, normalise_name
+from scraper.graph.names import drop_possessives, normalise_name
 
 
 class PageText:
