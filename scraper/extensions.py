@@ -32,7 +32,7 @@ class CrawlReport:
 
     def write(self, spider: Spider, reason: str) -> None:
         stats = {"finish_reason": reason, **self.crawler.stats.get_stats()}
-        report = crawl_report(stats, self.crawler.settings.get("LLM_MODEL"))
+        report = crawl_report(stats, stats.get("llm/model"))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         path = self.folder / f"{spider.name}-{stamp}.json"
         try:

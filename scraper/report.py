@@ -86,11 +86,12 @@ def format_report(report: dict[str, Any]) -> str:
     """The report as the few lines a person reads at the end of the log."""
     pages, llm, graph = report["pages"], report["llm"], report["graph"]
     extraction = report["extraction"]
-    cost = (
-        f"${llm['cost_usd']:.4f} ({llm['model']})"
-        if llm["cost_usd"] is not None
-        else f"unknown (no price for {llm['model']}; set LLM_PRICES)"
-    )
+    if llm["model"] is None:
+        cost = "none (no LLM configured)"
+    elif llm["cost_usd"] is not None:
+        cost = f"${llm['cost_usd']:.4f} ({llm['model']})"
+    else:
+        cost = f"unknown (no price for {llm['model']}; set LLM_PRICES)"
     failures = ", ".join(f"{k}: {n}" for k, n in report["failures"].items()) or "none"
     return "\n".join(
         [

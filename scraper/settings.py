@@ -4,6 +4,8 @@ Every setting a user can change is listed here with its default and in the
 README. Override with ``-s NAME=value`` or in a project of your own.
 """
 
+import schemas
+
 BOT_NAME = "semantic-scraper"
 SPIDER_MODULES = ["scraper.spiders"]
 NEWSPIDER_MODULE = "scraper.spiders"
@@ -78,7 +80,8 @@ CHUNK_OVERLAP_TOKENS = 80
 # does); without either, only structured data (JSON-LD, microdata) is extracted.
 LLM_MODEL = "gpt-4o-mini"
 LLM_PROMPT_VERSION = "extract_v1"  # prompts/<version>.md; part of every cache key
-EXTRACTION_SCHEMA = "schemas.knowledge_graph:KnowledgeGraph"  # or -a schema=pkg.mod:Model
+# schemas.knowledge_graph:KnowledgeGraph unless -a schema=pkg.mod:Model names another
+EXTRACTION_SCHEMA = schemas.DEFAULT_SCHEMA
 LLM_CONCURRENCY = 16  # LLM calls in flight at once, across all pages
 LLM_TIMEOUT = 120.0  # seconds per call
 LLM_MAX_RETRIES = 4  # retries of a call on 429, 5xx, timeouts and connection errors

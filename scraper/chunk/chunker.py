@@ -13,6 +13,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from scraper import settings as defaults
 from scraper.chunk.tokens import DEFAULT_ENCODING, count_tokens, encode, get_encoding
 
 # Each pattern matches the position where a new piece starts.
@@ -89,8 +90,8 @@ def _overlap_start(text: str, chunk_start: int, chunk_end: int, overlap: int, en
 
 def chunk_markdown(
     markdown: str,
-    size: int = 800,
-    overlap: int = 80,
+    size: int = defaults.CHUNK_SIZE_TOKENS,
+    overlap: int = defaults.CHUNK_OVERLAP_TOKENS,
     encoding: str = DEFAULT_ENCODING,
 ) -> list[Chunk]:
     """Chunks of at most ``size`` tokens, each repeating up to ``overlap`` tokens of the last."""

@@ -6,7 +6,9 @@ from functools import cache
 
 import bpe_openai
 
-DEFAULT_ENCODING = "o200k_base"
+from scraper import settings as defaults
+
+DEFAULT_ENCODING = defaults.CHUNK_ENCODING
 # bpe-openai refuses inputs of 1,000,000 characters or more, and of more than 200,000
 # tokens: dense markup can reach that in 500,000 characters, never in 100,000.
 _MAX_PIECE_CHARS = 100_000

@@ -12,8 +12,7 @@ import logging
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 
-from scraper.graph import write_refusal
-from scraper.paths import project_dir
+from scraper.config import store_write_refusal
 
 logger = logging.getLogger(__name__)
 REFUSED_EXIT_CODE = 2
@@ -30,11 +29,7 @@ class Command(ScrapyCrawlCommand):
         settings = self.settings
         graph_pipeline = "scraper.pipelines.graph.GraphPipeline"
         if settings.getwithbase("ITEM_PIPELINES").get(graph_pipeline) is not None:
-            refusal = write_refusal(
-                settings.get("GRAPH_STORE"),
-                base_dir=project_dir(),
-                timeout=settings.getfloat("GRAPH_STORE_TIMEOUT"),
-            )
+            refusal = store_write_refusal(settings)
             if refusal:
                 logger.error("Crawl refused: %s", refusal)
                 self.exitcode = REFUSED_EXIT_CODE

@@ -11,6 +11,7 @@ from typing import IO, Any
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from scraper.config import open_store_from_settings
 from scraper.graph import GraphStore, GraphStoreError
 from scraper.graph.queries import (
     EXPORT_FORMATS,
@@ -22,7 +23,6 @@ from scraper.graph.queries import (
     similar_names,
     stats,
 )
-from scraper.pipelines.graph import open_store_from_settings
 
 SUBCOMMANDS = {
     "stats": 0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scraper import settings as defaults
 from scraper.graph.embedded import EmbeddedStore, writer_refusal
 from scraper.graph.endpoint import SparqlEndpointStore
 from scraper.graph.mapping import PageProvenance
@@ -53,9 +54,9 @@ def open_store(
     write: bool,
     base_dir: Path | None = None,
     update_url: str | None = None,
-    timeout: float = 30.0,
-    lock_timeout: float = 0.0,
-    snapshot_interval: float = 10.0,
+    timeout: float = defaults.GRAPH_STORE_TIMEOUT,
+    lock_timeout: float = defaults.GRAPH_STORE_LOCK_TIMEOUT,
+    snapshot_interval: float = defaults.GRAPH_SNAPSHOT_INTERVAL,
 ) -> GraphStore:
     """Open the store ``GRAPH_STORE`` names; a relative folder is taken from ``base_dir``.
 
@@ -72,7 +73,7 @@ def open_store(
 
 
 def write_refusal(
-    location: str, *, base_dir: Path | None = None, timeout: float = 30.0
+    location: str, *, base_dir: Path | None = None, timeout: float = defaults.GRAPH_STORE_TIMEOUT
 ) -> str | None:
     """Why a crawl could not write to the store ``GRAPH_STORE`` names now, or None.
 

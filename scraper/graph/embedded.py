@@ -26,6 +26,7 @@ from pathlib import Path
 import pyoxigraph
 from pyoxigraph import Quad
 
+from scraper import settings as defaults
 from scraper.graph.store import (
     GraphStore,
     GraphStoreError,
@@ -83,7 +84,11 @@ class EmbeddedStore(GraphStore):
 
     @classmethod
     def open_writer(
-        cls, folder: str | Path, *, lock_timeout: float = 0.0, snapshot_interval: float = 10.0
+        cls,
+        folder: str | Path,
+        *,
+        lock_timeout: float = defaults.GRAPH_STORE_LOCK_TIMEOUT,
+        snapshot_interval: float = defaults.GRAPH_SNAPSHOT_INTERVAL,
     ) -> EmbeddedStore:
         """Open for writing, waiting up to ``lock_timeout`` s for another writer to leave.
 

@@ -16,6 +16,7 @@ from pyoxigraph import (
     parse_query_results,
 )
 
+from scraper import settings as defaults
 from scraper.graph.store import GraphStore, GraphStoreError, QuerySyntaxError, StoreUnavailable
 
 _ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9"
@@ -47,7 +48,13 @@ def endpoint_urls(store_url: str, update_url: str | None = None) -> tuple[str, s
 class SparqlEndpointStore(GraphStore):
     """Talks SPARQL 1.1 protocol over HTTP; every update is one (atomic) request."""
 
-    def __init__(self, store_url: str, *, update_url: str | None = None, timeout: float = 30.0):
+    def __init__(
+        self,
+        store_url: str,
+        *,
+        update_url: str | None = None,
+        timeout: float = defaults.GRAPH_STORE_TIMEOUT,
+    ):
         self.query_url, self.update_url = endpoint_urls(store_url, update_url)
         self.location = self.query_url
         parts = urlsplit(self.query_url)

@@ -6,7 +6,8 @@ import dataclasses
 
 from scrapy.crawler import Crawler
 
-from scraper.chunk.chunker import chunk_markdown
+from scraper.chunk import Chunk, chunk_markdown
+from scraper.config import chunk_config
 from scraper.items import PageRecord
 
 
@@ -14,22 +15,22 @@ class ChunkingPipeline:
     """Split a cleaned page's Markdown into token-bounded chunks (CHUNK_* settings)."""
 
     def __init__(self, crawler: Crawler):
-        settings = crawler.settings
         self.stats = crawler.stats
-        self.size = settings.getint("CHUNK_SIZE_TOKENS")
-        self.overlap = settings.getint("CHUNK_OVERLAP_TOKENS")
-        self.encoding = settings.get("CHUNK_ENCODING")
+        self.config = chunk_config(crawler.settings)
         # Fail at start-up, not on the first page, when the sizes make no sense.
-        chunk_markdown("check", self.size, self.overlap, self.encoding)
+        self._chunk("check")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ChunkingPipeline:
         return cls(crawler)
 
+    def _chunk(self, markdown: str) -> list[Chunk]:
+        return chunk_markdown(markdown, self.config.size, self.config.overlap, self.config.encoding)
+
     def process_item(self, item: PageRecord) -> PageRecord:
         if item.failures or not item.markdown:
             return item
-        chunks = chunk_markdown(item.markdown, self.size, self.overlap, self.encoding)
+        chunks = self._chunk(item.markdown)
         item.chunks = [dataclasses.asdict(c) for c in chunks]
         self.stats.inc_value("chunks/count", len(chunks))
         self.stats.inc_value("chunks/tokens", sum(c.tokens for c in chunks))

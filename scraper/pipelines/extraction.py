@@ -10,6 +10,7 @@ from scrapy.crawler import Crawler
 
 from prompts import load_prompt
 from schemas import load_schema
+from scraper.config import extraction_config
 from scraper.extract import Extractor
 from scraper.extract.failures import STAGE, FailedPage, FailuresFile
 from scraper.extract.llm import (
@@ -19,16 +20,12 @@ from scraper.extract.llm import (
     IOThread,
     LLMCache,
     LLMError,
-    LLMSettings,
     LLMUnavailable,
     StructuredLLM,
     llm_configured,
     make_openai_client,
-    parse_mode,
-    price_table,
 )
 from scraper.items import PageRecord
-from scraper.paths import project_path
 
 logger = logging.getLogger(__name__)
 # The HTTP client logs every LLM request at INFO; the llm/* stats and the audit log say more.
@@ -53,41 +50,28 @@ class ExtractionPipeline:
     """
 
     def __init__(self, crawler: Crawler) -> None:
-        settings = crawler.settings
         self.crawler = crawler
         self.stats = crawler.stats
-        self.llm_settings = LLMSettings(
-            model=settings.get("LLM_MODEL"),
-            concurrency=settings.getint("LLM_CONCURRENCY"),
-            timeout=settings.getfloat("LLM_TIMEOUT"),
-            max_retries=settings.getint("LLM_MAX_RETRIES"),
-            backoff_initial=settings.getfloat("LLM_BACKOFF_INITIAL"),
-            backoff_max=settings.getfloat("LLM_BACKOFF_MAX"),
-            max_reasks=settings.getint("LLM_MAX_REASKS"),
-            max_tokens=settings.getint("LLM_MAX_TOKENS"),
-            temperature=_optional_float(settings.get("LLM_TEMPERATURE")),
-            response_format=parse_mode(settings.get("LLM_RESPONSE_FORMAT")),
-            fail_fast_after=settings.getint("LLM_FAIL_FAST_AFTER"),
-            loop_penalty=settings.getfloat("LLM_LOOP_PENALTY"),
-        )
-        self.prompt = load_prompt(settings.get("LLM_PROMPT_VERSION"))
-        self.default_schema = settings.get("EXTRACTION_SCHEMA")
-        self.meter = CostMeter(_optional_float(settings.get("LLM_BUDGET_USD")))
-        self.failures = FailuresFile(project_path(settings.get("FAILURES_FILE")))
+        config = extraction_config(crawler.settings)
+        self.llm_settings = config.llm
+        self.prompt = load_prompt(config.prompt_version)
+        self.default_schema = config.schema
+        self.meter = CostMeter(config.budget_usd)
+        self.failures = FailuresFile(config.failures_file)
         self.cache = None
         self.audit = None
         self.llm = None
         self.io: IOThread | None = None
         if llm_configured(os.environ):
             self.io = IOThread()
-            if settings.getbool("LLM_CACHE_ENABLED"):
-                self.cache = LLMCache(project_path(settings.get("LLM_CACHE_DIR")))
-            if settings.get("LLM_AUDIT_LOG"):
-                self.audit = AuditLog(project_path(settings.get("LLM_AUDIT_LOG")))
+            if config.cache_dir is not None:
+                self.cache = LLMCache(config.cache_dir)
+            if config.audit_log is not None:
+                self.audit = AuditLog(config.audit_log)
             self.llm = StructuredLLM(
-                make_openai_client(self.llm_settings.timeout),
-                self.llm_settings,
-                prices=price_table(settings.getdict("LLM_PRICES")),
+                make_openai_client(config.llm.timeout),
+                config.llm,
+                prices=config.prices,
                 meter=self.meter,
                 on_stat=self._stat_from_io_thread,
                 audit=self.audit,
@@ -114,6 +98,7 @@ class ExtractionPipeline:
         if self.llm is None:
             logger.warning(NO_LLM_WARNING)
         else:
+            self.stats.set_value("llm/model", self.llm_settings.model)
             logger.info(
                 "Extracting with %s (prompt %s, schema %s, %d calls in flight at most)",
                 self.llm_settings.model,
@@ -179,7 +164,3 @@ class ExtractionPipeline:
         # Stats are not thread-safe: count on the crawl's loop, in the order they happen.
         assert self._crawl_loop is not None, "open_spider() was not called"
         self._crawl_loop.call_soon_threadsafe(self.stats.inc_value, key, value)
-
-
-def _optional_float(value: object) -> float | None:
-    return None if value in (None, "", "None") else float(value)  # type: ignore[arg-type]

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from scrapy.crawler import Crawler
-from scrapy.settings import BaseSettings
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from scraper.config import graph_write_config, open_store_from_settings
 from scraper.graph import (
     GraphStore,
     GraphStoreError,
@@ -25,28 +25,13 @@ from scraper.graph import (
     StoreLocked,
     StoreUnavailable,
     is_endpoint,
-    open_store,
 )
 from scraper.items import PageRecord
-from scraper.paths import project_dir
 from scraper.signals import previous_pages_loaded
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 STORED_STATUSES = ("ok", "structured_data_only")
-
-
-def open_store_from_settings(settings: BaseSettings, *, write: bool) -> GraphStore:
-    """The store GRAPH_STORE names, opened with the GRAPH_* settings."""
-    return open_store(
-        settings.get("GRAPH_STORE"),
-        write=write,
-        base_dir=project_dir(),
-        update_url=settings.get("GRAPH_STORE_UPDATE_URL") or None,
-        timeout=settings.getfloat("GRAPH_STORE_TIMEOUT"),
-        lock_timeout=settings.getfloat("GRAPH_STORE_LOCK_TIMEOUT"),
-        snapshot_interval=settings.getfloat("GRAPH_SNAPSHOT_INTERVAL"),
-    )
 
 
 def page_provenance(record: PageRecord) -> PageProvenance:
@@ -89,8 +74,7 @@ class GraphPipeline:
         self.crawler = crawler
         self.settings = crawler.settings
         self.stats = crawler.stats
-        self.retry_times = crawler.settings.getint("GRAPH_STORE_RETRY_TIMES")
-        self.keep_removed = crawler.settings.getbool("KEEP_REMOVED_PAGES")
+        self.config = graph_write_config(crawler.settings)
         self.store: GraphStore | None = None
         self.previous: dict[str, PageState] = {}  # what earlier crawls stored, by page URL
         self.keys_before: tuple[set[str], set[tuple[str, str, str]]] = (set(), set())
@@ -117,7 +101,7 @@ class GraphPipeline:
             self._unusable(exc)
             return
         logger.info("Graph store: %s", self.store.location)
-        if is_endpoint(self.settings.get("GRAPH_STORE")) and not await self._take_lease():
+        if is_endpoint(self.config.location) and not await self._take_lease():
             return
         self.previous = await self._run(self.store.page_states)
         self.keys_before = await self._run(self.store.entity_and_relation_keys)
@@ -134,7 +118,7 @@ class GraphPipeline:
 
     async def _take_lease(self) -> bool:
         """Become the shared store's only crawl writer, renewing the lease while crawling."""
-        seconds = self.settings.getfloat("GRAPH_LEASE_SECONDS")
+        seconds = self.config.lease_seconds
         try:
             await self._run(self.store.acquire_lease, self.lease_holder, seconds)
         except GraphStoreError as exc:
@@ -209,7 +193,7 @@ class GraphPipeline:
         gone = any(
             f.stage == "fetch" and f.reason in ("http_404", "http_410") for f in item.failures
         )
-        return gone and not self.keep_removed
+        return gone and not self.config.keep_removed
 
     async def _follow_redirect(self, requested_url: str, url: str) -> bool:
         """Move the facts of a page that now redirects to its new URL; True if it moved."""
@@ -237,7 +221,7 @@ class GraphPipeline:
     async def _with_retries(self, function: Callable[..., T], *args: Any) -> T:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(StoreUnavailable),
-            stop=stop_after_attempt(self.retry_times + 1),
+            stop=stop_after_attempt(self.config.retry_times + 1),
             wait=wait_exponential(multiplier=0.5, max=5),
             reraise=True,
         )

@@ -32,6 +32,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from scraper import settings as defaults
 from scraper.chunk.tokens import count_tokens
 from scraper.extract.llm.answers import ParsedAnswer, parse_answer
 from scraper.extract.llm.audit import AuditLog, redact
@@ -77,20 +78,20 @@ def repeats_itself(content: str) -> bool:
 
 @dataclass(frozen=True)
 class LLMSettings:
-    """How to call the model (settings ``LLM_*``)."""
+    """How to call the model; the defaults are the ``LLM_*`` settings' (scraper/settings.py)."""
 
-    model: str
-    concurrency: int = 16
-    timeout: float = 60.0
-    max_retries: int = 4
-    backoff_initial: float = 1.0
-    backoff_max: float = 60.0
-    max_reasks: int = 2
-    max_tokens: int = 4096
-    temperature: float | None = 0.0
-    response_format: ResponseFormat | None = None  # None: find the best the server takes
-    fail_fast_after: int = 5  # failed attempts in a row (no success) that stop the calls
-    loop_penalty: float = 0.5  # frequency_penalty of the one re-send of a looping answer
+    model: str = defaults.LLM_MODEL
+    concurrency: int = defaults.LLM_CONCURRENCY
+    timeout: float = defaults.LLM_TIMEOUT
+    max_retries: int = defaults.LLM_MAX_RETRIES
+    backoff_initial: float = defaults.LLM_BACKOFF_INITIAL
+    backoff_max: float = defaults.LLM_BACKOFF_MAX
+    max_reasks: int = defaults.LLM_MAX_REASKS
+    max_tokens: int = defaults.LLM_MAX_TOKENS
+    temperature: float | None = defaults.LLM_TEMPERATURE
+    response_format: ResponseFormat | None = None  # None: negotiate (LLM_RESPONSE_FORMAT=auto)
+    fail_fast_after: int = defaults.LLM_FAIL_FAST_AFTER
+    loop_penalty: float = defaults.LLM_LOOP_PENALTY
 
 
 class LLMError(Exception):

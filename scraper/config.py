@@ -1,0 +1,129 @@
+"""Scrapy settings turned into stage objects: the one reader of LLM_, CHUNK_, GRAPH_ settings.
+
+The stages take plain objects (LLMSettings, chunk sizes, store options) whose defaults are the
+settings' own defaults (scraper/settings.py), so a stage used from Python without Scrapy
+behaves as a crawl with default settings does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scrapy.settings import BaseSettings
+
+from scraper.extract.llm import LLMSettings, parse_mode, price_table
+from scraper.graph import GraphStore, open_store, write_refusal
+from scraper.paths import project_dir, project_path
+
+
+def _optional_float(value: object) -> float | None:
+    return None if value in (None, "", "None") else float(value)  # type: ignore[arg-type]
+
+
+def llm_settings(settings: BaseSettings) -> LLMSettings:
+    """How to call the model (LLM_* settings)."""
+    return LLMSettings(
+        model=settings.get("LLM_MODEL"),
+        concurrency=settings.getint("LLM_CONCURRENCY"),
+        timeout=settings.getfloat("LLM_TIMEOUT"),
+        max_retries=settings.getint("LLM_MAX_RETRIES"),
+        backoff_initial=settings.getfloat("LLM_BACKOFF_INITIAL"),
+        backoff_max=settings.getfloat("LLM_BACKOFF_MAX"),
+        max_reasks=settings.getint("LLM_MAX_REASKS"),
+        max_tokens=settings.getint("LLM_MAX_TOKENS"),
+        temperature=_optional_float(settings.get("LLM_TEMPERATURE")),
+        response_format=parse_mode(settings.get("LLM_RESPONSE_FORMAT")),
+        fail_fast_after=settings.getint("LLM_FAIL_FAST_AFTER"),
+        loop_penalty=settings.getfloat("LLM_LOOP_PENALTY"),
+    )
+
+
+@dataclass(frozen=True)
+class ExtractionConfig:
+    """What the extraction stage needs besides the call settings."""
+
+    llm: LLMSettings
+    prompt_version: str
+    schema: str
+    prices: dict[str, tuple[float, float]]
+    budget_usd: float | None
+    cache_dir: Path | None  # None: no answer cache
+    audit_log: Path | None
+    failures_file: Path
+
+
+def extraction_config(settings: BaseSettings) -> ExtractionConfig:
+    """The extraction stage's configuration (LLM_*, EXTRACTION_SCHEMA, FAILURES_FILE)."""
+    audit = settings.get("LLM_AUDIT_LOG")
+    return ExtractionConfig(
+        llm=llm_settings(settings),
+        prompt_version=settings.get("LLM_PROMPT_VERSION"),
+        schema=settings.get("EXTRACTION_SCHEMA"),
+        prices=price_table(settings.getdict("LLM_PRICES")),
+        budget_usd=_optional_float(settings.get("LLM_BUDGET_USD")),
+        cache_dir=(
+            project_path(settings.get("LLM_CACHE_DIR"))
+            if settings.getbool("LLM_CACHE_ENABLED")
+            else None
+        ),
+        audit_log=project_path(audit) if audit else None,
+        failures_file=project_path(settings.get("FAILURES_FILE")),
+    )
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    size: int
+    overlap: int
+    encoding: str
+
+
+def chunk_config(settings: BaseSettings) -> ChunkConfig:
+    """Chunk sizes and tokenizer (CHUNK_* settings)."""
+    return ChunkConfig(
+        size=settings.getint("CHUNK_SIZE_TOKENS"),
+        overlap=settings.getint("CHUNK_OVERLAP_TOKENS"),
+        encoding=settings.get("CHUNK_ENCODING"),
+    )
+
+
+def open_store_from_settings(settings: BaseSettings, *, write: bool) -> GraphStore:
+    """The store GRAPH_STORE names, opened with the GRAPH_* settings."""
+    return open_store(
+        settings.get("GRAPH_STORE"),
+        write=write,
+        base_dir=project_dir(),
+        update_url=settings.get("GRAPH_STORE_UPDATE_URL") or None,
+        timeout=settings.getfloat("GRAPH_STORE_TIMEOUT"),
+        lock_timeout=settings.getfloat("GRAPH_STORE_LOCK_TIMEOUT"),
+        snapshot_interval=settings.getfloat("GRAPH_SNAPSHOT_INTERVAL"),
+    )
+
+
+@dataclass(frozen=True)
+class GraphWriteConfig:
+    """How the crawl writes the store (GRAPH_STORE, GRAPH_* and KEEP_REMOVED_PAGES)."""
+
+    location: str
+    retry_times: int
+    lease_seconds: float
+    keep_removed: bool
+
+
+def graph_write_config(settings: BaseSettings) -> GraphWriteConfig:
+    return GraphWriteConfig(
+        location=settings.get("GRAPH_STORE"),
+        retry_times=settings.getint("GRAPH_STORE_RETRY_TIMES"),
+        lease_seconds=settings.getfloat("GRAPH_LEASE_SECONDS"),
+        keep_removed=settings.getbool("KEEP_REMOVED_PAGES"),
+    )
+
+
+def store_write_refusal(settings: BaseSettings) -> str | None:
+    """Why a crawl could not write the store GRAPH_STORE names now, or None."""
+    return write_refusal(
+        settings.get("GRAPH_STORE"),
+        base_dir=project_dir(),
+        timeout=settings.getfloat("GRAPH_STORE_TIMEOUT"),
+    )
