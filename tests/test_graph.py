@@ -300,6 +300,20 @@ def test_unmerge_splits_a_mention_off_and_undo_restores_the_merge(store):
         store.unmerge(acme, "never mentioned")
 
 
+def test_unmerge_keeps_each_re_resolved_page_s_provenance(store):
+    """After an unmerge the next crawl must still see unchanged pages as unchanged."""
+    stored = provenance(
+        PAGE_B, schema="schemas.knowledge_graph:KnowledgeGraph", canonical_url=PAGE_B + "&c=1"
+    )
+    store.replace_page(provenance(PAGE_A), extraction([entity("Acme Corporation")]))
+    store.replace_page(stored, extraction([entity("Widget Works", aliases=["Acme"])]))
+    before = store.page_state(PAGE_B)
+    store.unmerge(node_of(store, "Acme Corporation"), "widget works")
+    after = store.page_state(PAGE_B)
+    assert after == before and after.schema == stored.schema
+    assert after.canonical_url == stored.canonical_url
+
+
 # --- embedded only ----------------------------------------------------------------
 
 

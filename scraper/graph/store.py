@@ -8,6 +8,7 @@ the same and are tested the same.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -73,6 +74,8 @@ class PageState:
     prompt_version: str | None = None
     schema: str | None = None
     extraction_status: str | None = None
+    requested_url: str | None = None
+    canonical_url: str | None = None
     last_attempt_at: str | None = None
     failures: list[dict[str, str]] = field(default_factory=list)
 
@@ -80,6 +83,13 @@ class PageState:
     def needs_retry(self) -> bool:
         """The last attempt failed: its facts (if any) are older than the page."""
         return bool(self.failures)
+
+    def provenance(self) -> PageProvenance:
+        """The provenance these facts were stored with, every field of it."""
+        shared = {f.name for f in dataclasses.fields(PageProvenance)}
+        return PageProvenance(
+            **{name: value for name, value in vars(self).items() if name in shared}
+        )
 
 
 @dataclass
@@ -493,18 +503,9 @@ class GraphStore(ABC):
             state = self.page_state(url)
             if not rows or state is None:
                 continue
-            provenance = PageProvenance(
-                url=url,
-                fetched_at=state.fetched_at,
-                content_hash=state.content_hash,
-                model=state.model,
-                prompt_version=state.prompt_version,
-                etag=state.etag,
-                last_modified=state.last_modified,
-                extraction_status=state.extraction_status,
-            )
             extraction = json.loads(rows[0]["x"].value)
-            self.replace_page(provenance, extraction, ignore_pages=[url] if url in fresh else [])
+            ignored = [url] if url in fresh else []
+            self.replace_page(state.provenance(), extraction, ignore_pages=ignored)
             done.append(url)
         return done
 
@@ -519,6 +520,8 @@ _STATE_FIELDS = {
     "promptVersion": "prompt_version",
     "schema": "schema",
     "extractionStatus": "extraction_status",
+    "requestedUrl": "requested_url",
+    "canonicalUrl": "canonical_url",
     "lastAttemptAt": "last_attempt_at",
 }
 
