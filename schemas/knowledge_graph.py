@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 EntityType = Literal["Person", "Organization", "Product", "Place", "Event", "CreativeWork", "Thing"]
-ENTITY_TYPES: tuple[str, ...] = EntityType.__args__
+ENTITY_TYPES: tuple[str, ...] = get_args(EntityType)
 # What models write for a type when they do not use the schema's word (case is matched anyway).
 TYPE_SYNONYMS = {
     "company": "Organization",

@@ -100,7 +100,9 @@ LLM_FAIL_FAST_AFTER = 5
 LLM_LOOP_PENALTY = 0.5
 LLM_CACHE_ENABLED = True
 LLM_CACHE_DIR = ".semantic/llm-cache"
-LLM_PRICES = {}  # {"model": [input, output] USD per 1M tokens}, over the built-in table
+LLM_PRICES: dict[
+    str, list[float]
+] = {}  # {"model": [input, output] USD per 1M tokens}, over the built-in table
 LLM_BUDGET_USD = None  # no more LLM calls once this much was spent (pages still recorded)
 LLM_AUDIT_LOG = None  # path of a JSON-lines log of every LLM request/response (keys redacted)
 FAILURES_FILE = ".semantic/failures.jsonl"  # failed extractions, for `scrapy retry_failed`

@@ -176,8 +176,7 @@ def _shingles(words: list[str], size: int = 4) -> list[str]:
 def add_missing_description(markdown: str, description: str | None) -> str:
     """``markdown`` with the page's declared product ``description`` appended when the
     extracted text lacks it (descriptions often sit in script-filled or hidden widgets)."""
-    words = _words(description or "")
-    if not words:
+    if not description or not (words := _words(description)):
         return markdown
     present = f" {' '.join(_words(markdown))} "
     shingles = _shingles(words)

@@ -139,14 +139,14 @@ def product_description(nodes: list[dict]) -> str | None:
 
 
 def _language(root: HtmlElement) -> str | None:
-    candidates = (
+    candidates: list[str | None] = [
         root.get("lang"),
         root.get("{http://www.w3.org/XML/1998/namespace}lang"),
         _meta_content(root, ("content-language", "og:locale", "language", "dc.language")),
-    )
+    ]
     for meta in root.iter("meta"):
         if (meta.get("http-equiv") or "").lower() == "content-language":
-            candidates = (*candidates, meta.get("content"))
+            candidates.append(meta.get("content"))
     for value in candidates:
         value = (value or "").split(",")[0].strip()
         if _LANGUAGE.match(value):

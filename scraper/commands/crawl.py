@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from scrapy import Spider
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 
@@ -21,12 +22,13 @@ REFUSED = ("graph_store_locked", "graph_store_error")
 
 
 class Command(ScrapyCrawlCommand):
-    def _create_crawler(self, spname: str) -> Crawler:
+    def _create_crawler(self, spname: type[Spider] | str) -> Crawler:
         self.crawler = super()._create_crawler(spname)
         return self.crawler
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         settings = self.settings
+        assert settings is not None, "Scrapy sets the settings before run()"
         graph_pipeline = "scraper.pipelines.graph.GraphPipeline"
         if settings.getwithbase("ITEM_PIPELINES").get(graph_pipeline) is not None:
             refusal = store_write_refusal(settings)

@@ -45,7 +45,8 @@ class Command(ScrapyCommand):
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}/"
-        settings = self.settings
+        settings, process = self.settings, self.crawler_process
+        assert settings is not None and process is not None, "Scrapy sets both before run()"
         # The demo site is on loopback, which crawls of public sites refuse.
         settings.set("ALLOW_PRIVATE_ADDRESSES", True, priority="cmdline")
         settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
@@ -55,9 +56,9 @@ class Command(ScrapyCommand):
         settings.set("LLM_CACHE_DIR", str(output / "llm-cache"), priority="cmdline")
         settings.set("FEEDS", {str(pages): {"format": "jsonlines", "overwrite": True}}, "cmdline")
         try:
-            crawler = self.crawler_process.create_crawler("semantic")
-            self.crawler_process.crawl(crawler, url=url)
-            self.crawler_process.start()
+            crawler = process.create_crawler("semantic")
+            process.crawl(crawler, url=url)
+            process.start()
         finally:
             server.shutdown()
         stats = crawler.stats.get_stats()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import IO, Any
 
 from scrapy.commands import ScrapyCommand
@@ -157,7 +157,7 @@ class Command(ScrapyCommand):
         print(f"unmerge rules of {iri} removed; re-resolved {len(pages)} pages")
 
 
-def _output(path: str) -> IO[bytes]:
+def _output(path: str) -> AbstractContextManager[IO[bytes]]:
     """The export target: a file, or stdout for '-' (left open)."""
     return nullcontext(sys.stdout.buffer) if path == "-" else open(path, "wb")
 

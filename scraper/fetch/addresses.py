@@ -23,7 +23,7 @@ async def resolve(host: str) -> list[str]:
     except ValueError:
         pass
     infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 async def non_public_addresses(host: str) -> list[str]:

@@ -99,7 +99,7 @@ def format_result(result: Any, fmt: str, out: IO[str]) -> None:
     if isinstance(result, QuerySolutions | QueryBoolean):
         if fmt in ("json", "csv"):
             kind = QueryResultsFormat.JSON if fmt == "json" else QueryResultsFormat.CSV
-            out.write(result.serialize(format=kind).decode("utf-8"))
+            out.write(_serialized(result, kind))
             out.write("\n" if fmt == "json" else "")
         elif isinstance(result, QueryBoolean):
             out.write(f"{'true' if result else 'false'}\n")
@@ -109,7 +109,12 @@ def format_result(result: Any, fmt: str, out: IO[str]) -> None:
             _table(names, rows, out)
         return
     triples = list(result)  # CONSTRUCT / DESCRIBE
-    out.write(serialize(triples, format=RdfFormat.N_TRIPLES).decode("utf-8"))
+    out.write((serialize(triples, format=RdfFormat.N_TRIPLES) or b"").decode("utf-8"))
+
+
+def _serialized(result: QuerySolutions | QueryBoolean, kind: QueryResultsFormat) -> str:
+    """A result in ``kind``; without an output file pyoxigraph returns the bytes."""
+    return (result.serialize(format=kind) or b"").decode("utf-8")
 
 
 def _cell(term: Any, width: int = 80) -> str:
@@ -171,7 +176,7 @@ def find_entities(store: GraphStore, name: str) -> list[str]:
     """IRIs of entities called ``name`` (normalised, any type, aliases too), or the IRI."""
     if name.startswith(ENTITY_PREFIX):
         return [name]
-    keys = {name_key(t, name) for t in ENTITY_TYPES} - {None}
+    keys = {key for t in ENTITY_TYPES if (key := name_key(t, name))}
     if not keys:
         return []
     values = " ".join(str(Literal(k)) for k in sorted(keys))
@@ -201,7 +206,7 @@ def _names(store: GraphStore, iris: set[str]) -> dict[str, str]:
     counts: dict[str, Counter] = defaultdict(Counter)
     for r in rows:
         counts[r["e"].value][r["n"].value] += 1
-    return {iri: canonical_name(c) for iri, c in counts.items()}
+    return {iri: name for iri, c in counts.items() if (name := canonical_name(c))}
 
 
 def describe_entity(store: GraphStore, iri: str) -> dict[str, Any]:
@@ -292,7 +297,7 @@ def export(store: GraphStore, fmt: str, out: IO[bytes]) -> None:
     elif fmt == "jsonld":
         serialize(store.quads(), out, RdfFormat.JSON_LD)
     elif fmt == "turtle":
-        facts = {q.triple for q in store.quads() if not q.graph_name.value.startswith("urn:")}
+        facts = {q.triple for q in store.quads() if not str(q.graph_name).startswith("<urn:")}
         serialize(facts, out, RdfFormat.TURTLE, prefixes={"schema": SCHEMA, "ss": SS})
     elif fmt == "jsonl":
         for entity in entity_lines(store):

@@ -25,7 +25,7 @@ from scrapy.exceptions import (
     DownloadTimeoutError,
     IgnoreRequest,
 )
-from scrapy.http import Headers, HtmlResponse, Response
+from scrapy.http import Headers, HtmlResponse, Request, Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip, gzip_magic_number
@@ -126,7 +126,7 @@ class SemanticSpider(scrapy.Spider):
             if not urlsplit(start_url).hostname:
                 raise ValueError(f"not an absolute http(s) URL: {start_url!r}")
         self.allowed_domains = sorted(
-            {urlsplit(u).hostname for u in self.start_urls + self.sitemap_urls}
+            {host for u in self.start_urls + self.sitemap_urls if (host := urlsplit(u).hostname)}
         )
         self.link_extractor = LinkExtractor(allow=allow or (), deny=deny or (), deny_extensions=[])
         self.seen: set[str] = set()
@@ -227,9 +227,11 @@ class SemanticSpider(scrapy.Spider):
         )
 
     def _page_finished(self, item: PageRecord) -> None:
+        assert self.journal is not None, "connected only with a journal"
         self.journal.finish(item.url)
 
     def _close_journal(self) -> None:
+        assert self.journal is not None, "connected only with a journal"
         self.journal.close()
 
     def _render_meta(self, reason: str) -> dict[str, Any]:
@@ -243,8 +245,9 @@ class SemanticSpider(scrapy.Spider):
 
     def _render_request(self, response: Response, reason: str) -> scrapy.Request:
         """The same page again, rendered in the browser."""
-        meta = {**response.request.meta, **self._render_meta(reason)}
-        return response.request.replace(url=response.url, meta=meta, dont_filter=True)
+        request = request_of(response)
+        meta = {**request.meta, **self._render_meta(reason)}
+        return request.replace(url=response.url, meta=meta, dont_filter=True)
 
     # --- callbacks --------------------------------------------------------
 
@@ -286,6 +289,8 @@ class SemanticSpider(scrapy.Spider):
             yield from self._follow_links(response)
 
     def _follow_links(self, response: Response) -> Iterator[scrapy.Request]:
+        if not isinstance(response, TextResponse):
+            return  # only HTML pages are followed, and those are text
         urls = []
         for link in self.link_extractor.extract_links(response):
             if not self._in_domains(link.url):
@@ -326,14 +331,14 @@ class SemanticSpider(scrapy.Spider):
         return any(host == d or host.endswith(f".{d}") for d in self.allowed_domains)
 
     def on_sitemap_error(self, failure: TwistedFailure) -> None:
-        self._sitemap_failed(failure.request.url, fetch_failure_reason(failure.value))
+        self._sitemap_failed(failed_request(failure).url, fetch_failure_reason(failure.value))
 
     def _sitemap_failed(self, url: str, reason: str) -> None:
         self.crawler.stats.inc_value("sitemap/failed")
         self.logger.error("Sitemap %s failed: %s", url, reason)
 
     def on_error(self, failure: TwistedFailure) -> Iterator[PageRecord]:
-        request = failure.request
+        request = failed_request(failure)
         exc = failure.value
         response = exc.response if isinstance(exc, HttpError) else None
         record = (
@@ -352,7 +357,7 @@ class SemanticSpider(scrapy.Spider):
         yield record
 
     def _record(self, response: Response) -> PageRecord:
-        request = response.request
+        request = request_of(response)
         headers = response.headers
         content_type = headers.get(b"Content-Type")
         return PageRecord(
@@ -371,3 +376,15 @@ class SemanticSpider(scrapy.Spider):
 def _header(headers: Headers, name: bytes) -> str | None:
     value = headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+def request_of(response: Response) -> Request:
+    """The request a downloaded response answers (Scrapy always sets it for callbacks)."""
+    assert response.request is not None, "a callback's response has its request"
+    return response.request
+
+
+def failed_request(failure: TwistedFailure) -> Request:
+    """The request an errback's failure is about (Scrapy sets ``failure.request``)."""
+    request: Request = failure.request  # type: ignore[attr-defined]
+    return request

@@ -29,8 +29,11 @@ def price_table(overrides: Mapping[str, object] | None = None) -> dict[str, tupl
     """:data:`DEFAULT_PRICES` updated with ``overrides`` ({model: [input, output]} per 1M)."""
     table = dict(DEFAULT_PRICES)
     for model, price in (overrides or {}).items():
-        prompt_price, completion_price = price  # type: ignore[misc]
-        table[model] = (float(prompt_price), float(completion_price))
+        if not isinstance(price, list | tuple) or len(price) != 2:
+            raise ValueError(
+                f"LLM_PRICES[{model!r}] must be [input, output] USD per 1M tokens, not {price!r}"
+            )
+        table[model] = (float(price[0]), float(price[1]))
     return table
 
 
