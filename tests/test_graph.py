@@ -15,6 +15,7 @@ from scraper.graph import (
     StoreLocked,
     StoreUnavailable,
 )
+from scraper.graph.curation import undo_unmerge, unmerge
 from scraper.graph.queries import describe_entity, find_entities
 from scraper.graph.vocab import SCHEMA, provenance_graph
 from tests.oxigraph_server import oxigraph_server
@@ -288,16 +289,16 @@ def test_unmerge_splits_a_mention_off_and_undo_restores_the_merge(store):
     store.replace_page(provenance(PAGE_B), extraction([entity("Widget Works", aliases=["Acme"])]))
     acme = node_of(store, "Acme Corporation")
     assert describe_entity(store, acme)["pages"] == sorted([PAGE_A, PAGE_B])
-    assert sorted(store.unmerge(acme, "widget works")) == sorted([PAGE_A, PAGE_B])
+    assert sorted(unmerge(store, acme, "widget works")) == sorted([PAGE_A, PAGE_B])
     assert describe_entity(store, acme)["pages"] == [PAGE_A]
     widget = node_of(store, "Widget Works")
     assert widget != acme
     store.replace_page(provenance(PAGE_B), extraction([entity("Widget Works", aliases=["Acme"])]))
     assert node_of(store, "Widget Works") == widget  # the rule holds on re-crawl
-    store.undo_unmerge(acme)
+    undo_unmerge(store, acme)
     assert describe_entity(store, acme)["pages"] == sorted([PAGE_A, PAGE_B])
     with pytest.raises(GraphStoreError):
-        store.unmerge(acme, "never mentioned")
+        unmerge(store, acme, "never mentioned")
 
 
 def test_unmerge_keeps_each_re_resolved_page_s_provenance(store):
@@ -308,7 +309,7 @@ def test_unmerge_keeps_each_re_resolved_page_s_provenance(store):
     store.replace_page(provenance(PAGE_A), extraction([entity("Acme Corporation")]))
     store.replace_page(stored, extraction([entity("Widget Works", aliases=["Acme"])]))
     before = store.page_state(PAGE_B)
-    store.unmerge(node_of(store, "Acme Corporation"), "widget works")
+    unmerge(store, node_of(store, "Acme Corporation"), "widget works")
     after = store.page_state(PAGE_B)
     assert after == before and after.schema == stored.schema
     assert after.canonical_url == stored.canonical_url

@@ -13,6 +13,7 @@ from scrapy.exceptions import UsageError
 
 from scraper.config import open_store_from_settings
 from scraper.graph import GraphStore, GraphStoreError
+from scraper.graph.curation import undo_unmerge, unmerge
 from scraper.graph.queries import (
     EXPORT_FORMATS,
     describe_entity,
@@ -148,12 +149,12 @@ class Command(ScrapyCommand):
 
     def _unmerge(self, opts: argparse.Namespace, iri: str, name: str) -> None:
         with self._open(write=True) as store:
-            pages = store.unmerge(iri, name)
+            pages = unmerge(store, iri, name)
         print(f"mentions written {name!r} kept apart from {iri}; re-resolved {len(pages)} pages")
 
     def _undo_unmerge(self, opts: argparse.Namespace, iri: str) -> None:
         with self._open(write=True) as store:
-            pages = store.undo_unmerge(iri)
+            pages = undo_unmerge(store, iri)
         print(f"unmerge rules of {iri} removed; re-resolved {len(pages)} pages")
 
 

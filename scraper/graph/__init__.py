@@ -7,6 +7,7 @@ from pathlib import Path
 from scraper import settings as defaults
 from scraper.graph.embedded import EmbeddedStore, writer_refusal
 from scraper.graph.endpoint import SparqlEndpointStore
+from scraper.graph.leases import lease_refusal
 from scraper.graph.mapping import PageProvenance
 from scraper.graph.store import (
     GraphStore,
@@ -82,7 +83,7 @@ def write_refusal(
     if is_endpoint(location):
         store = SparqlEndpointStore(location, timeout=timeout)
         try:
-            return store.lease_refusal()
+            return lease_refusal(store)
         except GraphStoreError:
             return None  # an unreachable store is reported by the crawl itself
         finally:

@@ -9,11 +9,10 @@ the same and are tested the same.
 from __future__ import annotations
 
 import dataclasses
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,7 +31,6 @@ from scraper.graph.vocab import (
     CURATION_GRAPH,
     ENTITY_PREFIX,
     FACT_GRAPH_FILTER,
-    LEASE_GRAPH,
     RDF_TYPE,
     SPARQL_PREFIXES,
     provenance_graph,
@@ -116,7 +114,7 @@ def _data_block(quads: Iterable[Quad]) -> str:
     return "\n".join(f"GRAPH {g} {{\n" + "\n".join(t) + "\n}" for g, t in by_graph.items())
 
 
-def _insert_data(quads: list[Quad]) -> str:
+def insert_data(quads: list[Quad]) -> str:
     return f"INSERT DATA {{\n{_data_block(quads)}\n}}" if quads else ""
 
 
@@ -126,19 +124,6 @@ def _values(terms: Iterable[Any]) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _lease_message(holders: list[tuple[str, str]]) -> str:
-    holder, expires = holders[0] if holders else ("unknown", "?")
-    return (
-        f"another crawl ({holder}) is writing to this store; its lease ends at {expires} "
-        "unless it renews it (a crawl that died frees the store then). Wait for it to finish."
-    )
-
-
-def _expiry(seconds: float) -> Literal:
-    expires = datetime.now(UTC) + timedelta(seconds=seconds)
-    return datetime_literal(expires.isoformat(timespec="seconds"))
 
 
 def _value(term: Any) -> str | None:
@@ -181,65 +166,6 @@ class GraphStore(ABC):
         names = [v.value for v in result.variables]
         return [{n: row[n] for n in names if row[n] is not None} for row in result]
 
-    # --- one writer -------------------------------------------------------------
-    def acquire_lease(self, holder: str, seconds: float) -> None:
-        """Become the store's only crawl writer for ``seconds`` (renew before they pass).
-
-        A shared store has no file lock, so writers take a lease in the store itself: an
-        expired lease is free, and of writers racing for a free one the smallest holder
-        name wins. Raises ``StoreLocked`` naming the current holder.
-        """
-        lease, holder_term = ss("writerLease"), Literal(holder)
-        holder_p, expires_p = ss("holder"), ss("expires")
-        now = datetime_literal(_now())
-        self.update(
-            f"DELETE {{ GRAPH {LEASE_GRAPH} {{ {lease} ?p ?o }} }} WHERE {{ GRAPH {LEASE_GRAPH} "
-            f"{{ {lease} {expires_p} ?e ; ?p ?o }} FILTER(?e < {now}) }};\n"
-            f"INSERT {{ GRAPH {LEASE_GRAPH} {{ {lease} {holder_p} {holder_term} ; "
-            f"{expires_p} {_expiry(seconds)} }} }} WHERE {{ FILTER NOT EXISTS {{ GRAPH "
-            f"{LEASE_GRAPH} {{ {lease} {holder_p} ?h }} }} }}"
-        )
-        holders = self._lease_holders()
-        if holders and holders[0][0] == holder:
-            return
-        if holder in {h for h, _ in holders}:  # lost a race: step back
-            self.release_lease(holder)
-        raise StoreLocked(_lease_message(holders))
-
-    def lease_refusal(self) -> str | None:
-        """Why a crawl could not take the writer lease now, or None when it is free."""
-        now = datetime.now(UTC)
-        holders = [(h, e) for h, e in self._lease_holders() if datetime.fromisoformat(e) >= now]
-        return _lease_message(holders) if holders else None
-
-    def _lease_holders(self) -> list[tuple[str, str]]:
-        """(holder, expiry) of the writer lease, smallest holder first."""
-        rows = self.select(
-            f"SELECT ?h ?e WHERE {{ GRAPH {LEASE_GRAPH} "
-            f"{{ ss:writerLease ss:holder ?h ; ss:expires ?e }} }}"
-        )
-        return sorted((row["h"].value, row["e"].value) for row in rows)
-
-    def renew_lease(self, holder: str, seconds: float) -> None:
-        """Push the end of the lease ``holder`` holds ``seconds`` into the future."""
-        lease = ss("writerLease")
-        holder_p, expires_p = ss("holder"), ss("expires")
-        self.update(
-            f"DELETE {{ GRAPH {LEASE_GRAPH} {{ {lease} {expires_p} ?e }} }} "
-            f"INSERT {{ GRAPH {LEASE_GRAPH} {{ {lease} {expires_p} {_expiry(seconds)} }} }} "
-            f"WHERE {{ GRAPH {LEASE_GRAPH} {{ {lease} {holder_p} {Literal(holder)} ; "
-            f"{expires_p} ?e }} }}"
-        )
-
-    def release_lease(self, holder: str) -> None:
-        """Give the lease up (a no-op unless ``holder`` holds it)."""
-        lease = ss("writerLease")
-        holder_p = ss("holder")
-        self.update(
-            f"DELETE {{ GRAPH {LEASE_GRAPH} {{ {lease} ?p ?o }} }} WHERE {{ GRAPH {LEASE_GRAPH} "
-            f"{{ {lease} {holder_p} {Literal(holder)} ; ?p ?o }} }}"
-        )
-
     # --- pages ----------------------------------------------------------------
     def replace_page(
         self,
@@ -258,7 +184,7 @@ class GraphStore(ABC):
             page = to_iri(provenance.url)
         except (ValidationError, ValueError) as exc:
             raise InvalidPage(str(exc)) from exc
-        ignored = [provenance_graph(_page_iri(url)) for url in ignore_pages]
+        ignored = [provenance_graph(page_iri(url)) for url in ignore_pages]
         resolver = Resolver(self._known_nodes(parsed, ignored))
         resolutions = [resolver.resolve(mention_keys(e)) for e in parsed.entities]
         graph = build_page_graph(provenance, parsed, resolutions)
@@ -280,7 +206,7 @@ class GraphStore(ABC):
             for part in (
                 f"DROP SILENT GRAPH {graph.page}",
                 f"DROP SILENT GRAPH {graph.provenance}",
-                _insert_data(graph.facts + graph.annotations),
+                insert_data(graph.facts + graph.annotations),
             )
             if part
         )
@@ -295,7 +221,7 @@ class GraphStore(ABC):
         With ``failures`` (stage, reason, detail) the page is marked for retry; without,
         the page was seen unchanged: its fetch time, ETag and Last-Modified move.
         """
-        page = _page_iri(provenance.url)
+        page = page_iri(provenance.url)
         prov = provenance_graph(page)
         failures = list(failures)
         notes = [Quad(page, RDF_TYPE, ss("Page"), prov)]
@@ -326,19 +252,19 @@ class GraphStore(ABC):
         )
         self.update(
             f"DELETE {{ GRAPH {prov} {{ {page} ?p ?o . ?o ?fp ?fo }} }}\n"
-            f"WHERE {{ GRAPH {prov} {{ {clear} }} }};\n" + _insert_data(notes)
+            f"WHERE {{ GRAPH {prov} {{ {clear} }} }};\n" + insert_data(notes)
         )
 
     def drop_page(self, url: str) -> int:
         """Remove a page's facts and provenance; returns how many facts it had."""
-        page = _page_iri(url)
+        page = page_iri(url)
         removed = len(self._fact_keys(page))
         self.update(f"DROP SILENT GRAPH {page};\nDROP SILENT GRAPH {provenance_graph(page)}")
         return removed
 
     def move_page(self, old_url: str, new_url: str) -> bool:
         """Move a page's facts and provenance to a new URL (a redirect); False if absent."""
-        old, new = _page_iri(old_url), _page_iri(new_url)
+        old, new = page_iri(old_url), page_iri(new_url)
         if self.page_state(old_url) is None:
             return False
         old_prov, new_prov = provenance_graph(old), provenance_graph(new)
@@ -354,7 +280,7 @@ class GraphStore(ABC):
 
     def page_state(self, url: str) -> PageState | None:
         """The stored provenance of a page, or None when the store has never seen it."""
-        page = _page_iri(url)
+        page = page_iri(url)
         rows = self.select(
             f"SELECT ?p ?o ?stage ?reason ?detail WHERE {{ GRAPH {provenance_graph(page)} {{\n"
             f"  {page} ?p ?o .\n"
@@ -455,60 +381,6 @@ class GraphStore(ABC):
         rows = self.select(f"SELECT ?s ?p ?o WHERE {{ GRAPH {page} {{ ?s ?p ?o }} }}")
         return {(str(r["s"]), str(r["p"]), str(r["o"])) for r in rows}
 
-    def unmerge(self, node_iri: str, name: str) -> list[str]:
-        """Keep mentions written ``name`` (any case) apart from node ``node_iri`` and
-        re-resolve the pages that mention the node, from their stored extraction.
-        Returns the re-resolved pages' URLs."""
-        node = NamedNode(node_iri)
-        rule = Literal(name.lower())
-        split_off = self._pages_where(
-            f"GRAPH ?g {{ ?m ss:node {node} ; ss:mentionName ?n . ?page a ss:Page "
-            f"FILTER(LCASE(?n) = {rule}) }}"
-        )
-        if not split_off:
-            raise GraphStoreError(f"entity {node_iri} has no mention written {name!r}")
-        self.update(_insert_data([Quad(node, ss("keepApart"), rule, CURATION_GRAPH)]))
-        return self.reresolve_urls(self._pages_of(node), split_off)
-
-    def undo_unmerge(self, node_iri: str) -> list[str]:
-        """Forget every unmerge rule of a node and re-resolve the pages it concerns."""
-        node = NamedNode(node_iri)
-        split_off = self._pages_where(
-            f"GRAPH {CURATION_GRAPH} {{ {node} ss:keepApart ?k }}\n"
-            "GRAPH ?g { ?m ss:mentionName ?n . ?page a ss:Page } FILTER(LCASE(?n) = ?k)"
-        )
-        self.update(f"DELETE WHERE {{ GRAPH {CURATION_GRAPH} {{ {node} {ss('keepApart')} ?k }} }}")
-        return self.reresolve_urls(set(self._pages_of(node)) | set(split_off), split_off)
-
-    def _pages_where(self, pattern: str) -> list[str]:
-        rows = self.select(f"SELECT DISTINCT ?page WHERE {{ {pattern} }}")
-        return sorted(row["page"].value for row in rows)
-
-    def _pages_of(self, node: NamedNode) -> list[str]:
-        """Pages with a mention resolved to ``node``."""
-        return self._pages_where(f"GRAPH ?g {{ ?m ss:node {node} . ?page a ss:Page }}")
-
-    def reresolve_urls(self, urls: Iterable[str], fresh: Iterable[str] = ()) -> list[str]:
-        """Re-store pages from their stored extraction (after resolution rules changed).
-
-        Pages keep their previous resolutions where the rules allow, except ``fresh``
-        pages, which forget theirs; those go last, so they see the others' result.
-        """
-        fresh = set(fresh)
-        done = []
-        for url in sorted(set(urls), key=lambda u: (u in fresh, u)):
-            page = _page_iri(url)
-            graph = provenance_graph(page)
-            rows = self.select(f"SELECT ?x WHERE {{ GRAPH {graph} {{ {page} ss:extraction ?x }} }}")
-            state = self.page_state(url)
-            if not rows or state is None:
-                continue
-            extraction = json.loads(rows[0]["x"].value)
-            ignored = [url] if url in fresh else []
-            self.replace_page(state.provenance(), extraction, ignore_pages=ignored)
-            done.append(url)
-        return done
-
 
 # Provenance properties (ss:<local>) that make up a PageState.
 _STATE_FIELDS = {
@@ -526,7 +398,7 @@ _STATE_FIELDS = {
 }
 
 
-def _page_iri(url: str) -> NamedNode:
+def page_iri(url: str) -> NamedNode:
     try:
         return to_iri(url)
     except ValueError as exc:

@@ -26,6 +26,7 @@ from scraper.graph import (
     StoreUnavailable,
     is_endpoint,
 )
+from scraper.graph.leases import acquire_lease, release_lease, renew_lease
 from scraper.items import PageRecord
 from scraper.signals import previous_pages_loaded
 
@@ -120,7 +121,7 @@ class GraphPipeline:
         """Become the shared store's only crawl writer, renewing the lease while crawling."""
         seconds = self.config.lease_seconds
         try:
-            await self._run(self.store.acquire_lease, self.lease_holder, seconds)
+            await self._run(acquire_lease, self.store, self.lease_holder, seconds)
         except GraphStoreError as exc:
             await self._run(self.store.close)
             self.store = None
@@ -133,7 +134,7 @@ class GraphPipeline:
         while True:
             await asyncio.sleep(seconds / 3)
             try:
-                await self._run(self.store.renew_lease, self.lease_holder, seconds)
+                await self._run(renew_lease, self.store, self.lease_holder, seconds)
             except GraphStoreError as exc:  # the next renewal may get through
                 logger.warning("Could not renew the graph store lease: %s", exc)
 
@@ -242,7 +243,7 @@ class GraphPipeline:
             self.stats.set_value("graph/relations_removed", len(relations_before - relations))
             if self._renewing is not None:
                 self._renewing.cancel()
-                await self._run(self.store.release_lease, self.lease_holder)
+                await self._run(release_lease, self.store, self.lease_holder)
             await self._run(self.store.close)
             self.store = None
         self._executor.shutdown(wait=True)
