@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 
+from extruct.xmldom import XmlDomHTMLParser
 from lxml import etree
-from lxml.html import HtmlElement, HTMLParser, document_fromstring
+from lxml.html import HtmlElement, document_fromstring
 
-_PARSER = HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
+# extruct's parser: its elements are HtmlElements that also carry the DOM API pyRdfa reads
+# (namespaces, xmlns attributes), so one parse of a page serves cleaning and structured data.
+_PARSER = XmlDomHTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
 
 # Never content: removed before anything is measured.
 _NON_CONTENT_TAGS = (

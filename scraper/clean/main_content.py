@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 import trafilatura
+from lxml.html import HtmlElement
 
 from scraper.clean.dom import (
     drop_reviews,
@@ -204,7 +205,11 @@ def clean_html(html: str, url: str) -> CleanedPage:
 
     Never raises on bad markup; ``markdown`` is empty when the page has no content.
     """
-    tree = parse_html(html)
+    return clean_tree(parse_html(html), url)
+
+
+def clean_tree(tree: HtmlElement | None, url: str) -> CleanedPage:
+    """:func:`clean_html` of a page parsed by :func:`~scraper.clean.dom.parse_html`."""
     if tree is None:
         return CleanedPage(markdown="")
     nodes = jsonld_nodes(tree)  # parsed once: metadata, page kind and description read it

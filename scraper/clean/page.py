@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from scraper.clean.main_content import CleanedPage, clean_html
-from scraper.clean.structured_data import extract_structured_data
+from scraper.clean.dom import parse_html
+from scraper.clean.main_content import CleanedPage, clean_tree
+from scraper.clean.structured_data import structured_data_of
 
 
 @dataclass
@@ -28,9 +30,15 @@ def content_hash(markdown: str, structured_data: dict[str, Any]) -> str:
 
 
 def clean_page(html: str, url: str) -> PageContent:
-    """The content of ``html`` fetched from ``url``; never raises on bad markup."""
-    cleaned = clean_html(html, url)
-    structured = extract_structured_data(html, url)
+    """The content of ``html`` fetched from ``url``; never raises on bad markup.
+
+    The page is parsed once. Cleaning prunes the tree (the head goes) and extruct's RDFa pass
+    changes the tree it reads, so the structured data is read from a copy (a third of the
+    parse's cost).
+    """
+    tree = parse_html(html)
+    structured = structured_data_of(copy.deepcopy(tree), url)
+    cleaned = clean_tree(tree, url)
     return PageContent(
         **dataclasses.asdict(cleaned),
         structured_data=structured,

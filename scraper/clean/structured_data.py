@@ -21,9 +21,9 @@ from typing import Any
 
 import extruct
 import jstyleson  # extruct's own tolerant JSON reader (comments, trailing commas)
-from extruct.xmldom import XmlDomHTMLParser
 from lxml import etree
-from lxml.html import fromstring
+
+from scraper.clean.dom import parse_html
 
 logger = logging.getLogger(__name__)
 
@@ -55,22 +55,14 @@ def parse_jsonld(root: etree._Element) -> list[dict[str, Any]]:
     return items
 
 
-def _parse(html: str) -> etree._Element | None:
-    if not html or not html.strip():
-        return None
-    try:
-        # XmlDomHTMLParser keeps what RDFa needs (namespaces, xmlns attributes).
-        return fromstring(
-            html.encode("utf-8", "replace"), parser=XmlDomHTMLParser(encoding="utf-8")
-        )
-    except (etree.ParserError, ValueError):
-        return None
-
-
 def extract_structured_data(html: str, url: str) -> dict[str, list]:
     """JSON-LD, microdata, RDFa and OpenGraph of ``html``; never raises on broken markup."""
+    return structured_data_of(parse_html(html), url)
+
+
+def structured_data_of(root: etree._Element | None, url: str) -> dict[str, list]:
+    """The structured data of a page parsed by :func:`~scraper.clean.dom.parse_html`."""
     result: dict[str, list] = {syntax: [] for syntax in SYNTAXES}
-    root = _parse(html)
     if root is None:
         return result
     result["json-ld"] = parse_jsonld(root)
