@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, QueryBoolean, QuerySolutions
 
+from scraper.facts import PageFacts
 from scraper.graph.mapping import (
-    Extraction,
     PageGraph,
     PageProvenance,
     build_page_graph,
+    checked_facts,
     datetime_literal,
     mention_keys,
 )
@@ -234,7 +234,7 @@ class GraphStore(ABC):
     def replace_page(
         self,
         provenance: PageProvenance,
-        extraction: dict[str, Any],
+        facts: PageFacts,
         *,
         ignore_pages: Iterable[str] = (),
     ) -> ReplaceResult:
@@ -244,9 +244,9 @@ class GraphStore(ABC):
         nodes keep their IRIs), except ``ignore_pages`` (used when re-resolving pages).
         """
         try:
-            parsed = Extraction.model_validate(extraction)
+            parsed = checked_facts(facts)
             page = to_iri(provenance.url)
-        except (ValidationError, ValueError) as exc:
+        except ValueError as exc:
             raise InvalidPage(str(exc)) from exc
         ignored = [provenance_graph(_page_iri(url)) for url in ignore_pages]
         resolver = Resolver(self._known_nodes(parsed, ignored))
@@ -409,7 +409,7 @@ class GraphStore(ABC):
         return sorted(row["page"].value for row in rows)
 
     # --- resolution -------------------------------------------------------------
-    def _known_nodes(self, extraction: Extraction, ignored: list[NamedNode]) -> list[KnownNode]:
+    def _known_nodes(self, extraction: PageFacts, ignored: list[NamedNode]) -> list[KnownNode]:
         """Stored nodes sharing a key with the page's mentions, with all their keys.
 
         The page's own previous facts count too, so a re-crawled page keeps its nodes
@@ -503,7 +503,7 @@ class GraphStore(ABC):
                 last_modified=state.last_modified,
                 extraction_status=state.extraction_status,
             )
-            extraction = json.loads(rows[0]["x"].value)
+            extraction = PageFacts.from_dict(json.loads(rows[0]["x"].value))
             self.replace_page(provenance, extraction, ignore_pages=[url] if url in fresh else [])
             done.append(url)
         return done

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from scrapy.crawler import Crawler
 
 from scraper.chunk.chunker import chunk_markdown
@@ -30,7 +28,7 @@ class ChunkingPipeline:
         if item.failures or not item.markdown:
             return item
         chunks = chunk_markdown(item.markdown, self.size, self.overlap, self.encoding)
-        item.chunks = [dataclasses.asdict(c) for c in chunks]
+        item.chunks = chunks
         self.stats.inc_value("chunks/count", len(chunks))
         self.stats.inc_value("chunks/tokens", sum(c.tokens for c in chunks))
         return item
