@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scraper.facts import PageFacts
 from scraper.graph import EmbeddedStore, GraphStore, PageProvenance, SparqlEndpointStore
 from scraper.graph.queries import describe_entity, find_entities
 from tests.oxigraph_server import oxigraph_server
@@ -47,7 +48,7 @@ def entity(i: int, variant: bool = False) -> dict:
     }
 
 
-def page_extraction(page: int, per_page: int) -> dict:
+def page_extraction(page: int, per_page: int) -> PageFacts:
     first = page * per_page
     entities = [entity(i) for i in range(first, first + per_page)]
     if page:
@@ -57,7 +58,9 @@ def page_extraction(page: int, per_page: int) -> dict:
         {"source": a, "type": "knows", "target": b, "evidence": f"{a} knows {b}."}
         for a, b in itertools.pairwise(names)
     ]
-    return {"status": "ok", "model": "bench", "entities": entities, "relations": relations}
+    return PageFacts.from_dict(
+        {"status": "ok", "model": "bench", "entities": entities, "relations": relations}
+    )
 
 
 def write_pages(store: GraphStore, pages: int, per_page: int) -> tuple[float, int]:

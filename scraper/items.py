@@ -11,14 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scraper.facts import Chunk, PageFacts, Stage, facts_as_json
+
 
 @dataclass
 class Failure:
     """Why a stage could not finish a page: ``reason`` is a short stable code."""
 
-    stage: str  # fetch | clean | chunk | extract | store
+    stage: Stage
     reason: str  # e.g. http_404, non_html, too_large, llm_invalid_output
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        self.stage = Stage(self.stage)
 
 
 @dataclass
@@ -44,8 +49,9 @@ class PageRecord:
     author: str | None = None
     markdown: str | None = None
     structured_data: dict[str, Any] = field(default_factory=dict)
-    chunks: list[dict[str, Any]] = field(default_factory=list)
-    extraction: dict[str, Any] | None = None  # filled by the extraction stage
+    chunks: list[Chunk] = field(default_factory=list)
+    # Filled by the extraction stage; exported in the JSON form of PageFacts.as_dict().
+    extraction: PageFacts | None = field(default=None, metadata={"serializer": facts_as_json})
     failures: list[Failure] = field(default_factory=list)
     html: str | None = None  # dropped before export unless EXPORT_HTML is on
 
@@ -53,5 +59,5 @@ class PageRecord:
     def ok(self) -> bool:
         return not self.failures
 
-    def fail(self, stage: str, reason: str, detail: str = "") -> None:
+    def fail(self, stage: Stage, reason: str, detail: str = "") -> None:
         self.failures.append(Failure(stage, reason, detail))

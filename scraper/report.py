@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from scraper.facts import ExtractionStatus
+
 CHANGES = ("new", "changed", "unchanged", "moved", "removed")
 GRAPH_COUNTS = (
     "entities_added",
@@ -44,8 +46,13 @@ def crawl_report(stats: dict[str, Any], model: str | None) -> dict[str, Any]:
             **{change: _count(stats, f"recrawl/{change}") for change in CHANGES},
         },
         "extraction": {
-            status: _count(stats, f"extract/status/{status}")
-            for status in ("ok", "structured_data_only", "skipped", "failed")
+            status.value: _count(stats, f"extract/status/{status}")
+            for status in (
+                ExtractionStatus.OK,
+                ExtractionStatus.STRUCTURED_DATA_ONLY,
+                ExtractionStatus.SKIPPED,
+                ExtractionStatus.FAILED,
+            )
         },
         "llm": {
             "model": model,

@@ -22,6 +22,7 @@ from scraper.extract import (
     split_text,
 )
 from scraper.extract.llm import LLMCache
+from scraper.facts import Chunk, Entity, Relation
 from tests.fake_llm import (
     FakeLLM,
     Reply,
@@ -41,33 +42,26 @@ async def _close_clients():
 
 
 def entity(name, type_="Thing", aliases=(), origin="llm", **extra):
-    return {
-        "name": name,
-        "type": type_,
-        "aliases": list(aliases),
-        "description": extra.pop("description", ""),
-        "attributes": extra.pop("attributes", {}),
-        "identifiers": extra.pop("identifiers", []),
-        "origin": origin,
-    }
+    return Entity(
+        name=name,
+        type=type_,
+        aliases=list(aliases),
+        description=extra.pop("description", ""),
+        attributes=extra.pop("attributes", {}),
+        identifiers=extra.pop("identifiers", []),
+        origin=origin,
+    )
 
 
 def relation(source, type_, target, evidence=""):
-    return {
-        "source": source,
-        "type": type_,
-        "target": target,
-        "evidence": evidence,
-        "origin": "llm",
-    }
+    return Relation(source=source, type=type_, target=target, evidence=evidence, origin="llm")
 
 
 def chunks_of(*texts):
     chunks, start = [], 0
     for index, text in enumerate(texts):
-        chunks.append({"index": index, "text": text, "tokens": 0, "start": start})
+        chunks.append(Chunk(index, text, 0, start, start + len(text)))
         start += len(text)
-        chunks[-1]["end"] = start
     return chunks
 
 
@@ -91,21 +85,21 @@ def test_entities_merge_by_normalised_name_type_and_aliases():
             entity("acme corp", "Thing", description="A company."),  # a Thing joins the typed one
         ]
     )
-    assert [(e["name"], e["type"]) for e in merged] == [
+    assert [(e.name, e.type) for e in merged] == [
         ("Acme Corporation", "Organization"),
         ("Acme", "Person"),
     ]
     acme = merged[0]
-    assert acme["aliases"] == ["Acme", "Acme Corp"]
-    assert acme["attributes"] == {"founded": "1999", "hq": "X"}  # the first value wins
-    assert acme["identifiers"] == ["https://acme.example/"]
-    assert acme["description"] == "A company."
+    assert acme.aliases == ["Acme", "Acme Corp"]
+    assert acme.attributes == {"founded": "1999", "hq": "X"}  # the first value wins
+    assert acme.identifiers == ["https://acme.example/"]
+    assert acme.description == "A company."
     assert canonical["acme corp"] == "Acme Corporation"
 
 
 def test_a_thing_takes_the_type_of_a_later_typed_mention():
     merged, _ = merge_entities([entity("Jane Doe"), entity("jane doe", "Person")])
-    assert [(e["name"], e["type"]) for e in merged] == [("Jane Doe", "Person")]
+    assert [(e.name, e.type) for e in merged] == [("Jane Doe", "Person")]
 
 
 def test_relations_are_canonicalised_and_deduplicated():
@@ -118,7 +112,7 @@ def test_relations_are_canonicalised_and_deduplicated():
         ],
         canonical,
     )
-    assert [(r["source"], r["type"], r["target"], r["evidence"]) for r in relations] == [
+    assert [(r.source, r.type, r.target, r.evidence) for r in relations] == [
         ("Acme Corporation", "founder", "Jane Doe", "Jane Doe founded Acme."),
         ("Acme Corporation", "location", "Springfield", ""),
     ]
@@ -152,7 +146,7 @@ def test_ungrounded_entities_and_relations_are_dropped_and_counted():
         relation("ACME", "makesOffer", "widgets"),  # endpoints in the text, not entities
     ]
     kept, kept_relations, dropped = ground(entities, relations, text)
-    assert [e["name"] for e in kept] == [
+    assert [e.name for e in kept] == [
         "Acme Corporation",
         "jane doe",
         "Zurich",
@@ -160,8 +154,8 @@ def test_ungrounded_entities_and_relations_are_dropped_and_counted():
         "ACME",
         "widgets",
     ]
-    assert kept[0]["aliases"] == ["Acme Corp"]  # the ungrounded alias goes
-    assert kept[-1]["type"] == "Thing"
+    assert kept[0].aliases == ["Acme Corp"]  # the ungrounded alias goes
+    assert kept[-1].type == "Thing"
     assert len(kept_relations) == 3
     assert dropped == 3  # Elon Musk, Doe Inc, and the relation from Elon Musk
 
@@ -188,18 +182,16 @@ def test_any_model_maps_to_nodes_and_edges_by_structure():
         }
     )
     entities, relations = graph_from_model(catalog)
-    found = {e["name"]: e for e in entities}
-    assert found["Widget"]["type"] == "Product"
-    assert found["Widget"]["attributes"] == {
+    found = {e.name: e for e in entities}
+    assert found["Widget"].type == "Product"
+    assert found["Widget"].attributes == {
         "offers.price": 9.99,
         "offers.priceCurrency": "USD",
         "aggregateRating.ratingValue": 4.5,
         "aggregateRating.reviewCount": 10,
     }
-    assert found["Acme"]["type"] == "Organization"
-    assert [(r["source"], r["type"], r["target"]) for r in relations] == [
-        ("Widget", "brand", "Acme")
-    ]
+    assert found["Acme"].type == "Organization"
+    assert [(r.source, r.type, r.target) for r in relations] == [("Widget", "brand", "Acme")]
 
 
 def test_article_mentions_keep_their_types():
@@ -211,13 +203,13 @@ def test_article_mentions_keep_their_types():
         }
     )
     entities, relations = graph_from_model(article)
-    types = {e["name"]: (e["type"], e["aliases"]) for e in entities}
+    types = {e.name: (e.type, e.aliases) for e in entities}
     assert types == {
         "Acme opens a plant": ("CreativeWork", []),
         "Jane Doe": ("Person", []),
         "Springfield": ("Place", ["Springfield, IL"]),
     }
-    assert {r["type"] for r in relations} == {"author", "mentions"}
+    assert {r.type for r in relations} == {"author", "mentions"}
 
 
 def test_split_text_cuts_at_structure_near_the_middle():
@@ -246,14 +238,14 @@ async def test_chunk_answers_merge_into_one_page_result():
             chunks=chunks_of(PAGE[:half], PAGE[half - 30 :]), structured_data={},
         )  # fmt: skip
     result = outcome.result
-    assert outcome.failure is None and result["status"] == "ok"
-    names = [e["name"] for e in result["entities"]]
+    assert outcome.failure is None and result.status == "ok"
+    names = [e.name for e in result.entities]
     assert names.count("Acme Corporation") == 1  # in both chunks, merged
     assert {"Jane Doe", "Road Runner Trap"} <= set(names)
-    assert result["usage"]["calls"] == 2 == len(fake.requests)
-    assert result["model"] == "gpt-4o-mini" and result["prompt_version"] == "extract_v1"
-    assert result["schema"] == "schemas.knowledge_graph:KnowledgeGraph"
-    assert "data" not in result
+    assert result.usage["calls"] == 2 == len(fake.requests)
+    assert result.model == "gpt-4o-mini" and result.prompt_version == "extract_v1"
+    assert result.schema == "schemas.knowledge_graph:KnowledgeGraph"
+    assert "data" not in result.as_dict()
 
 
 async def test_cache_makes_a_rerun_free_and_ignores_the_url(tmp_path):
@@ -273,9 +265,9 @@ async def test_cache_makes_a_rerun_free_and_ignores_the_url(tmp_path):
             for url in ("https://a.example/", "https://mirror.example/copy")
         ]
         assert len(fake.requests) == 1  # zero calls on the re-run and on the copy
-        assert [o.result["usage"]["cache_hits"] for o in outcomes] == [1, 1]
-        assert [o.result["usage"]["calls"] for o in outcomes] == [0, 0]
-        assert outcomes[0].result["entities"] == outcomes[1].result["entities"]
+        assert [o.result.usage["cache_hits"] for o in outcomes] == [1, 1]
+        assert [o.result.usage["calls"] for o in outcomes] == [0, 0]
+        assert outcomes[0].result.entities == outcomes[1].result.entities
         assert stats["llm/cache_hits"] == 2
         other_model = make_extractor(fake, StatsRecorder(), cache=cache, model="gpt-4.1-mini")
         await other_model.extract_page(
@@ -313,10 +305,10 @@ async def test_truncated_chunk_is_split_and_both_halves_extracted():
             url="u", markdown=long_page, chunks=chunks_of(long_page), structured_data={}
         )
         texts = [r.page_text for r in fake.requests]
-    assert outcome.result["status"] == "ok"
+    assert outcome.result.status == "ok"
     assert stats["llm/splits"] == 1 and stats["llm/truncated"] == 1
     assert texts[1] + texts[2] == long_page or texts[2] + texts[1] == long_page
-    names = {e["name"] for e in outcome.result["entities"]}
+    names = {e.name for e in outcome.result.entities}
     assert {"Person Alpha", "Person India", "Alpha Labs"} <= names  # nothing of the cut answer
 
 
@@ -329,9 +321,9 @@ async def test_unsplittable_truncation_retries_with_more_tokens_then_fails():
         )
         budgets = [r.body["max_tokens"] for r in fake.requests]
     assert budgets == [100, 200]
-    assert outcome.result["status"] == "failed"
-    assert outcome.result["failure_reason"] == "llm_truncated"
-    assert outcome.result["entities"] == []  # never partial data
+    assert outcome.result.status == "failed"
+    assert outcome.result.failure_reason == "llm_truncated"
+    assert outcome.result.entities == []  # never partial data
 
 
 async def test_hallucinated_entities_are_dropped():
@@ -349,9 +341,9 @@ async def test_hallucinated_entities_are_dropped():
         outcome = await make_extractor(fake, stats).extract_page(
             url="u", markdown=PAGE, chunks=chunks_of(PAGE), structured_data={}
         )
-    assert [e["name"] for e in outcome.result["entities"]] == ["Jane Doe"]
-    assert outcome.result["relations"] == []
-    assert outcome.result["dropped_ungrounded"] == 2 == stats["llm/dropped_ungrounded"]
+    assert [e.name for e in outcome.result.entities] == ["Jane Doe"]
+    assert outcome.result.relations == []
+    assert outcome.result.dropped_ungrounded == 2 == stats["llm/dropped_ungrounded"]
 
 
 INJECTION = (
@@ -383,8 +375,8 @@ async def test_prompt_injection_is_delimited_and_cannot_change_the_result():
     assert page_text(fake.requests[0].body) == INJECTION
     # The injected non-JSON answer is re-asked, the injected fact is not grounded.
     assert len(fake.requests) == 2
-    assert [e["name"] for e in outcome.result["entities"]] == ["Jane Doe"]
-    assert outcome.result["dropped_ungrounded"] == 1
+    assert [e.name for e in outcome.result.entities] == ["Jane Doe"]
+    assert outcome.result.dropped_ungrounded == 1
 
 
 async def test_without_llm_only_structured_data_is_used():
@@ -396,12 +388,12 @@ async def test_without_llm_only_structured_data_is_used():
         structured_data={"json-ld": json_ld},
     )  # fmt: skip
     result = outcome.result
-    assert result["status"] == "structured_data_only"
-    assert result["model"] is None and result["prompt_version"] is None
-    assert [(e["name"], e["origin"], e["identifiers"]) for e in result["entities"]] == [
+    assert result.status == "structured_data_only"
+    assert result.model is None and result.prompt_version is None
+    assert [(e.name, e.origin, e.identifiers) for e in result.entities] == [
         ("Acme Corporation", "structured_data", ["https://acme.example/"])
     ]
-    assert result["usage"] == {
+    assert result.usage == {
         "calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0,
     }  # fmt: skip
 
@@ -414,9 +406,9 @@ async def test_structured_data_merges_with_the_llm_result():
         outcome = await make_extractor(fake, StatsRecorder()).extract_page(
             url="u", markdown=PAGE, chunks=chunks_of(PAGE), structured_data={"json-ld": json_ld}
         )
-    acme = [e for e in outcome.result["entities"] if e["name"] == "Acme Corporation"]
+    acme = [e for e in outcome.result.entities if e.name == "Acme Corporation"]
     assert len(acme) == 1
-    assert acme[0]["identifiers"] == ["https://w.example/Acme"]
+    assert acme[0].identifiers == ["https://w.example/Acme"]
 
 
 async def test_custom_schema_result_carries_the_data_and_mapped_graph():
@@ -431,10 +423,10 @@ async def test_custom_schema_result_carries_the_data_and_mapped_graph():
         )
         sent_schema = fake.requests[0].body["response_format"]["json_schema"]
     result = outcome.result
-    assert result["schema"] == "schemas.product:Product"
+    assert result.schema == "schemas.product:Product"
     assert sent_schema["name"] == "Product" and "offers" in sent_schema["schema"]["properties"]
-    assert result["data"]["offers"][0]["price"] == 12.5
-    assert [(r["source"], r["type"], r["target"]) for r in result["relations"]] == [
+    assert result.data["offers"][0]["price"] == 12.5
+    assert [(r.source, r.type, r.target) for r in result.relations] == [
         ("Road Runner Trap", "brand", "Acme Corporation")
     ]
 
@@ -465,19 +457,19 @@ async def test_every_page_ends_extracted_or_failed_with_a_reason():
                 for i, p in enumerate(pages)
             )
         )
-    reasons = [(o.result["status"], o.result["failure_reason"]) for o in outcomes]
+    reasons = [(o.result.status, o.result.failure_reason) for o in outcomes]
     assert reasons == [
         ("ok", None), ("failed", "llm_server_error"), ("failed", "llm_invalid_output"), ("ok", None)
     ] * 6  # fmt: skip
     for outcome in outcomes:
-        assert (outcome.failure is None) == (outcome.result["status"] == "ok")
-        json.dumps(outcome.result)  # JSON-serialisable as exported
+        assert (outcome.failure is None) == (outcome.result.status == "ok")
+        json.dumps(outcome.result.as_dict())  # JSON-serialisable as exported
 
 
 async def test_a_bug_on_bad_input_becomes_a_recorded_failure_not_a_crash():
     outcome = await make_extractor(None, StatsRecorder()).extract_page(
         url="u", markdown=PAGE, chunks=[{"no text key": 1}], structured_data="not a dict"
     )
-    assert outcome.result["status"] == "failed"
-    assert outcome.result["failure_reason"] == "extract_error"
+    assert outcome.result.status == "failed"
+    assert outcome.result.failure_reason == "extract_error"
     assert "AttributeError" in outcome.failure.detail

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pyoxigraph import Literal, NamedNode
 
+from scraper.facts import Entity, PageFacts
 from scraper.graph import (
     EmbeddedStore,
     GraphStoreError,
@@ -31,14 +32,16 @@ def entity(name, type_="Organization", origin="llm", **fields):
 
 
 def extraction(entities, relations=(), **fields):
-    return {
-        "status": "ok",
-        "model": "gpt-test",
-        "prompt_version": "extract_v1",
-        "entities": list(entities),
-        "relations": list(relations),
-        **fields,
-    }
+    return PageFacts.from_dict(
+        {
+            "status": "ok",
+            "model": "gpt-test",
+            "prompt_version": "extract_v1",
+            "entities": list(entities),
+            "relations": list(relations),
+            **fields,
+        }
+    )
 
 
 ACME_PAGE = extraction(
@@ -238,7 +241,8 @@ def test_hostile_strings_and_iri_unsafe_urls_round_trip(store):
 
 def test_invalid_extraction_and_urls_are_clear_errors(store):
     with pytest.raises(InvalidPage):
-        store.replace_page(provenance(PAGE_A), {"entities": [{"type": "Person"}]})  # no name
+        no_name = PageFacts(status="ok", entities=[Entity(name=None, type="Person")])
+        store.replace_page(provenance(PAGE_A), no_name)
     with pytest.raises(InvalidPage):
         store.replace_page(provenance("no-scheme"), extraction([]))
 

@@ -11,6 +11,7 @@ import sys
 import pyoxigraph
 import pytest
 
+from scraper.facts import PageFacts
 from scraper.graph import EmbeddedStore, PageProvenance, SparqlEndpointStore
 from tests.crawling import PROJECT_DIR
 from tests.oxigraph_server import oxigraph_server
@@ -22,32 +23,40 @@ NEWS = "https://news.example/acme-hires"
 def populate(store):
     store.replace_page(
         PageProvenance(url=ACME, fetched_at="2026-01-01T00:00:00+00:00", content_hash="a"),
-        {
-            "entities": [
-                {
-                    "name": "Acme Corporation",
-                    "type": "Organization",
-                    "aliases": ["Acme"],
-                    "attributes": {"foundingDate": "1999"},
-                    "identifiers": [ACME],
-                    "origin": "structured_data",
-                },
-                {"name": 'Jane "JD" Doe', "type": "Person", "origin": "llm"},
-            ],
-            "relations": [
-                {"source": "Acme Corporation", "type": "founder", "target": 'Jane "JD" Doe'}
-            ],
-        },
+        PageFacts.from_dict(
+            {
+                "status": "ok",
+                "entities": [
+                    {
+                        "name": "Acme Corporation",
+                        "type": "Organization",
+                        "aliases": ["Acme"],
+                        "attributes": {"foundingDate": "1999"},
+                        "identifiers": [ACME],
+                        "origin": "structured_data",
+                    },
+                    {"name": 'Jane "JD" Doe', "type": "Person", "origin": "llm"},
+                ],
+                "relations": [
+                    {"source": "Acme Corporation", "type": "founder", "target": 'Jane "JD" Doe'}
+                ],
+            }
+        ),
     )
     store.replace_page(
         PageProvenance(url=NEWS, model="gpt-test", prompt_version="extract_v1"),
-        {
-            "entities": [
-                {"name": "ACME Corp.", "type": "Organization"},
-                {"name": "Zoë Ångström", "type": "Person"},
-            ],
-            "relations": [{"source": "Zoë Ångström", "type": "worksFor", "target": "ACME Corp."}],
-        },
+        PageFacts.from_dict(
+            {
+                "status": "ok",
+                "entities": [
+                    {"name": "ACME Corp.", "type": "Organization"},
+                    {"name": "Zoë Ångström", "type": "Person"},
+                ],
+                "relations": [
+                    {"source": "Zoë Ångström", "type": "worksFor", "target": "ACME Corp."}
+                ],
+            }
+        ),
     )
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from scrapy.utils.test import get_crawler
 
+from scraper.facts import Entity, ExtractionStatus, Origin, PageFacts
 from scraper.graph import EmbeddedStore, SparqlEndpointStore
 from scraper.items import PageRecord
 from scraper.pipelines.graph import GraphPipeline
@@ -21,14 +24,14 @@ def record(url=URL, name="Acme Corporation", **fields):
         status=200,
         fetched_at="2026-03-01T10:00:00+00:00",
         content_hash="hash-1",
-        extraction={
-            "status": "ok",
-            "schema": "schemas.knowledge_graph:KnowledgeGraph",
-            "model": "gpt-test",
-            "prompt_version": "extract_v1",
-            "entities": [{"name": name, "type": "Organization", "origin": "llm"}],
-            "relations": [],
-        },
+        extraction=PageFacts(
+            status="ok",
+            schema="schemas.knowledge_graph:KnowledgeGraph",
+            model="gpt-test",
+            prompt_version="extract_v1",
+            entities=[Entity(name=name, type="Organization", origin="llm")],
+            relations=[],
+        ),
     )
     for key, value in fields.items():
         setattr(page, key, value)
@@ -50,8 +53,9 @@ async def test_pages_are_stored_and_failed_fetches_keep_their_facts(tmp_path):
     failed.fail("fetch", "http_503", "Service Unavailable")
     await pipeline.process_item(failed)
     no_llm = record(url="https://shop.example/other", name="Beta Industries")
-    no_llm.extraction |= {"status": "failed", "failure_reason": "llm_timeout"}
-    no_llm.extraction["entities"][0]["origin"] = "structured_data"
+    no_llm.extraction.status = ExtractionStatus.FAILED
+    no_llm.extraction.failure_reason = "llm_timeout"
+    no_llm.extraction.entities[0].origin = Origin.STRUCTURED_DATA
     await pipeline.process_item(no_llm)
     await pipeline.close_spider()
     assert stored.ok and failed.failures[-1].stage == "fetch"  # nothing added by the store
@@ -61,7 +65,7 @@ async def test_pages_are_stored_and_failed_fetches_keep_their_facts(tmp_path):
     # The next crawl's LLM fails again on the same content: what was stored stays.
     pipeline, stats = await opened_pipeline(tmp_path / "graph")
     await pipeline.process_item(
-        record(url=no_llm.url, extraction=no_llm.extraction | {"entities": []})
+        record(url=no_llm.url, extraction=dataclasses.replace(no_llm.extraction, entities=[]))
     )
     await pipeline.close_spider()
     assert stats.get_value("graph/pages_stored") is None
@@ -116,7 +120,7 @@ async def test_pages_without_new_facts_only_move_fetch_provenance(tmp_path, stat
     pipeline, _ = await opened_pipeline(tmp_path / "graph")
     await pipeline.process_item(record())
     again = record(fetched_at="2026-04-01T00:00:00+00:00", etag='"v2"')
-    again.extraction = None if status is None else {"status": status}
+    again.extraction = None if status is None else PageFacts(status=status)
     await pipeline.process_item(again)
     await pipeline.close_spider()
     with EmbeddedStore.open_reader(tmp_path / "graph") as store:

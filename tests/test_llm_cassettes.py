@@ -19,6 +19,7 @@ from prompts import load_prompt
 from schemas.knowledge_graph import KnowledgeGraph
 from scraper.extract import Extractor
 from scraper.extract.llm import CostMeter, StructuredLLM, make_openai_client, price_table
+from scraper.facts import Chunk
 from tests.fake_llm import FakeLLM, StatsRecorder, fast_llm_settings, serve_fake_llm
 
 CASSETTES = Path(__file__).parent / "cassettes"
@@ -44,7 +45,7 @@ async def extract_once(base_url: str):
     extractor = Extractor(
         schema=KnowledgeGraph, prompt=load_prompt(), llm=llm, cache=None, on_stat=stats.inc_value
     )
-    chunk = {"index": 0, "text": PAGE, "tokens": 0, "start": 0, "end": len(PAGE)}
+    chunk = Chunk(index=0, text=PAGE, tokens=0, start=0, end=len(PAGE))
     try:
         return await extractor.extract_page(
             url="https://acme.example/", markdown=PAGE, chunks=[chunk], structured_data={}
@@ -60,7 +61,7 @@ async def test_recording_filters_the_api_key(tmp_path, record_mode):
         with cassette_recorder(path, record_mode) as cassette:
             outcome = await extract_once(fake.base_url)
         assert fake.requests[0].headers["authorization"] == f"Bearer {SECRET}"
-    assert len(cassette) == 1 and outcome.result["status"] == "ok"
+    assert len(cassette) == 1 and outcome.result.status == "ok"
     text = path.read_text()
     assert "chat/completions" in text and "Road Runner Trap" in text
     assert SECRET not in text
@@ -76,11 +77,11 @@ async def test_sdk_path_replays_from_the_committed_cassette():
     if recorded_now:
         pytest.skip(f"recorded {path.name}; the next run replays it")
     result = outcome.result
-    assert result["status"] == "ok"
-    assert {e["name"] for e in result["entities"]} == {
+    assert result.status == "ok"
+    assert {e.name for e in result.entities} == {
         "Acme Corporation",
         "Jane Doe",
         "Road Runner Trap",
     }
-    assert result["usage"]["calls"] == 1 and result["usage"]["prompt_tokens"] > 0
+    assert result.usage["calls"] == 1 and result.usage["prompt_tokens"] > 0
     assert SECRET not in path.read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scraper.extract import PageText, ground, merge_entities
+from scraper.facts import Entity
 from scraper.graph.names import drop_possessives, normalise_name
 from scraper.graph.resolution import name_key
 
@@ -98,7 +99,7 @@ def test_page_text_finds_names_as_whole_words(text, phrase, mentioned):
 
 
 def entity(name, type_="Thing", aliases=()):
-    return {"name": name, "type": type_, "aliases": list(aliases), "origin": "llm"}
+    return Entity(name=name, type=type_, aliases=list(aliases), origin="llm")
 
 
 def test_a_page_merges_organisation_spellings_as_resolution_does():
@@ -112,7 +113,7 @@ def test_a_page_merges_organisation_spellings_as_resolution_does():
             entity("???", "Organization"),  # nothing comparable: no merge
         ]
     )
-    assert [(e["name"], e["aliases"]) for e in merged] == [
+    assert [(e.name, e.aliases) for e in merged] == [
         ("ACME Corp.", ["Acme Corporation"]),
         ("Sam Co", []),
         ("Sam", []),
@@ -128,5 +129,5 @@ def test_grounding_keeps_an_organisation_named_in_the_possessive():
         [],
         "Acme's new plant opened in Zürich.",
     )
-    assert [(e["name"], e["aliases"]) for e in kept] == [("Acme Corporation", ["Acme"])]
+    assert [(e.name, e.aliases) for e in kept] == [("Acme Corporation", ["Acme"])]
     assert dropped == 0

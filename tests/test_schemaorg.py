@@ -10,11 +10,11 @@ PAGE = "https://shop.example/products/widget"
 
 
 def by_name(entities):
-    return {e["name"]: e for e in entities}
+    return {e.name: e for e in entities}
 
 
 def triples(relations):
-    return {(r["source"], r["type"], r["target"]) for r in relations}
+    return {(r.source, r.type, r.target) for r in relations}
 
 
 def test_json_ld_graph_with_references_identifiers_and_folded_values():
@@ -51,16 +51,16 @@ def test_json_ld_graph_with_references_identifiers_and_folded_values():
     found = by_name(entities)
     assert set(found) == {"Acme Corporation", "Jane Doe", "Widget"}
     acme = found["Acme Corporation"]
-    assert acme["type"] == "Organization" and acme["aliases"] == ["Acme"]
-    assert acme["identifiers"] == [
+    assert acme.type == "Organization" and acme.aliases == ["Acme"]
+    assert acme.identifiers == [
         "https://shop.example/#org",
         "https://en.wikipedia.org/wiki/Acme_Corporation",
     ]
-    assert acme["attributes"] == {"foundingDate": "1999"}
-    assert found["Jane Doe"]["identifiers"] == []  # a blank node is no identifier
+    assert acme.attributes == {"foundingDate": "1999"}
+    assert found["Jane Doe"].identifiers == []  # a blank node is no identifier
     widget = found["Widget"]
-    assert widget["identifiers"] == [PAGE]
-    assert widget["attributes"] == {
+    assert widget.identifiers == [PAGE]
+    assert widget.attributes == {
         "offers.price": ["9.99", "8.99"],
         "offers.priceCurrency": "USD",
         "aggregateRating.ratingValue": 4.5,
@@ -69,8 +69,8 @@ def test_json_ld_graph_with_references_identifiers_and_folded_values():
         ("Acme Corporation", "founder", "Jane Doe"),
         ("Widget", "brand", "Acme Corporation"),
     }
-    assert {e["origin"] for e in entities} == {"structured_data"}
-    assert {r["origin"] for r in relations} == {"structured_data"}
+    assert {e.origin for e in entities} == {"structured_data"}
+    assert {r.origin for r in relations} == {"structured_data"}
 
 
 def test_plain_text_values_of_entity_properties_become_typed_entities():
@@ -84,7 +84,7 @@ def test_plain_text_values_of_entity_properties_become_typed_entities():
         }
     ]
     entities, relations = structured_data_graph({"json-ld": json_ld}, PAGE)
-    types = {e["name"]: e["type"] for e in entities}
+    types = {e.name: e.type for e in entities}
     assert types == {
         "Acme opens a plant": "CreativeWork",
         "Jane Doe": "Person",
@@ -111,13 +111,13 @@ def test_microdata_from_extruct():
     data = extruct.extract(html, base_url=PAGE, syntaxes=["microdata"])
     entities, relations = structured_data_graph(data, PAGE)
     found = by_name(entities)
-    assert found["John Roe"]["type"] == "Person"
-    assert found["John Roe"]["attributes"] == {"jobTitle": "CTO"}
+    assert found["John Roe"].type == "Person"
+    assert found["John Roe"].attributes == {"jobTitle": "CTO"}
     bakery = found["Roe's Bakery"]
-    assert bakery["type"] == "Organization"
-    assert bakery["attributes"] == {"address.addressLocality": "Springfield"}
+    assert bakery.type == "Organization"
+    assert bakery.attributes == {"address.addressLocality": "Springfield"}
     assert triples(relations) == {("John Roe", "worksFor", "Roe's Bakery")}
-    assert relations[0]["evidence"] == "microdata"
+    assert relations[0].evidence == "microdata"
 
 
 def test_entity_types_map_to_contract_types():
@@ -137,7 +137,7 @@ def test_malformed_structured_data_is_ignored_not_fatal():
         "opengraph": [{"namespace": {}, "properties": [["og:title", "x"]]}],
     }
     entities, relations = structured_data_graph(data, PAGE)
-    assert [(e["name"], e["type"]) for e in entities] == [("Real Name", "Thing")]
+    assert [(e.name, e.type) for e in entities] == [("Real Name", "Thing")]
     assert relations == []
 
 
@@ -147,5 +147,5 @@ def test_reference_cycles_terminate():
         {"@id": "#b", "@type": "Person", "name": "Bob", "knows": {"@id": "#a"}},
     ]
     entities, relations = structured_data_graph({"json-ld": json_ld}, PAGE)
-    assert sorted(e["name"] for e in entities) == ["Ann", "Bob"]
+    assert sorted(e.name for e in entities) == ["Ann", "Bob"]
     assert triples(relations) == {("Ann", "knows", "Bob"), ("Bob", "knows", "Ann")}

@@ -30,6 +30,7 @@ from scraper.extract.llm import (
 from scraper.extract.mapping import graph_from_model
 from scraper.extract.merge import merge_entities, merge_models, merge_relations
 from scraper.extract.schemaorg import structured_data_graph
+from scraper.facts import Chunk, Entity, ExtractionStatus, PageFacts, Relation
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +59,12 @@ def split_text(text: str) -> tuple[str, str] | None:
 
 @dataclass
 class PageExtraction:
-    result: dict[str, Any]  # the PageRecord.extraction contract
-    failure: LLMError | None  # set when result["status"] == "failed"
+    result: PageFacts  # the PageRecord.extraction contract
+    failure: LLMError | None  # set when result.status is ExtractionStatus.FAILED
 
 
 class Extractor:
-    """Turns a page's chunks and structured data into the ``PageRecord.extraction`` dict.
+    """Turns a page's chunks and structured data into its facts (``PageRecord.extraction``).
 
     ``llm`` None means no LLM is configured: only structured data is used.
     """
@@ -94,7 +95,7 @@ class Extractor:
         *,
         url: str,
         markdown: str,
-        chunks: list[dict[str, Any]],
+        chunks: list[Chunk],
         structured_data: dict[str, Any],
     ) -> PageExtraction:
         """The extraction result of one page and, when it failed, why (never raises).
@@ -106,34 +107,35 @@ class Extractor:
             entities, relations = structured_data_graph(structured_data, base_url=url)
         except Exception as exc:
             error = _as_llm_error(exc)
-            result = self._result("failed", failure_reason=error.reason)
-            result.update(entities=[], relations=[], usage=usage.as_dict())
+            result = self._result(ExtractionStatus.FAILED, failure_reason=error.reason)
+            result.usage = usage.as_dict()
             return PageExtraction(result, error)
-        result = self._result("structured_data_only")
+        result = self._result(ExtractionStatus.STRUCTURED_DATA_ONLY)
         failure: LLMError | None = None
-        texts = [chunk["text"] for chunk in chunks if chunk.get("text", "").strip()]
+        texts = [chunk.text for chunk in chunks if chunk.text.strip()]
         if self.llm is not None and not texts:
-            result["status"] = "skipped"
+            result.status = ExtractionStatus.SKIPPED
         elif self.llm is not None:
             try:
                 llm_entities, llm_relations = await self._llm_graph(texts, markdown, usage, result)
             except Exception as exc:
                 # Successful chunks are cached: a retry pays only for the failed ones.
                 failure = _as_llm_error(exc)
-                result.update(status="failed", failure_reason=failure.reason)
+                result.status = ExtractionStatus.FAILED
+                result.failure_reason = failure.reason
             else:
                 entities += llm_entities
                 relations += llm_relations
-                result["status"] = "ok"
+                result.status = ExtractionStatus.OK
         entities, canonical = merge_entities(entities)
-        result["entities"] = entities
-        result["relations"] = merge_relations(relations, canonical)
-        result["usage"] = usage.as_dict()
+        result.entities = entities
+        result.relations = merge_relations(relations, canonical)
+        result.usage = usage.as_dict()
         return PageExtraction(result, failure)
 
     async def _llm_graph(
-        self, texts: list[str], markdown: str, usage: Usage, result: dict[str, Any]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        self, texts: list[str], markdown: str, usage: Usage, result: PageFacts
+    ) -> tuple[list[Entity], list[Relation]]:
         """The grounded entities and relations the LLM finds in ``texts``; counts in ``result``."""
         self.on_stat("llm/chunks", len(texts))
         dropped: list[DroppedItem] = []
@@ -149,24 +151,23 @@ class Extractor:
             merged = merge_models(merged, answer)
         entities, relations = graph_from_model(merged)
         entities, relations, ungrounded = ground(entities, relations, markdown)
-        result.update(dropped_ungrounded=ungrounded, dropped_invalid=len(dropped))
+        result.dropped_ungrounded = ungrounded
+        result.dropped_invalid = len(dropped)
         if ungrounded:
             self.on_stat("llm/dropped_ungrounded", ungrounded)
         if not isinstance(merged, KnowledgeGraph):
-            result["data"] = merged.model_dump(mode="json")
+            result.data = merged.model_dump(mode="json")
         return entities, relations
 
-    def _result(self, status: str, failure_reason: str | None = None) -> dict[str, Any]:
-        """The head of a page's extraction result: status, schema, model, prompt version."""
-        return {
-            "status": status,
-            "schema": schema_name(self.schema),
-            "model": self.model,
-            "prompt_version": self.prompt.version if self.llm else None,
-            "dropped_ungrounded": 0,
-            "dropped_invalid": 0,
-            "failure_reason": failure_reason,
-        }
+    def _result(self, status: ExtractionStatus, failure_reason: str | None = None) -> PageFacts:
+        """A page's facts with no entities yet: status, schema, model, prompt version."""
+        return PageFacts(
+            status=status,
+            schema=schema_name(self.schema),
+            model=self.model,
+            prompt_version=self.prompt.version if self.llm else None,
+            failure_reason=failure_reason,
+        )
 
     async def _chunk_answer(
         self, text: str, usage: Usage, dropped: list[DroppedItem], depth: int = 0

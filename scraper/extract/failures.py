@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scraper.facts import Chunk, PageFacts, Stage
 from scraper.items import Failure, PageRecord
 
-STAGE = "extract"
+STAGE = Stage.EXTRACT
 
 
 @dataclass
@@ -56,7 +57,14 @@ class FailuresFile:
                     entry = json.loads(line)
                     page = entry["record"]
                     failures = [Failure(**f) for f in page.pop("failures", [])]
-                    record = PageRecord(**page, failures=failures)
+                    chunks = [Chunk(**c) for c in page.pop("chunks", [])]
+                    extraction = page.pop("extraction", None)
+                    record = PageRecord(
+                        **page,
+                        failures=failures,
+                        chunks=chunks,
+                        extraction=PageFacts.from_dict(extraction) if extraction else None,
+                    )
                     latest[entry["url"]] = FailedPage(
                         record, entry["reason"], entry.get("detail", ""), entry["schema"]
                     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
+from scraper.facts import Entity, Relation
 from scraper.graph.names import drop_possessives, normalise_name
 
 
@@ -22,8 +23,8 @@ class PageText:
 
 
 def ground(
-    entities: list[dict[str, Any]], relations: list[dict[str, Any]], text: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    entities: list[Entity], relations: list[Relation], text: str
+) -> tuple[list[Entity], list[Relation], int]:
     """(grounded entities, grounded relations, number dropped).
 
     An entity stays when its name or one of its aliases occurs in ``text``
@@ -34,31 +35,19 @@ def ground(
     page = PageText(text)
     kept_entities = []
     for entity in entities:
-        aliases = [alias for alias in entity["aliases"] if page.mentions(alias)]
-        if aliases or page.mentions(entity["name"]):
-            kept_entities.append({**entity, "aliases": aliases})
-    known = {normalise_name(n) for e in kept_entities for n in [e["name"], *e["aliases"]]}
+        aliases = [alias for alias in entity.aliases if page.mentions(alias)]
+        if aliases or page.mentions(entity.name):
+            kept_entities.append(dataclasses.replace(entity, aliases=aliases))
+    known = {normalise_name(n) for e in kept_entities for n in [e.name, *e.aliases]}
 
     def grounded(name: str) -> bool:
         return normalise_name(name) in known or page.mentions(name)
 
-    kept_relations = [r for r in relations if grounded(r["source"]) and grounded(r["target"])]
+    kept_relations = [r for r in relations if grounded(r.source) and grounded(r.target)]
     dropped = len(entities) - len(kept_entities) + len(relations) - len(kept_relations)
     for relation in kept_relations:
-        for endpoint in (relation["source"], relation["target"]):
+        for endpoint in (relation.source, relation.target):
             if normalise_name(endpoint) not in known:
                 known.add(normalise_name(endpoint))
-                kept_entities.append(_thing(endpoint, relation["origin"]))
+                kept_entities.append(Entity(name=endpoint, type="Thing", origin=relation.origin))
     return kept_entities, kept_relations, dropped
-
-
-def _thing(name: str, origin: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "type": "Thing",
-        "aliases": [],
-        "description": "",
-        "attributes": {},
-        "identifiers": [],
-        "origin": origin,
-    }

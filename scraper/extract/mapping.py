@@ -17,18 +17,18 @@ from pydantic import BaseModel
 
 from schemas.knowledge_graph import ENTITY_TYPES, KnowledgeGraph
 from scraper.extract.schemaorg import GraphBuilder
+from scraper.facts import Entity, Origin, Relation
 
 
-def graph_from_model(answer: BaseModel) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def graph_from_model(answer: BaseModel) -> tuple[list[Entity], list[Relation]]:
     """Entities and relations (origin ``llm``) of a validated answer."""
     if isinstance(answer, KnowledgeGraph):
-        entities = [
-            {**entity.model_dump(), "identifiers": [], "origin": "llm"}
-            for entity in answer.entities
+        entities = [Entity(**entity.model_dump(), origin=Origin.LLM) for entity in answer.entities]
+        relations = [
+            Relation(**relation.model_dump(), origin=Origin.LLM) for relation in answer.relations
         ]
-        relations = [{**relation.model_dump(), "origin": "llm"} for relation in answer.relations]
         return entities, relations
-    builder = GraphBuilder(base_url=None, origin="llm", evidence="", with_identifiers=False)
+    builder = GraphBuilder(base_url=None, origin=Origin.LLM, evidence="", with_identifiers=False)
     builder.add([model_node(answer)])
     return builder.entities, builder.relations
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
 
+from scraper.facts import Entity, Relation
 from scraper.graph.names import normalise_name
 
 
@@ -44,9 +46,7 @@ def _comparable(item: Any) -> Any:
     return item.model_dump() if isinstance(item, BaseModel) else item
 
 
-def merge_entities(
-    entities: Iterable[dict[str, Any]],
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def merge_entities(entities: Iterable[Entity]) -> tuple[list[Entity], dict[str, str]]:
     """Entities merged by (type, normalised name or alias), and each name's canonical name.
 
     Names are normalised for their type, as in cross-page resolution: "ACME Corp." and
@@ -55,24 +55,24 @@ def merge_entities(
     identifiers and attributes are unioned (the first value of an attribute wins).
     A ``Thing`` merges into a typed entity of the same name.
     """
-    merged: list[dict[str, Any]] = []
-    by_key: dict[tuple[str, str], dict[str, Any]] = {}
-    by_name: dict[str, dict[str, Any]] = {}  # for Things, whose type says nothing
+    merged: list[Entity] = []
+    by_key: dict[tuple[str, str], Entity] = {}
+    by_name: dict[str, Entity] = {}  # for Things, whose type says nothing
     for entity in entities:
-        names = [entity["name"], *entity.get("aliases", [])]
-        target = _find(entity["type"], names, by_key, by_name)
+        names = [entity.name, *entity.aliases]
+        target = _find(entity.type, names, by_key, by_name)
         if target is None:
             target = _copy_entity(entity)
             merged.append(target)
         else:
             _absorb(target, entity)
-        for name in [target["name"], *target["aliases"]]:
-            by_key.setdefault((target["type"], normalise_name(name, target["type"])), target)
+        for name in [target.name, *target.aliases]:
+            by_key.setdefault((target.type, normalise_name(name, target.type)), target)
             by_name.setdefault(normalise_name(name), target)
     canonical = {
-        normalise_name(name): entity["name"]
+        normalise_name(name): entity.name
         for entity in reversed(merged)
-        for name in [entity["name"], *entity["aliases"]]
+        for name in [entity.name, *entity.aliases]
     }
     return merged, canonical
 
@@ -80,9 +80,9 @@ def merge_entities(
 def _find(
     type_: str,
     names: list[str],
-    by_key: dict[tuple[str, str], dict[str, Any]],
-    by_name: dict[str, dict[str, Any]],
-) -> dict[str, Any] | None:
+    by_key: dict[tuple[str, str], Entity],
+    by_name: dict[str, Entity],
+) -> Entity | None:
     """The merged entity these names denote: same type, or Thing on either side.
 
     A Thing's type says nothing, so Things are compared by names normalised without a type.
@@ -94,59 +94,57 @@ def _find(
         if type_ == "Thing" and key in by_name:
             return by_name[key]
         target = by_key.get(("Thing", key))
-        if target is not None and target["type"] == "Thing":
-            target["type"] = type_
+        if target is not None and target.type == "Thing":
+            target.type = type_
             return target
     return None
 
 
-def _copy_entity(entity: dict[str, Any]) -> dict[str, Any]:
-    copy = {
-        "name": entity["name"],
-        "type": entity["type"],
-        "aliases": [],
-        "description": entity.get("description") or "",
-        "attributes": dict(entity.get("attributes") or {}),
-        "identifiers": list(entity.get("identifiers") or []),
-        "origin": entity["origin"],
-    }
-    _add_aliases(copy, entity.get("aliases") or [])
+def _copy_entity(entity: Entity) -> Entity:
+    copy = Entity(
+        name=entity.name,
+        type=entity.type,
+        description=entity.description or "",
+        attributes=dict(entity.attributes or {}),
+        identifiers=list(entity.identifiers or []),
+        origin=entity.origin,
+    )
+    _add_aliases(copy, entity.aliases or [])
     return copy
 
 
-def _absorb(target: dict[str, Any], entity: dict[str, Any]) -> None:
-    _add_aliases(target, [entity["name"], *(entity.get("aliases") or [])])
-    if not target["description"]:
-        target["description"] = entity.get("description") or ""
-    for key, value in (entity.get("attributes") or {}).items():
-        target["attributes"].setdefault(key, value)
-    for identifier in entity.get("identifiers") or []:
-        if identifier not in target["identifiers"]:
-            target["identifiers"].append(identifier)
+def _absorb(target: Entity, entity: Entity) -> None:
+    _add_aliases(target, [entity.name, *(entity.aliases or [])])
+    if not target.description:
+        target.description = entity.description or ""
+    for key, value in (entity.attributes or {}).items():
+        target.attributes.setdefault(key, value)
+    for identifier in entity.identifiers or []:
+        if identifier not in target.identifiers:
+            target.identifiers.append(identifier)
 
 
-def _add_aliases(target: dict[str, Any], names: Iterable[str]) -> None:
-    known = {normalise_name(n) for n in [target["name"], *target["aliases"]]}
+def _add_aliases(target: Entity, names: Iterable[str]) -> None:
+    known = {normalise_name(n) for n in [target.name, *target.aliases]}
     for name in names:
         key = normalise_name(name)
         if key and key not in known:
             known.add(key)
-            target["aliases"].append(name)
+            target.aliases.append(name)
 
 
-def merge_relations(
-    relations: Iterable[dict[str, Any]], canonical: dict[str, str]
-) -> list[dict[str, Any]]:
+def merge_relations(relations: Iterable[Relation], canonical: dict[str, str]) -> list[Relation]:
     """Relations with canonical endpoint names, one per (source, type, target)."""
-    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    merged: dict[tuple[str, str, str], Relation] = {}
     for relation in relations:
-        source = canonical.get(normalise_name(relation["source"]), relation["source"])
-        target = canonical.get(normalise_name(relation["target"]), relation["target"])
-        key = (normalise_name(source), relation["type"], normalise_name(target))
+        source = canonical.get(normalise_name(relation.source), relation.source)
+        target = canonical.get(normalise_name(relation.target), relation.target)
+        key = (normalise_name(source), relation.type, normalise_name(target))
         if key in merged:
-            if not merged[key]["evidence"]:
-                merged[key]["evidence"] = relation.get("evidence") or ""
+            if not merged[key].evidence:
+                merged[key].evidence = relation.evidence or ""
             continue
-        merged[key] = {**relation, "source": source, "target": target}
-        merged[key]["evidence"] = relation.get("evidence") or ""
+        merged[key] = dataclasses.replace(
+            relation, source=source, target=target, evidence=relation.evidence or ""
+        )
     return list(merged.values())

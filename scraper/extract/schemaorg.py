@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from scraper.facts import Entity, Origin, Relation
+
 # schema.org class (local name) -> contract-2 entity type; other named classes are Thing.
 TYPE_BUCKETS: dict[str, str] = {
     **dict.fromkeys(["Person", "Patient"], "Person"),
@@ -264,7 +266,7 @@ class GraphBuilder:
         self,
         *,
         base_url: str | None,
-        origin: str,
+        origin: Origin,
         evidence: str,
         with_identifiers: bool = True,
     ) -> None:
@@ -272,10 +274,10 @@ class GraphBuilder:
         self.origin = origin
         self.evidence = evidence
         self.with_identifiers = with_identifiers
-        self.entities: list[dict[str, Any]] = []
-        self.relations: list[dict[str, Any]] = []
+        self.entities: list[Entity] = []
+        self.relations: list[Relation] = []
         self._by_id: dict[str, dict[str, Any]] = {}
-        self._visited: dict[int, tuple[dict[str, Any] | None, dict[str, Any]]] = {}
+        self._visited: dict[int, tuple[Entity | None, dict[str, Any]]] = {}
 
     def add(self, nodes: Iterable[Any]) -> None:
         """Visit top-level nodes (``@graph`` lists are unpacked, ``@id`` references resolved)."""
@@ -298,7 +300,7 @@ class GraphBuilder:
 
     def _visit(
         self, node: dict[str, Any], range_type: str = "Thing"
-    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    ) -> tuple[Entity | None, dict[str, Any]]:
         """(the node's entity or None, its attributes)."""
         if set(node) == {"@id"}:
             referenced = self._by_id.get(node["@id"]) if isinstance(node["@id"], str) else None
@@ -327,20 +329,20 @@ class GraphBuilder:
 
     def _entity(
         self, node: dict[str, Any], name: str, type_: str, attributes: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Entity:
         aliases = [a for v in _as_list(node.get("alternateName")) if (a := _text(v)) and a != name]
         identifiers = self._identifiers(node) if self.with_identifiers else []
         if not self.with_identifiers and (url := _text(node.get("url"))) is not None:
             attributes["url"] = url
-        return {
-            "name": name,
-            "type": type_,
-            "aliases": aliases,
-            "description": _text(node.get("description")) or "",
-            "attributes": attributes,
-            "identifiers": identifiers,
-            "origin": self.origin,
-        }
+        return Entity(
+            name=name,
+            type=type_,
+            aliases=aliases,
+            description=_text(node.get("description")) or "",
+            attributes=attributes,
+            identifiers=identifiers,
+            origin=self.origin,
+        )
 
     def _identifiers(self, node: dict[str, Any]) -> list[str]:
         """Absolute IRIs of ``@id``, ``sameAs`` and ``url``."""
@@ -354,7 +356,7 @@ class GraphBuilder:
 
     def _property(
         self,
-        entity: dict[str, Any] | None,
+        entity: Entity | None,
         attributes: dict[str, Any],
         key: str,
         value: Any,
@@ -380,20 +382,20 @@ class GraphBuilder:
             return
         _put(attributes, key, scalar)
 
-    def _named_entity(self, name: str, type_: str) -> dict[str, Any]:
+    def _named_entity(self, name: str, type_: str) -> Entity:
         entity = self._entity({}, name, type_, {})
         self.entities.append(entity)
         return entity
 
-    def _relate(self, source: dict[str, Any], key: str, target: dict[str, Any]) -> None:
+    def _relate(self, source: Entity, key: str, target: Entity) -> None:
         self.relations.append(
-            {
-                "source": source["name"],
-                "type": key,
-                "target": target["name"],
-                "evidence": self.evidence,
-                "origin": self.origin,
-            }
+            Relation(
+                source=source.name,
+                type=key,
+                target=target.name,
+                evidence=self.evidence,
+                origin=self.origin,
+            )
         )
 
 
@@ -425,15 +427,15 @@ def microdata_to_jsonld(item: Any) -> Any:
 
 def structured_data_graph(
     structured_data: dict[str, Any], base_url: str | None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[Entity], list[Relation]]:
     """Entities and relations of a page's JSON-LD and microdata (extruct's output per syntax)."""
-    entities: list[dict[str, Any]] = []
-    relations: list[dict[str, Any]] = []
+    entities: list[Entity] = []
+    relations: list[Relation] = []
     for syntax, nodes in (
         ("json-ld", structured_data.get("json-ld") or []),
         ("microdata", microdata_to_jsonld(structured_data.get("microdata") or [])),
     ):
-        builder = GraphBuilder(base_url=base_url, origin="structured_data", evidence=syntax)
+        builder = GraphBuilder(base_url=base_url, origin=Origin.STRUCTURED_DATA, evidence=syntax)
         builder.add(nodes)
         entities += builder.entities
         relations += builder.relations

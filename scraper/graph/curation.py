@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from pyoxigraph import Literal, NamedNode, Quad
 
+from scraper.facts import PageFacts
 from scraper.graph.store import GraphStore, GraphStoreError, insert_data, page_iri
 from scraper.graph.vocab import CURATION_GRAPH, provenance_graph, ss
 
@@ -69,7 +70,7 @@ def reresolve_urls(store: GraphStore, urls: Iterable[str], fresh: Iterable[str] 
         state = store.page_state(url)
         if not rows or state is None:
             continue
-        extraction = json.loads(rows[0]["x"].value)
+        extraction = PageFacts.from_dict(json.loads(rows[0]["x"].value))
         ignored = [url] if url in fresh else []
         store.replace_page(state.provenance(), extraction, ignore_pages=ignored)
         done.append(url)

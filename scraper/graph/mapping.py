@@ -18,16 +18,16 @@ data assert it. Both graphs are replaced together, so origins never outlive thei
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
-from typing import Literal as TypingLiteral
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad
 
+from scraper.facts import Entity, Origin, PageFacts, Relation
 from scraper.graph.names import normalise_name
 from scraper.graph.resolution import MentionKeys, Resolution
 from scraper.graph.vocab import (
@@ -45,7 +45,7 @@ from scraper.graph.vocab import (
 )
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-ORIGINS = {"llm": ss("LLM"), "structured_data": ss("StructuredData")}
+ORIGINS = {Origin.LLM: ss("LLM"), Origin.STRUCTURED_DATA: ss("StructuredData")}
 
 
 def clean_text(text: str) -> str:
@@ -53,56 +53,77 @@ def clean_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-# Every string from the extractor passes through clean_text at the boundary.
-Text = Annotated[str, AfterValidator(clean_text)]
+def checked_facts(facts: PageFacts) -> PageFacts:
+    """A page's facts as the store takes them (the input contract), or ValueError.
+
+    Every string is checked and passed through :func:`clean_text`; an entity type that is
+    not a contract-2 type becomes ``Thing``; empty aliases and identifiers are dropped.
+    """
+    if not isinstance(facts, PageFacts):
+        raise ValueError(f"expected PageFacts, got {type(facts).__name__}")
+    return dataclasses.replace(
+        facts,
+        entities=[_checked_entity(entity) for entity in _items(facts.entities, "entities")],
+        relations=[_checked_relation(r) for r in _items(facts.relations, "relations")],
+    )
 
 
-class Entity(BaseModel):
-    """One entity as the extraction stage reports it (input contract)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    name: Text
-    type: str = "Thing"
-    aliases: list[Text] = Field(default_factory=list)
-    description: Text | None = None
-    attributes: dict[Text, Any] = Field(default_factory=dict)
-    identifiers: list[Text] = Field(default_factory=list)
-    origin: TypingLiteral["llm", "structured_data"] = "llm"
-
-    @field_validator("type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        return value if value in ENTITY_TYPES else "Thing"
-
-    @field_validator("aliases", "identifiers", mode="before")
-    @classmethod
-    def _drop_nulls(cls, value: Any) -> Any:
-        return [v for v in value if v] if isinstance(value, list) else value
+def _items(values: Any, what: str) -> list[Any]:
+    if not isinstance(values, list | tuple):
+        raise ValueError(f"{what}: expected a list, got {values!r:.80}")
+    return list(values)
 
 
-class Relation(BaseModel):
-    """One relation between two entities of the same page (input contract)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    source: Text
-    type: Text
-    target: Text
-    evidence: Text | None = None
-    origin: TypingLiteral["llm", "structured_data"] = "llm"
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what}: expected a string, got {value!r:.80}")
+    return clean_text(value)
 
 
-class Extraction(BaseModel):
-    """The facts part of ``PageRecord.extraction``."""
+def _texts(values: Any, what: str) -> list[str]:
+    return [_text(value, what) for value in _items(values, what) if value]
 
-    model_config = ConfigDict(extra="ignore")
 
-    status: str = "ok"
-    model: str | None = None
-    prompt_version: str | None = None
-    entities: list[Entity] = Field(default_factory=list)
-    relations: list[Relation] = Field(default_factory=list)
+def _checked_entity(entity: Any) -> Entity:
+    if not isinstance(entity, Entity):
+        raise ValueError(f"expected an Entity, got {entity!r:.80}")
+    if not isinstance(entity.attributes, dict):
+        raise ValueError(f"entity attributes: expected a dict, got {entity.attributes!r:.80}")
+    description = entity.description
+    return Entity(
+        name=_text(entity.name, "entity name"),
+        type=entity.type if entity.type in ENTITY_TYPES else "Thing",
+        aliases=_texts(entity.aliases, "entity aliases"),
+        description=_text(description, "entity description") if description else "",
+        attributes={_text(k, "attribute name"): v for k, v in entity.attributes.items()},
+        identifiers=_texts(entity.identifiers, "entity identifiers"),
+        origin=Origin(entity.origin),
+    )
+
+
+def _checked_relation(relation: Any) -> Relation:
+    if not isinstance(relation, Relation):
+        raise ValueError(f"expected a Relation, got {relation!r:.80}")
+    evidence = relation.evidence
+    return Relation(
+        source=_text(relation.source, "relation source"),
+        type=_text(relation.type, "relation type"),
+        target=_text(relation.target, "relation target"),
+        evidence=_text(evidence, "relation evidence") if evidence else "",
+        origin=Origin(relation.origin),
+    )
+
+
+def stored_json(facts: PageFacts) -> str:
+    """The facts as the store keeps them (``ss:extraction``), read back by re-resolution."""
+    stored = {
+        "status": facts.status,
+        "model": facts.model,
+        "prompt_version": facts.prompt_version,
+        "entities": [entity.as_dict() for entity in facts.entities],
+        "relations": [relation.as_dict() for relation in facts.relations],
+    }
+    return json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass
@@ -223,7 +244,7 @@ def _provenance_notes(builder: _PageGraphBuilder, provenance: PageProvenance, ex
                 builder.note(page, ss(local_name(name)), Literal(clean_text(value)))
 
 
-def _node_lookup(extraction: Extraction, resolutions: list[Resolution]) -> dict[str, NamedNode]:
+def _node_lookup(extraction: PageFacts, resolutions: list[Resolution]) -> dict[str, NamedNode]:
     """Names and aliases of the page's entities → node, for relation endpoints."""
     lookup: dict[str, NamedNode] = {}
     for entity, resolution in zip(extraction.entities, resolutions, strict=True):
@@ -235,11 +256,11 @@ def _node_lookup(extraction: Extraction, resolutions: list[Resolution]) -> dict[
 
 
 def build_page_graph(
-    provenance: PageProvenance, extraction: Extraction, resolutions: list[Resolution]
+    provenance: PageProvenance, extraction: PageFacts, resolutions: list[Resolution]
 ) -> PageGraph:
     """All quads of a page: facts in the page's graph, the rest in its provenance graph."""
     builder = _PageGraphBuilder(provenance)
-    _provenance_notes(builder, provenance, extraction.model_dump_json())
+    _provenance_notes(builder, provenance, stored_json(extraction))
     named: set[NamedNode] = set()
     for entity, resolution in zip(extraction.entities, resolutions, strict=True):
         node = NamedNode(resolution.iri)

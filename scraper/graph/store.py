@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, QueryBoolean, QuerySolutions
 
+from scraper.facts import PageFacts
 from scraper.graph.mapping import (
-    Extraction,
     PageGraph,
     PageProvenance,
     build_page_graph,
+    checked_facts,
     datetime_literal,
     mention_keys,
 )
@@ -170,7 +170,7 @@ class GraphStore(ABC):
     def replace_page(
         self,
         provenance: PageProvenance,
-        extraction: dict[str, Any],
+        facts: PageFacts,
         *,
         ignore_pages: Iterable[str] = (),
     ) -> ReplaceResult:
@@ -180,9 +180,9 @@ class GraphStore(ABC):
         nodes keep their IRIs), except ``ignore_pages`` (used when re-resolving pages).
         """
         try:
-            parsed = Extraction.model_validate(extraction)
+            parsed = checked_facts(facts)
             page = to_iri(provenance.url)
-        except (ValidationError, ValueError) as exc:
+        except ValueError as exc:
             raise InvalidPage(str(exc)) from exc
         ignored = [provenance_graph(page_iri(url)) for url in ignore_pages]
         resolver = Resolver(self._known_nodes(parsed, ignored))
@@ -345,7 +345,7 @@ class GraphStore(ABC):
         return sorted(row["page"].value for row in rows)
 
     # --- resolution -------------------------------------------------------------
-    def _known_nodes(self, extraction: Extraction, ignored: list[NamedNode]) -> list[KnownNode]:
+    def _known_nodes(self, extraction: PageFacts, ignored: list[NamedNode]) -> list[KnownNode]:
         """Stored nodes sharing a key with the page's mentions, with all their keys.
 
         The page's own previous facts count too, so a re-crawled page keeps its nodes

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from scrapy.crawler import Crawler
 
 from scraper.chunk import Chunk, chunk_markdown
@@ -31,7 +29,7 @@ class ChunkingPipeline:
         if item.failures or not item.markdown:
             return item
         chunks = self._chunk(item.markdown)
-        item.chunks = [dataclasses.asdict(c) for c in chunks]
+        item.chunks = chunks
         self.stats.inc_value("chunks/count", len(chunks))
         self.stats.inc_value("chunks/tokens", sum(c.tokens for c in chunks))
         return item

@@ -7,6 +7,7 @@ import dataclasses
 from scrapy.crawler import Crawler
 
 from scraper.clean import clean_page
+from scraper.facts import Stage
 from scraper.items import PageRecord
 
 
@@ -29,7 +30,7 @@ class CleaningPipeline:
             cleaned = clean_page(item.html, url)
         except Exception as exc:  # a cleaning bug must cost one page, not the crawl
             self.stats.inc_value("pages/clean_failed")
-            item.fail("clean", "clean_error", f"{type(exc).__name__}: {exc}")
+            item.fail(Stage.CLEAN, "clean_error", f"{type(exc).__name__}: {exc}")
             return item
         finally:
             if not self.export_html:
@@ -38,5 +39,5 @@ class CleaningPipeline:
             setattr(item, name, value)  # markdown, metadata, structured data, content hash
         if not cleaned.markdown.strip():
             self.stats.inc_value("pages/empty")
-            item.fail("clean", "empty_content", "no main content found in the page")
+            item.fail(Stage.CLEAN, "empty_content", "no main content found in the page")
         return item

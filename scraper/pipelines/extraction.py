@@ -119,12 +119,12 @@ class ExtractionPipeline:
         )
         outcome = await (self.io.run(extraction) if self.io else extraction)
         item.extraction = outcome.result
-        self.stats.inc_value(f"extract/status/{outcome.result['status']}")
+        self.stats.inc_value(f"extract/status/{outcome.result.status}")
         if outcome.failure is not None:
             reason, detail = outcome.failure.reason, outcome.failure.detail
             item.fail(STAGE, reason, detail)
             self.stats.inc_value(f"extract/failed/{reason}")
-            self.failures.record(FailedPage(item, reason, detail, outcome.result["schema"]))
+            self.failures.record(FailedPage(item, reason, detail, outcome.result.schema))
             self._say_llm_stopped(outcome.failure)
         return item
 

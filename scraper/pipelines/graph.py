@@ -15,6 +15,7 @@ from scrapy.crawler import Crawler
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from scraper.config import graph_write_config, open_store_from_settings
+from scraper.facts import ExtractionStatus, Stage
 from scraper.graph import (
     GraphStore,
     GraphStoreError,
@@ -32,33 +33,34 @@ from scraper.signals import previous_pages_loaded
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-STORED_STATUSES = ("ok", "structured_data_only")
+STORED_STATUSES = (ExtractionStatus.OK, ExtractionStatus.STRUCTURED_DATA_ONLY)
 
 
 def page_provenance(record: PageRecord) -> PageProvenance:
     """Provenance of a record's facts; the graph is named after the URL after redirects."""
-    extraction = record.extraction or {}
+    facts = record.extraction
     return PageProvenance(
         url=record.final_url or record.url,
         fetched_at=record.fetched_at,
         content_hash=record.content_hash,
-        model=extraction.get("model"),
-        prompt_version=extraction.get("prompt_version"),
+        model=facts.model if facts else None,
+        prompt_version=facts.prompt_version if facts else None,
         etag=record.etag,
         last_modified=record.last_modified,
         requested_url=record.url,
         canonical_url=record.canonical_url,
-        extraction_status=extraction.get("status"),
-        schema=extraction.get("schema"),
+        extraction_status=facts.status.value if facts else None,
+        schema=facts.schema if facts else None,
     )
 
 
 def attempt_failures(record: PageRecord) -> list[tuple[str, str, str]]:
     """Why a record brought no facts to store, as (stage, reason, detail) triples."""
     failures = [(f.stage, f.reason, f.detail) for f in record.failures]
-    extraction = record.extraction or {}
-    if extraction.get("status") == "failed" and not any(f[0] == "extract" for f in failures):
-        failures.append(("extract", extraction.get("failure_reason") or "extraction_failed", ""))
+    facts = record.extraction
+    failed = facts is not None and facts.status is ExtractionStatus.FAILED
+    if failed and not any(f[0] == Stage.EXTRACT for f in failures):
+        failures.append((Stage.EXTRACT, facts.failure_reason or "extraction_failed", ""))
     return failures
 
 
@@ -146,12 +148,12 @@ class GraphPipeline:
 
     async def process_item(self, item: PageRecord) -> PageRecord:
         if self.store is None:
-            item.fail("store", "store_unusable", self.unusable or "graph store not open")
+            item.fail(Stage.STORE, "store_unusable", self.unusable or "graph store not open")
             self.stats.inc_value("graph/failed/store_unusable")
             return item
         store = self.store
         provenance = page_provenance(item)
-        status = (item.extraction or {}).get("status")
+        status = item.extraction.status if item.extraction else None
         try:
             moved = await self._follow_redirect(item.url, provenance.url)
             previous = self.previous.get(provenance.url)
@@ -192,7 +194,7 @@ class GraphPipeline:
     def _removed(self, item: PageRecord) -> bool:
         """The server says the page is gone (404, 410) and removed pages lose their facts."""
         gone = any(
-            f.stage == "fetch" and f.reason in ("http_404", "http_410") for f in item.failures
+            f.stage == Stage.FETCH and f.reason in ("http_404", "http_410") for f in item.failures
         )
         return gone and not self.config.keep_removed
 
@@ -230,7 +232,7 @@ class GraphPipeline:
 
     def _fail(self, item: PageRecord, reason: str, exc: Exception) -> None:
         logger.warning("Graph store failed for %s: %s", item.url, exc)
-        item.fail("store", reason, str(exc))
+        item.fail(Stage.STORE, reason, str(exc))
         self.stats.inc_value(f"graph/failed/{reason}")
 
     async def close_spider(self) -> None:
@@ -250,7 +252,7 @@ class GraphPipeline:
 
 
 def _brings_new_facts(
-    status: str | None, previous: PageState | None, provenance: PageProvenance
+    status: ExtractionStatus | None, previous: PageState | None, provenance: PageProvenance
 ) -> bool:
     """True when the record's facts should replace what the store holds for the page.
 
@@ -259,7 +261,7 @@ def _brings_new_facts(
     """
     if status in STORED_STATUSES:
         return not _same_content(previous, provenance)
-    return status == "failed" and (
+    return status is ExtractionStatus.FAILED and (
         previous is None or previous.content_hash != provenance.content_hash
     )
 

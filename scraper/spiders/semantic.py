@@ -34,6 +34,7 @@ from scrapy.utils.url import url_has_any_extension
 from twisted.python.failure import Failure as TwistedFailure
 from w3lib.url import canonicalize_url
 
+from scraper.facts import Stage
 from scraper.fetch.decoding import decode_html
 from scraper.fetch.journal import CrawlJournal
 from scraper.fetch.rendering import js_shell_reason
@@ -269,7 +270,7 @@ class SemanticSpider(scrapy.Spider):
             or (not content_type and isinstance(response, HtmlResponse))
         ):
             self.crawler.stats.inc_value("pages/skipped/non_html")
-            record.fail("fetch", "non_html", f"content type {content_type!r}")
+            record.fail(Stage.FETCH, "non_html", f"content type {content_type!r}")
             yield record
             return
         charset = _CHARSET.search(content_type)
@@ -353,7 +354,7 @@ class SemanticSpider(scrapy.Spider):
         )
         reason = fetch_failure_reason(exc)
         self.crawler.stats.inc_value(f"pages/fetch_failed/{reason}")
-        record.fail("fetch", reason, str(exc)[:500])
+        record.fail(Stage.FETCH, reason, str(exc)[:500])
         yield record
 
     def _record(self, response: Response) -> PageRecord:
