@@ -1,0 +1,314 @@
+"""The public Python API: each stage in one call, no Scrapy, typed results.
+
+    page = clean_page(html, url)                      # Markdown, metadata, structured data
+    chunks = chunk_markdown(page.markdown)            # token-counted chunks
+    facts = await extract_page(page, client=client)   # PageFacts (LLM + structured data)
+    with open_store("kg") as store:
+        store_page(store, url, facts, page=page)      # the page's named graph, replaced
+        rows = query(store, "SELECT ...")
+
+and ``scrape(url_or_html, schema=...)``, all of it for one page in one synchronous call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import openai
+import urllib3
+from pydantic import BaseModel
+from pyoxigraph import QueryBoolean, QuerySolutions
+
+from prompts import DEFAULT_PROMPT, load_prompt
+from schemas import load_schema
+from scraper import settings as defaults
+from scraper.chunk import Chunk, chunk_markdown
+from scraper.clean import PageContent, clean_page
+from scraper.extract import Extractor
+from scraper.extract.llm import (
+    CostMeter,
+    LLMCache,
+    LLMSettings,
+    StructuredLLM,
+    llm_configured,
+    make_openai_client,
+    price_table,
+)
+from scraper.facts import PageFacts
+from scraper.fetch.addresses import is_public_address
+from scraper.fetch.decoding import decode_html
+from scraper.graph import GraphStore, PageProvenance, ReplaceResult
+from scraper.graph import open_store as _open_store
+from scraper.graph.queries import run_query
+
+__all__ = [
+    "FetchError",
+    "ScrapeResult",
+    "chunk_markdown",
+    "clean_page",
+    "extract_page",
+    "fetch_html",
+    "open_store",
+    "query",
+    "scrape",
+    "store_page",
+]
+
+REDIRECT_MAX_TIMES = 10
+
+
+class FetchError(Exception):
+    """A page that could not be fetched, with a message meant for users."""
+
+
+@dataclass
+class ScrapeResult:
+    """What :func:`scrape` found in one page."""
+
+    url: str  # after redirects (the given URL for HTML)
+    page: PageContent  # Markdown, metadata, structured data, content hash
+    facts: PageFacts  # entities, relations and how they were extracted
+
+    @property
+    def markdown(self) -> str:
+        return self.page.markdown
+
+
+def _schema(schema: type[BaseModel] | str | None) -> type[BaseModel]:
+    if schema is None:
+        return load_schema(defaults.EXTRACTION_SCHEMA)
+    return load_schema(schema) if isinstance(schema, str) else schema
+
+
+async def extract_page(
+    page: PageContent | str,
+    *,
+    url: str = "",
+    structured_data: Mapping[str, Any] | None = None,
+    chunks: list[Chunk] | None = None,
+    schema: type[BaseModel] | str | None = None,
+    client: openai.AsyncOpenAI | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    model: str | None = None,
+    prompt_version: str = DEFAULT_PROMPT,
+    chunk_size: int = defaults.CHUNK_SIZE_TOKENS,
+    chunk_overlap: int = defaults.CHUNK_OVERLAP_TOKENS,
+    cache_dir: str | Path | None = None,
+    max_tokens: int = defaults.LLM_MAX_TOKENS,
+    timeout: float = defaults.LLM_TIMEOUT,
+) -> PageFacts:
+    """The facts of one cleaned page (or of Markdown with its ``structured_data``).
+
+    The LLM is ``client`` (any ``openai.AsyncOpenAI``-compatible client), else one made
+    for ``base_url``/``api_key``, else one from ``OPENAI_API_KEY``/``OPENAI_BASE_URL``;
+    with none of them only the structured data is used (``structured_data_only``). The
+    page is chunked here unless ``chunks`` (from :func:`chunk_markdown`) are given.
+    Never raises for LLM trouble: a failed extraction has ``status`` ``failed`` and a
+    ``failure_reason``, and still holds the structured data.
+    """
+    if isinstance(page, PageContent):
+        markdown, data = page.markdown, dict(page.structured_data)
+        url = url or page.canonical_url or ""
+    else:
+        markdown, data = page, dict(structured_data or {})
+    if chunks is None:
+        chunks = chunk_markdown(markdown, chunk_size, chunk_overlap)
+    own_client = None
+    if client is None and (base_url or api_key or llm_configured()):
+        client = own_client = make_openai_client(timeout, api_key=api_key, base_url=base_url)
+    llm = None
+    if client is not None:
+        llm_settings = LLMSettings(
+            model=model or defaults.LLM_MODEL, timeout=timeout, max_tokens=max_tokens
+        )
+        llm = StructuredLLM(
+            client, llm_settings, prices=price_table(), meter=CostMeter(), on_stat=_no_stat
+        )
+    cache = LLMCache(Path(cache_dir)) if cache_dir is not None and llm is not None else None
+    extractor = Extractor(
+        schema=_schema(schema),
+        prompt=load_prompt(prompt_version),
+        llm=llm,
+        cache=cache,
+        on_stat=_no_stat,
+    )
+    try:
+        outcome = await extractor.extract_page(
+            url=url, markdown=markdown, chunks=chunks, structured_data=data
+        )
+    finally:
+        if own_client is not None:
+            await own_client.close()
+        if cache is not None:
+            cache.close()
+    return outcome.result
+
+
+def _no_stat(key: str, value: float) -> None:
+    pass
+
+
+def open_store(location: str | Path = defaults.GRAPH_STORE, *, write: bool = True) -> GraphStore:
+    """The graph store at ``location``: a folder (embedded pyoxigraph) or a SPARQL endpoint URL.
+
+    Use it as a context manager (or call ``close()``); ``write=False`` opens a folder read-only.
+    """
+    return _open_store(str(location), write=write)
+
+
+def store_page(
+    store: GraphStore,
+    url: str,
+    facts: PageFacts,
+    *,
+    page: PageContent | None = None,
+    fetched_at: str | None = None,
+) -> ReplaceResult:
+    """Store a page's facts in its named graph (``url``), replacing what it had."""
+    provenance = PageProvenance(
+        url=url,
+        fetched_at=fetched_at or datetime.now(UTC).isoformat(timespec="seconds"),
+        content_hash=page.content_hash if page is not None else None,
+        model=facts.model,
+        prompt_version=facts.prompt_version,
+        canonical_url=page.canonical_url if page is not None else None,
+        extraction_status=facts.status.value,
+        schema=facts.schema,
+    )
+    return store.replace_page(provenance, facts)
+
+
+def query(store: GraphStore, sparql: str) -> list[dict[str, str]] | bool | list[str]:
+    """Run SPARQL (prefixes ``schema:``, ``rdf:``, ``xsd:``, ``ss:`` predeclared).
+
+    SELECT gives rows of ``{variable: value}`` (IRIs and literals as strings, unbound
+    variables left out), ASK a bool, CONSTRUCT/DESCRIBE N-Triples lines.
+    """
+    result = run_query(store, sparql)
+    if isinstance(result, QueryBoolean):
+        return bool(result)
+    if isinstance(result, QuerySolutions):
+        names = [v.value for v in result.variables]
+        return [{n: row[n].value for n in names if row[n] is not None} for row in result]
+    return [f"{t.subject} {t.predicate} {t.object} ." for t in result]
+
+
+def _check_address(host: str, allow_private_addresses: bool) -> None:
+    if allow_private_addresses:
+        return
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise FetchError(f"cannot resolve {host}: {exc}") from None
+        addresses = sorted({info[4][0] for info in infos})
+    refused = [a for a in addresses if not is_public_address(a)]
+    if refused:
+        raise FetchError(
+            f"{host} resolves to a private, loopback or link-local address "
+            f"({', '.join(refused)}); allow private addresses to fetch it "
+            "(allow_private_addresses=True, or -s ALLOW_PRIVATE_ADDRESSES=True)"
+        )
+
+
+def fetch_html(
+    url: str,
+    *,
+    allow_private_addresses: bool = False,
+    timeout: float = defaults.DOWNLOAD_TIMEOUT,
+    max_size: int = defaults.DOWNLOAD_MAXSIZE,
+) -> tuple[str, str]:
+    """(final URL, decoded HTML) of ``url``, following redirects; raises :class:`FetchError`.
+
+    Every hop obeys the crawl's address policy: hosts resolving to private, loopback or
+    link-local addresses are refused unless ``allow_private_addresses``.
+    """
+    http = urllib3.PoolManager(headers={"User-Agent": defaults.USER_AGENT})
+    try:
+        for _ in range(REDIRECT_MAX_TIMES + 1):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise FetchError(f"not an http(s) URL: {url}")
+            _check_address(parts.hostname, allow_private_addresses)
+            try:
+                response = http.request(
+                    "GET", url, retries=False, preload_content=False, timeout=timeout
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                raise FetchError(f"cannot fetch {url}: {exc}") from None
+            with response:
+                location = response.headers.get("Location")
+                if response.status in (301, 302, 303, 307, 308) and location:
+                    url = urljoin(url, location)
+                    continue
+                if response.status >= 400:
+                    raise FetchError(f"{url} answered HTTP {response.status}")
+                content_type = response.headers.get("Content-Type", "")
+                if content_type and "html" not in content_type.lower():
+                    raise FetchError(f"{url} is not HTML ({content_type})")
+                body = response.read(max_size + 1)
+                if len(body) > max_size:
+                    raise FetchError(f"{url} is bigger than {max_size} bytes")
+                charset = _charset(content_type)
+                return url, decode_html(body, charset)[0]
+        raise FetchError(f"{url}: more than {REDIRECT_MAX_TIMES} redirects")
+    finally:
+        http.clear()
+
+
+def _charset(content_type: str) -> str | None:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip("\"'")
+    return None
+
+
+def scrape(
+    url_or_html: str,
+    *,
+    schema: type[BaseModel] | str | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    url: str | None = None,
+    allow_private_addresses: bool = False,
+    **options: Any,
+) -> ScrapeResult:
+    """Fetch (or take) one page, clean it and extract its facts, in one call.
+
+    ``url_or_html`` is an http(s) URL, fetched with the crawl's address policy, or the
+    page's HTML (``url`` then says where it came from, for relative links and identifiers).
+    The LLM comes from ``base_url``/``api_key`` or ``OPENAI_BASE_URL``/``OPENAI_API_KEY``;
+    without any, the page's structured data only (status ``structured_data_only``).
+    ``options`` go to :func:`extract_page` (``chunk_size``, ``cache_dir``, ...).
+    """
+    text = url_or_html.strip()
+    if urlsplit(text).scheme in ("http", "https") and not text.startswith("<"):
+        final_url, html = fetch_html(text, allow_private_addresses=allow_private_addresses)
+    else:
+        final_url, html = url or "", url_or_html
+    page = clean_page(html, final_url)
+    facts = asyncio.run(
+        extract_page(
+            page,
+            url=final_url,
+            schema=schema,
+            model=model,
+            base_url=base_url,
+            api_key=api_key,
+            **options,
+        )
+    )
+    return ScrapeResult(url=final_url, page=page, facts=facts)
