@@ -13,8 +13,6 @@ and ``scrape(url_or_html, schema=...)``, all of it for one page in one synchrono
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +41,7 @@ from scraper.extract.llm import (
     price_table,
 )
 from scraper.facts import PageFacts
-from scraper.fetch.addresses import is_public_address
+from scraper.fetch.addresses import non_public, resolve_blocking
 from scraper.fetch.decoding import decode_html
 from scraper.graph import GraphStore, PageProvenance, ReplaceResult
 from scraper.graph import open_store as _open_store
@@ -206,14 +204,9 @@ def _check_address(host: str, allow_private_addresses: bool) -> None:
     if allow_private_addresses:
         return
     try:
-        addresses = [str(ipaddress.ip_address(host))]
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise FetchError(f"cannot resolve {host}: {exc}") from None
-        addresses = sorted({info[4][0] for info in infos})
-    refused = [a for a in addresses if not is_public_address(a)]
+        refused = non_public(resolve_blocking(host))
+    except OSError as exc:
+        raise FetchError(f"cannot resolve {host}: {exc}") from None
     if refused:
         raise FetchError(
             f"{host} resolves to a private, loopback or link-local address "

@@ -4,6 +4,7 @@ and combined with the page's structured data."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -143,12 +144,12 @@ class Extractor:
             *(self._chunk_answer(text, usage, dropped) for text in texts),
             return_exceptions=True,
         )
+        models = []
         for answer in answers:
             if isinstance(answer, BaseException):
                 raise answer
-        merged = answers[0]
-        for answer in answers[1:]:
-            merged = merge_models(merged, answer)
+            models.append(answer)
+        merged = functools.reduce(merge_models, models)
         entities, relations = graph_from_model(merged)
         entities, relations, ungrounded = ground(entities, relations, markdown)
         result.dropped_ungrounded = ungrounded
@@ -189,7 +190,7 @@ class Extractor:
             answer = await self._answer_truncated(text, usage, dropped, depth)
         else:
             dropped.extend(parsed.dropped)
-            answer = parsed.value
+            answer = parsed.model
         if self.cache is not None:
             self.cache.put(key, answer.model_dump_json())
         return answer
@@ -203,7 +204,7 @@ class Extractor:
         if halves is None:
             parsed = await self._ask(text, usage, max_tokens=2 * self.llm.settings.max_tokens)
             dropped.extend(parsed.dropped)
-            return parsed.value
+            return parsed.model
         self.on_stat("llm/splits", 1)
         first, second = await asyncio.gather(
             *(self._chunk_answer(half, usage, dropped, depth + 1) for half in halves)

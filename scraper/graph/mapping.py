@@ -216,7 +216,7 @@ class _PageGraphBuilder:
                 self.note(statement, RDF_SUBJECT, s)
                 self.note(statement, RDF_PREDICATE, p)
                 self.note(statement, RDF_OBJECT, o)
-                self.note(statement, ss("origin"), ORIGINS[origin])
+                self.note(statement, ss("origin"), ORIGINS[Origin(origin)])
                 evidence = self._evidence.get((s, p, o, origin))
                 if evidence:
                     self.note(statement, ss("evidence"), Literal(evidence))

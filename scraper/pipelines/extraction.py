@@ -93,7 +93,7 @@ class ExtractionPipeline:
             prompt=self.prompt,
             llm=self.llm,
             cache=self.cache,
-            on_stat=self._stat_from_io_thread if self.io else self.stats.inc_value,
+            on_stat=self._stat_from_io_thread if self.io else self._stat,
         )
         if self.llm is None:
             logger.warning(NO_LLM_WARNING)
@@ -124,7 +124,8 @@ class ExtractionPipeline:
             reason, detail = outcome.failure.reason, outcome.failure.detail
             item.fail(STAGE, reason, detail)
             self.stats.inc_value(f"extract/failed/{reason}")
-            self.failures.record(FailedPage(item, reason, detail, outcome.result.schema))
+            schema = outcome.result.schema or self.default_schema
+            self.failures.record(FailedPage(item, reason, detail, schema))
             self._say_llm_stopped(outcome.failure)
         return item
 
@@ -160,7 +161,11 @@ class ExtractionPipeline:
         if self.audit is not None:
             self.audit.close()
 
+    def _stat(self, key: str, value: float) -> None:
+        # Scrapy annotates counts as int; costs in dollars add up as floats all the same.
+        self.stats.inc_value(key, value)  # type: ignore[arg-type]
+
     def _stat_from_io_thread(self, key: str, value: float) -> None:
         # Stats are not thread-safe: count on the crawl's loop, in the order they happen.
         assert self._crawl_loop is not None, "open_spider() was not called"
-        self._crawl_loop.call_soon_threadsafe(self.stats.inc_value, key, value)
+        self._crawl_loop.call_soon_threadsafe(self._stat, key, value)

@@ -56,10 +56,10 @@ def page_provenance(record: PageRecord) -> PageProvenance:
 
 def attempt_failures(record: PageRecord) -> list[tuple[str, str, str]]:
     """Why a record brought no facts to store, as (stage, reason, detail) triples."""
-    failures = [(f.stage, f.reason, f.detail) for f in record.failures]
+    failures: list[tuple[str, str, str]] = [(f.stage, f.reason, f.detail) for f in record.failures]
     facts = record.extraction
     failed = facts is not None and facts.status is ExtractionStatus.FAILED
-    if failed and not any(f[0] == Stage.EXTRACT for f in failures):
+    if facts is not None and failed and not any(f[0] == Stage.EXTRACT for f in failures):
         failures.append((Stage.EXTRACT, facts.failure_reason or "extraction_failed", ""))
     return failures
 
@@ -121,11 +121,12 @@ class GraphPipeline:
 
     async def _take_lease(self) -> bool:
         """Become the shared store's only crawl writer, renewing the lease while crawling."""
-        seconds = self.config.lease_seconds
+        seconds, store = self.config.lease_seconds, self.store
+        assert store is not None, "called once the store is open"
         try:
-            await self._run(acquire_lease, self.store, self.lease_holder, seconds)
+            await self._run(acquire_lease, store, self.lease_holder, seconds)
         except GraphStoreError as exc:
-            await self._run(self.store.close)
+            await self._run(store.close)
             self.store = None
             self._unusable(exc)
             return False
@@ -200,14 +201,15 @@ class GraphPipeline:
 
     async def _follow_redirect(self, requested_url: str, url: str) -> bool:
         """Move the facts of a page that now redirects to its new URL; True if it moved."""
-        old = self.previous.get(requested_url)
+        old, store = self.previous.get(requested_url), self.store
         if requested_url == url or old is None:
             return False
+        assert store is not None, "called once the store is open"
         if url in self.previous:  # the new URL has facts of its own: the old ones go
-            removed = await self._with_retries(self.store.drop_page, requested_url)
+            removed = await self._with_retries(store.drop_page, requested_url)
             self.stats.inc_value("graph/facts_removed", removed)
         else:
-            await self._with_retries(self.store.move_page, requested_url, url)
+            await self._with_retries(store.move_page, requested_url, url)
             self.previous[url] = old
         del self.previous[requested_url]
         return True

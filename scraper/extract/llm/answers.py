@@ -70,6 +70,13 @@ class ParsedAnswer:
     error: str = ""
 
     @property
+    def model(self) -> BaseModel:
+        """The validated value of a usable answer."""
+        if self.value is None:
+            raise ValueError(self.error or "the answer held nothing usable")
+        return self.value
+
+    @property
     def usable(self) -> bool:
         """A value, and not one emptied by drops (an empty answer with no drops is real)."""
         if self.value is None:
