@@ -103,12 +103,15 @@ async def extract_page(
     cache_dir: str | Path | None = None,
     max_tokens: int = defaults.LLM_MAX_TOKENS,
     timeout: float = defaults.LLM_TIMEOUT,
+    llm_settings: LLMSettings | None = None,
 ) -> PageFacts:
     """The facts of one cleaned page (or of Markdown with its ``structured_data``).
 
     The LLM is ``client`` (any ``openai.AsyncOpenAI``-compatible client), else one made
     for ``base_url``/``api_key``, else one from ``OPENAI_API_KEY``/``OPENAI_BASE_URL``;
-    with none of them only the structured data is used (``structured_data_only``). The
+    with none of them only the structured data is used (``structured_data_only``).
+    ``llm_settings`` gives every call setting at once (``model``, ``timeout`` and
+    ``max_tokens`` are its shorthands). The
     page is chunked here unless ``chunks`` (from :func:`chunk_markdown`) are given.
     Never raises for LLM trouble: a failed extraction has ``status`` ``failed`` and a
     ``failure_reason``, and still holds the structured data.
@@ -121,13 +124,16 @@ async def extract_page(
     if chunks is None:
         chunks = chunk_markdown(markdown, chunk_size, chunk_overlap)
     own_client = None
-    if client is None and (base_url or api_key or llm_configured()):
-        client = own_client = make_openai_client(timeout, api_key=api_key, base_url=base_url)
-    llm = None
-    if client is not None:
+    if llm_settings is None:
         llm_settings = LLMSettings(
             model=model or defaults.LLM_MODEL, timeout=timeout, max_tokens=max_tokens
         )
+    if client is None and (base_url or api_key or llm_configured()):
+        client = own_client = make_openai_client(
+            llm_settings.timeout, api_key=api_key, base_url=base_url
+        )
+    llm = None
+    if client is not None:
         llm = StructuredLLM(
             client, llm_settings, prices=price_table(), meter=CostMeter(), on_stat=_no_stat
         )

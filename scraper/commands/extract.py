@@ -17,6 +17,7 @@ from scrapy.exceptions import UsageError
 
 from schemas import SchemaError, load_schema
 from scraper.api import FetchError, scrape
+from scraper.config import chunk_config, llm_settings
 from scraper.extract.llm import llm_configured
 from scraper.facts import ExtractionStatus
 
@@ -59,13 +60,14 @@ class Command(ScrapyCommand):
         )
         try:
             schema = load_schema(schema_name)
+            chunking = chunk_config(self.settings)
             result = scrape(
                 args[0],
                 schema=schema,
-                model=self.settings.get("LLM_MODEL"),
                 allow_private_addresses=self.settings.getbool("ALLOW_PRIVATE_ADDRESSES"),
-                chunk_size=self.settings.getint("CHUNK_SIZE_TOKENS"),
-                chunk_overlap=self.settings.getint("CHUNK_OVERLAP_TOKENS"),
+                llm_settings=llm_settings(self.settings),
+                chunk_size=chunking.size,
+                chunk_overlap=chunking.overlap,
             )
         except (SchemaError, FetchError, ValueError) as exc:
             self._fail(str(exc))
