@@ -15,12 +15,11 @@ from scrapy.crawler import Crawler
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from scraper.config import graph_write_config, open_store_from_settings
-from scraper.facts import ExtractionStatus, Stage
+from scraper.facts import Stage
 from scraper.graph import (
     GraphStore,
     GraphStoreError,
     InvalidPage,
-    PageProvenance,
     PageState,
     ReplaceResult,
     StoreLocked,
@@ -28,40 +27,12 @@ from scraper.graph import (
     is_endpoint,
 )
 from scraper.graph.leases import acquire_lease, release_lease, renew_lease
+from scraper.graph.recrawl import attempt_failures, brings_new_facts, page_provenance
 from scraper.items import PageRecord
 from scraper.signals import previous_pages_loaded
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-STORED_STATUSES = (ExtractionStatus.OK, ExtractionStatus.STRUCTURED_DATA_ONLY)
-
-
-def page_provenance(record: PageRecord) -> PageProvenance:
-    """Provenance of a record's facts; the graph is named after the URL after redirects."""
-    facts = record.extraction
-    return PageProvenance(
-        url=record.final_url or record.url,
-        fetched_at=record.fetched_at,
-        content_hash=record.content_hash,
-        model=facts.model if facts else None,
-        prompt_version=facts.prompt_version if facts else None,
-        etag=record.etag,
-        last_modified=record.last_modified,
-        requested_url=record.url,
-        canonical_url=record.canonical_url,
-        extraction_status=facts.status.value if facts else None,
-        schema=facts.schema if facts else None,
-    )
-
-
-def attempt_failures(record: PageRecord) -> list[tuple[str, str, str]]:
-    """Why a record brought no facts to store, as (stage, reason, detail) triples."""
-    failures: list[tuple[str, str, str]] = [(f.stage, f.reason, f.detail) for f in record.failures]
-    facts = record.extraction
-    failed = facts is not None and facts.status is ExtractionStatus.FAILED
-    if facts is not None and failed and not any(f[0] == Stage.EXTRACT for f in failures):
-        failures.append((Stage.EXTRACT, facts.failure_reason or "extraction_failed", ""))
-    return failures
 
 
 class GraphPipeline:
@@ -163,7 +134,7 @@ class GraphPipeline:
                 self.stats.inc_value("graph/facts_removed", removed)
                 del self.previous[provenance.url]
                 item.change = "removed"
-            elif _brings_new_facts(status, previous, provenance):
+            elif brings_new_facts(status, previous, provenance):
                 result = await self._with_retries(store.replace_page, provenance, item.extraction)
                 self._count_stored(result)
                 item.change = "moved" if moved else ("changed" if previous else "new")
@@ -251,26 +222,3 @@ class GraphPipeline:
             await self._run(self.store.close)
             self.store = None
         self._executor.shutdown(wait=True)
-
-
-def _brings_new_facts(
-    status: ExtractionStatus | None, previous: PageState | None, provenance: PageProvenance
-) -> bool:
-    """True when the record's facts should replace what the store holds for the page.
-
-    A page whose LLM extraction failed still brings its structured data, unless the
-    stored facts came from this very content (an LLM outage must not wipe them).
-    """
-    if status in STORED_STATUSES:
-        return not _same_content(previous, provenance)
-    return status is ExtractionStatus.FAILED and (
-        previous is None or previous.content_hash != provenance.content_hash
-    )
-
-
-def _same_content(previous: PageState | None, provenance: PageProvenance) -> bool:
-    """True when the stored facts came from this content with these extraction settings."""
-    return previous is not None and all(
-        getattr(previous, name) == getattr(provenance, name)
-        for name in ("content_hash", "model", "prompt_version", "schema", "extraction_status")
-    )
