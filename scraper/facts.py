@@ -52,18 +52,41 @@ class Origin(StrEnum):
 
 @dataclass
 class Entity:
-    """One thing a page talks about."""
+    """One thing a page talks about: a node of the graph.
+
+    ``attributes`` maps schema.org property names to values (or lists of values, in the
+    page's order): JSON scalars, or JSON-LD value objects for typed literals
+    (``{"@value": "15.00", "@type": "…XMLSchema#decimal"}``) and IRIs (``{"@id": "https://…"}``).
+    A node without a name (an offer, an address) is a node of its page only; named nodes
+    and nodes with ``identifiers`` are resolved across pages.
+    """
 
     name: str
     type: str = "Thing"  # a contract-2 type: Person, Organization, Product, ...
     aliases: list[str] = field(default_factory=list)
     description: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)
-    identifiers: list[str] = field(default_factory=list)  # @id, sameAs, url of structured data
+    identifiers: list[str] = field(default_factory=list)  # resolution ids: @id, sameAs
     origin: Origin = Origin.LLM
+    # Exact classes (schema.org local names like "Recipe", or full IRIs of other
+    # vocabularies); None means just ``type``, [] no class at all (a bare @id reference).
+    classes: list[str] | None = None
+    ref: str = ""  # the node's reference in its page (blank node label or @id): relation ends
+    iri: str = ""  # the IRI the page itself gives the node (@id, itemid): kept as owl:sameAs
 
     def __post_init__(self) -> None:
         self.origin = Origin(self.origin)
+
+    def add(self, prop: str, value: Any) -> None:
+        """Add a value of ``prop``; several values become a list, in the order they came
+        (an exact repeat is one value: RDF values are a set)."""
+        if prop not in self.attributes:
+            self.attributes[prop] = value
+            return
+        existing = self.attributes[prop]
+        values = existing if isinstance(existing, list) else [existing]
+        if value not in values:
+            self.attributes[prop] = [*values, value]
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -75,7 +98,8 @@ class Entity:
 
 @dataclass
 class Relation:
-    """``source`` has property ``type`` whose value is ``target`` (names of entities)."""
+    """``source`` has property ``type`` whose value is ``target``: each end is an entity's
+    ``ref`` (structured data) or its name (LLM answers)."""
 
     source: str
     type: str

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +24,9 @@ def oxigraph_server(
     location: Path | None = None, port: int | None = None
 ) -> Iterator[OxigraphServer]:
     """Start ``oxigraph serve`` (in memory, or persisted at ``location``), stop it by PID."""
-    binary = shutil.which("oxigraph")
+    # The package installs the binary next to the interpreter, which need not be on PATH.
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    binary = shutil.which("oxigraph", path=search)
     if binary is None:
         raise RuntimeError("the `oxigraph` server binary is missing: pip install oxigraph")
     port = port or free_port()

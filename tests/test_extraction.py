@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import re
 
 import pytest
+from pydantic import BaseModel
 
 from prompts import load_prompt
 from schemas import load_schema
@@ -22,6 +24,7 @@ from scraper.extract import (
     split_text,
 )
 from scraper.extract.llm import LLMCache
+from scraper.extract.vocabulary import XSD
 from scraper.facts import Chunk, Entity, Relation
 from tests.fake_llm import (
     FakeLLM,
@@ -168,30 +171,84 @@ def test_partial_words_do_not_ground():
 # --- structural mapping ------------------------------------------------------------
 
 
+def edges(entities, relations):
+    """(source label, property, target label): a node's label is its name, else its class."""
+    refs = {e.ref: e for e in entities}
+
+    def label(end):
+        entity = refs.get(end)
+        if entity is None:
+            return end
+        return entity.name or (entity.classes[0] if entity.classes else end)
+
+    return {(label(r.source), r.type, label(r.target)) for r in relations}
+
+
 def test_any_model_maps_to_nodes_and_edges_by_structure():
     catalog = ProductCatalog.model_validate(
         {
             "products": [
                 {
                     "name": "Widget",
-                    "brand": {"name": "Acme"},
-                    "offers": [{"price": 9.99, "priceCurrency": "USD"}],
+                    "brand": {"name": "Acme", "url": "https://acme.example/"},
+                    "offers": [{"price": 9.99, "priceCurrency": "USD", "availability": "InStock"}],
                     "aggregateRating": {"ratingValue": 4.5, "reviewCount": 10},
                 }
             ]
         }
     )
     entities, relations = graph_from_model(catalog)
-    found = {e.name: e for e in entities}
-    assert found["Widget"].type == "Product"
-    assert found["Widget"].attributes == {
-        "offers.price": 9.99,
-        "offers.priceCurrency": "USD",
-        "aggregateRating.ratingValue": 4.5,
-        "aggregateRating.reviewCount": 10,
-    }
+    found = {e.name: e for e in entities if e.name}
+    assert (found["Widget"].classes, found["Widget"].type) == (["Product"], "Product")
+    assert found["Widget"].attributes == {}
     assert found["Acme"].type == "Organization"
-    assert [(r.source, r.type, r.target) for r in relations] == [("Widget", "brand", "Acme")]
+    assert found["Acme"].attributes == {"url": {"@id": "https://acme.example/"}}
+    (offer,) = [e for e in entities if e.classes == ["Offer"]]
+    assert offer.attributes == {
+        "price": {"@value": "9.99", "@type": XSD + "decimal"},
+        "priceCurrency": "USD",
+        "availability": {"@id": "https://schema.org/InStock"},
+    }
+    (rating,) = [e for e in entities if e.classes == ["AggregateRating"]]
+    assert rating.attributes == {
+        "ratingValue": {"@value": "4.5", "@type": XSD + "decimal"},
+        "reviewCount": 10,
+    }
+    # Nested models are nodes linked by their field's property, never folded into
+    # invented "offersPrice" predicates.
+    assert edges(entities, relations) == {
+        ("Thing", "products", "Widget"),
+        ("Widget", "brand", "Acme"),
+        ("Widget", "offers", "Offer"),
+        ("Widget", "aggregateRating", "AggregateRating"),
+    }
+
+
+def test_a_model_named_like_a_schema_org_class_maps_to_it():
+    class Recipe(BaseModel):
+        name: str
+        cook_time: str
+        recipe_yield: int
+        published: datetime.date
+        nutrition: dict[str, str]
+
+    recipe = Recipe(
+        name="Pie",
+        cook_time="PT1H",
+        recipe_yield=4,
+        published=datetime.date(2026, 5, 1),
+        nutrition={"calories": "240 kcal"},
+    )
+    entities, relations = graph_from_model(recipe)
+    pie = entities[0]
+    assert (pie.name, pie.classes, pie.type) == ("Pie", ["Recipe"], "CreativeWork")
+    assert pie.attributes == {
+        "cookTime": {"@value": "PT1H", "@type": XSD + "duration"},
+        "recipeYield": 4,
+        "published": {"@value": "2026-05-01", "@type": XSD + "date"},
+    }
+    assert edges(entities, relations) == {("Pie", "nutrition", entities[1].ref)}
+    assert entities[1].attributes == {"calories": "240 kcal"}
 
 
 def test_article_mentions_keep_their_types():
@@ -203,12 +260,11 @@ def test_article_mentions_keep_their_types():
         }
     )
     entities, relations = graph_from_model(article)
-    types = {e.name: (e.type, e.aliases) for e in entities}
-    assert types == {
-        "Acme opens a plant": ("CreativeWork", []),
-        "Jane Doe": ("Person", []),
-        "Springfield": ("Place", ["Springfield, IL"]),
-    }
+    article_node = entities[0]
+    assert article_node.classes == ["Article"] and article_node.type == "CreativeWork"
+    assert article_node.attributes == {"headline": "Acme opens a plant"}
+    types = {e.name: (e.type, e.aliases) for e in entities if e.name}
+    assert types == {"Jane Doe": ("Person", []), "Springfield": ("Place", ["Springfield, IL"])}
     assert {r.type for r in relations} == {"author", "mentions"}
 
 
@@ -390,8 +446,8 @@ async def test_without_llm_only_structured_data_is_used():
     result = outcome.result
     assert result.status == "structured_data_only"
     assert result.model is None and result.prompt_version is None
-    assert [(e.name, e.origin, e.identifiers) for e in result.entities] == [
-        ("Acme Corporation", "structured_data", ["https://acme.example/"])
+    assert [(e.name, e.origin, e.attributes) for e in result.entities] == [
+        ("Acme Corporation", "structured_data", {"url": {"@id": "https://acme.example/"}})
     ]
     assert result.usage == {
         "calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0,
@@ -426,9 +482,10 @@ async def test_custom_schema_result_carries_the_data_and_mapped_graph():
     assert result.schema == "schemas.product:Product"
     assert sent_schema["name"] == "Product" and "offers" in sent_schema["schema"]["properties"]
     assert result.data["offers"][0]["price"] == 12.5
-    assert [(r.source, r.type, r.target) for r in result.relations] == [
-        ("Road Runner Trap", "brand", "Acme Corporation")
-    ]
+    assert edges(result.entities, result.relations) == {
+        ("Road Runner Trap", "brand", "Acme Corporation"),
+        ("Road Runner Trap", "offers", "Offer"),
+    }
 
 
 def fault_by_marker(body):

@@ -236,6 +236,7 @@ def test_a_schema_named_on_the_command_line_is_used(tmp_path, schema):
     home = result.by_url()[site.url]["extraction"]
     assert home["schema"] == schema and formats == {"Product"}
     assert home["data"]["brand"] == {"name": "Acme Corporation", "url": None}
-    assert [(r["source"], r["type"], r["target"]) for r in home["relations"]] == [
+    names = {e["ref"]: e["name"] for e in home["entities"]}  # relation ends are refs
+    assert [(names[r["source"]], r["type"], names[r["target"]]) for r in home["relations"]] == [
         ("Road Runner Trap", "brand", "Acme Corporation")
     ]

@@ -1,23 +1,38 @@
-"""schema.org structured data to entities and relations, without an LLM."""
+"""schema.org structured data to entities and relations, without an LLM (standard processors)."""
 
 from __future__ import annotations
 
-import extruct
-
-from scraper.extract.schemaorg import entity_type, structured_data_graph
+from scraper.clean.structured_data import extract_structured_data
+from scraper.extract.schemaorg import structured_data_graph
+from scraper.extract.vocabulary import XSD, coarse_type, typed_text, typed_value
 
 PAGE = "https://shop.example/products/widget"
 
 
 def by_name(entities):
-    return {e.name: e for e in entities}
+    return {e.name: e for e in entities if e.name}
 
 
-def triples(relations):
-    return {(r.source, r.type, r.target) for r in relations}
+def by_ref(entities):
+    return {e.ref: e for e in entities}
 
 
-def test_json_ld_graph_with_references_identifiers_and_folded_values():
+def edges(entities, relations):
+    """(source label, property, target label): a node's label is its name, else its class."""
+    refs = by_ref(entities)
+
+    def label(ref):
+        entity = refs[ref]
+        return entity.name or (entity.classes[0] if entity.classes else entity.iri)
+
+    return {(label(r.source), r.type, label(r.target)) for r in relations}
+
+
+def typed(value, datatype):
+    return {"@value": value, "@type": XSD + datatype}
+
+
+def test_json_ld_nodes_keep_exact_classes_nesting_typed_values_and_identities():
     json_ld = [
         {
             "@context": "https://schema.org",
@@ -28,7 +43,7 @@ def test_json_ld_graph_with_references_identifiers_and_folded_values():
                     "name": "Acme Corporation",
                     "alternateName": ["Acme"],
                     "sameAs": "https://en.wikipedia.org/wiki/Acme_Corporation",
-                    "foundingDate": "1999",
+                    "foundingDate": "1999-04-01",
                     "founder": {"@type": "Person", "name": "Jane Doe", "@id": "_:b0"},
                 },
                 {
@@ -38,114 +53,196 @@ def test_json_ld_graph_with_references_identifiers_and_folded_values():
                     "brand": {"@id": "/#org"},
                     "offers": [
                         {"@type": "Offer", "price": "9.99", "priceCurrency": "USD"},
-                        {"@type": "Offer", "price": "8.99", "priceCurrency": "USD"},
+                        {"@type": "Offer", "price": 8.5, "priceCurrency": "USD"},
                     ],
                     "aggregateRating": {"@type": "AggregateRating", "ratingValue": 4.5},
                 },
-                {"@type": "WebPage", "name": "Widget | Acme", "mainEntity": {"@id": "/#org"}},
-                {"@type": "BreadcrumbList", "itemListElement": [{"@type": "ListItem"}]},
+                {"@type": "WebPage", "@id": "#page", "mainEntity": {"@id": "/#org"}},
             ],
         }
     ]
     entities, relations = structured_data_graph({"json-ld": json_ld}, PAGE)
     found = by_name(entities)
-    assert set(found) == {"Acme Corporation", "Jane Doe", "Widget"}
     acme = found["Acme Corporation"]
-    assert acme.type == "Organization" and acme.aliases == ["Acme"]
+    assert (acme.classes, acme.type, acme.aliases) == (["Organization"], "Organization", ["Acme"])
+    assert acme.iri == "https://shop.example/#org"  # the page's identity, kept
     assert acme.identifiers == [
         "https://shop.example/#org",
         "https://en.wikipedia.org/wiki/Acme_Corporation",
     ]
-    assert acme.attributes == {"foundingDate": "1999"}
+    assert acme.attributes == {
+        "foundingDate": typed("1999-04-01", "date"),
+        "sameAs": {"@id": "https://en.wikipedia.org/wiki/Acme_Corporation"},
+    }
     assert found["Jane Doe"].identifiers == []  # a blank node is no identifier
     widget = found["Widget"]
-    assert widget.identifiers == [PAGE]
-    assert widget.attributes == {
-        "offers.price": ["9.99", "8.99"],
-        "offers.priceCurrency": "USD",
-        "aggregateRating.ratingValue": 4.5,
+    assert widget.attributes == {"url": {"@id": PAGE}}  # url stays url, and an IRI
+    assert widget.identifiers == []
+    offers = sorted((e.attributes["price"] for e in entities if e.classes == ["Offer"]), key=str)
+    assert offers == [typed("8.5", "decimal"), typed("9.99", "decimal")]
+    assert next(e for e in entities if e.classes == ["AggregateRating"]).attributes == {
+        "ratingValue": typed("4.5", "decimal")
     }
-    assert triples(relations) == {
+    page = by_ref(entities)[PAGE + "#page"]
+    assert page.classes == ["WebPage"] and page.name == ""  # unnamed nodes stay nodes
+    assert edges(entities, relations) == {
         ("Acme Corporation", "founder", "Jane Doe"),
         ("Widget", "brand", "Acme Corporation"),
+        ("Widget", "offers", "Offer"),
+        ("Widget", "aggregateRating", "AggregateRating"),
+        ("WebPage", "mainEntity", "Acme Corporation"),
     }
+    assert len([r for r in relations if r.type == "offers"]) == 2
     assert {e.origin for e in entities} == {"structured_data"}
-    assert {r.origin for r in relations} == {"structured_data"}
 
 
-def test_plain_text_values_of_entity_properties_become_typed_entities():
+def test_text_values_stay_text_and_references_to_other_pages_are_nodes_known_by_iri():
     json_ld = [
         {
+            "@context": "http://schema.org/",
             "@type": "NewsArticle",
             "headline": "Acme opens a plant",
-            "author": ["Jane Doe", {"name": "John Roe"}],
-            "publisher": {"name": "Daily Planet"},
-            "datePublished": "2024-05-01",
+            "author": "Jane Doe",
+            "publisher": {"@id": "https://acme.example/#org"},
+            "datePublished": "2024-05-01T09:30",
+            "wordCount": "512",
+            "isAccessibleForFree": "True",
+            "timeRequired": "PT4M",
         }
     ]
     entities, relations = structured_data_graph({"json-ld": json_ld}, PAGE)
-    types = {e.name: e.type for e in entities}
-    assert types == {
-        "Acme opens a plant": "CreativeWork",
-        "Jane Doe": "Person",
-        "John Roe": "Person",
-        "Daily Planet": "Organization",
+    article = next(e for e in entities if e.classes == ["NewsArticle"])
+    assert article.type == "CreativeWork"
+    assert article.attributes == {
+        "headline": "Acme opens a plant",
+        "author": "Jane Doe",  # text, not an invented Person
+        "datePublished": typed("2024-05-01T09:30:00", "dateTime"),
+        "wordCount": typed("512", "integer"),
+        "isAccessibleForFree": typed("true", "boolean"),
+        "timeRequired": typed("PT4M", "duration"),
     }
-    assert triples(relations) == {
-        ("Acme opens a plant", "author", "Jane Doe"),
-        ("Acme opens a plant", "author", "John Roe"),
-        ("Acme opens a plant", "publisher", "Daily Planet"),
-    }
+    (publisher,) = [e for e in entities if e.ref == "https://acme.example/#org"]
+    assert (publisher.name, publisher.classes) == ("", [])  # says nothing but its IRI
+    assert publisher.identifiers == ["https://acme.example/#org"]
+    assert [(r.source, r.type, r.target) for r in relations] == [
+        (article.ref, "publisher", publisher.ref)
+    ]
 
 
-def test_microdata_from_extruct():
+def test_microdata_by_the_w3c_mapping_links_items_by_itemid():
     html = """<html><body>
-    <div itemscope itemtype="http://schema.org/Person">
-      <span itemprop="name">John Roe</span><span itemprop="jobTitle">CTO</span>
-      <div itemprop="worksFor" itemscope itemtype="http://schema.org/LocalBusiness">
-        <span itemprop="name">Roe's Bakery</span>
-        <div itemprop="address" itemscope itemtype="http://schema.org/PostalAddress">
-          <span itemprop="addressLocality">Springfield</span></div>
-      </div>
+    <div itemscope itemtype="https://schema.org/Person" itemid="#jane">
+      <span itemprop="name">Jane Doe</span><span itemprop="jobTitle">CTO</span>
+      <link itemprop="worksFor" href="#org"><a itemprop="url" href="/jane">me</a>
+      <time itemprop="birthDate" datetime="1980-02-03">3 Feb 1980</time>
+    </div>
+    <div itemscope itemtype="http://schema.org/LocalBusiness" itemid="#org">
+      <span itemprop="name">Roe's Bakery</span>
+      <div itemprop="address" itemscope itemtype="http://schema.org/PostalAddress">
+        <span itemprop="addressLocality">Springfield</span></div>
+      <ol><li itemprop="makesOffer" itemscope itemtype="http://schema.org/Offer">
+        <meta itemprop="price" content="3.50"></li></ol>
     </div></body></html>"""
-    data = extruct.extract(html, base_url=PAGE, syntaxes=["microdata"])
+    data = extract_structured_data(html, PAGE)
     entities, relations = structured_data_graph(data, PAGE)
     found = by_name(entities)
-    assert found["John Roe"].type == "Person"
-    assert found["John Roe"].attributes == {"jobTitle": "CTO"}
+    jane = found["Jane Doe"]
+    assert jane.attributes == {
+        "jobTitle": "CTO",
+        "url": {"@id": "https://shop.example/jane"},
+        "birthDate": typed("1980-02-03", "date"),
+    }
     bakery = found["Roe's Bakery"]
-    assert bakery.type == "Organization"
-    assert bakery.attributes == {"address.addressLocality": "Springfield"}
-    assert triples(relations) == {("John Roe", "worksFor", "Roe's Bakery")}
-    assert relations[0].evidence == "microdata"
+    assert (bakery.classes, bakery.type) == (["LocalBusiness"], "Organization")
+    assert bakery.iri == PAGE + "#org"
+    # The demo's bug: the link made a second "Organization" named by its IRI. Not any more.
+    assert len(entities) == 4
+    assert edges(entities, relations) == {
+        ("Jane Doe", "worksFor", "Roe's Bakery"),
+        ("Roe's Bakery", "address", "PostalAddress"),
+        ("Roe's Bakery", "makesOffer", "Offer"),
+    }
+    offer = next(e for e in entities if e.classes == ["Offer"])
+    assert offer.attributes == {"price": typed("3.50", "decimal")}
 
 
-def test_entity_types_map_to_contract_types():
-    assert entity_type(["Restaurant"]) == "Organization"
-    assert entity_type(["BlogPosting"]) == "CreativeWork"
-    assert entity_type(["City"]) == "Place"
-    assert entity_type(["MusicEvent"]) == "Event"
-    assert entity_type(["ProductModel"]) == "Product"
-    assert entity_type(["JobPosting"]) == "Thing"
-    assert entity_type([]) == "Thing"
+def test_rdfa_reaches_the_graph_with_only_schema_org_terms():
+    html = """<html><head><link rel="stylesheet" href="/s.css"></head><body>
+    <div vocab="https://schema.org/" typeof="Restaurant" resource="#cafe">
+      <h1 property="name">Cath's Cafe</h1>
+      <span property="telephone" content="+155501003344">555-0100</span>
+      <a property="hasMenu" href="/menu">menu</a>
+      <div property="address" typeof="PostalAddress">
+        <span property="addressLocality">Dublin</span></div>
+    </div></body></html>"""
+    entities, relations = structured_data_graph(extract_structured_data(html, PAGE), PAGE)
+    cafe = by_name(entities)["Cath's Cafe"]
+    assert cafe.classes == ["Restaurant"] and cafe.iri == PAGE + "#cafe"
+    assert cafe.attributes == {
+        "telephone": "+155501003344",
+        "hasMenu": {"@id": "https://shop.example/menu"},
+    }
+    assert edges(entities, relations) == {("Cath's Cafe", "address", "PostalAddress")}
+    assert len(entities) == 2  # the stylesheet link is not schema.org
+
+
+def test_ordered_values_keep_the_page_order():
+    json_ld = [
+        {
+            "@context": "https://schema.org",
+            "@type": "Recipe",
+            "name": "Pie",
+            "recipeInstructions": ["Make the dough", "Fill it", "Bake it"],
+        }
+    ]
+    (pie,), _ = structured_data_graph({"json-ld": json_ld}, PAGE)
+    assert pie.attributes["recipeInstructions"] == ["Make the dough", "Fill it", "Bake it"]
+
+
+def test_coarse_types_come_from_the_class_hierarchy():
+    assert coarse_type(["Restaurant"]) == "Organization"  # also a Place: Organization first
+    assert coarse_type(["BlogPosting"]) == "CreativeWork"
+    assert coarse_type(["City"]) == "Place"
+    assert coarse_type(["MusicEvent"]) == "Event"
+    assert coarse_type(["ProductModel"]) == "Product"
+    assert coarse_type(["JobPosting"]) == "Thing"
+    assert coarse_type([]) == "Thing"
+
+
+def test_values_are_typed_only_where_their_range_and_form_agree():
+    assert typed_text("price", "12.50") == typed("12.50", "decimal")
+    assert typed_text("price", "free") == "free"  # range Number or Text: text stays text
+    assert typed_text("numberOfEmployees", "120") == "120"  # a QuantitativeValue: no datatype
+    assert typed_text("startDate", "2026-02-30") == "2026-02-30"  # not a date
+    assert typed_text("name", "2026") == "2026"
+    assert typed_value("price", 12.0) == typed("12.0", "decimal")
+    assert typed_value("ratingCount", 7) == 7
+    assert typed_value("price", float("nan")) is None
 
 
 def test_malformed_structured_data_is_ignored_not_fatal():
     data = {
-        "json-ld": ["a string", None, 3, [{"@type": 5, "name": ["", {"@value": "Real Name"}]}]],
-        "microdata": [{"type": None, "properties": {"name": None}}, "junk"],
+        "json-ld": ["a string", None, 3, {"@type": 5, "name": "x"}, {"@context": 7, "name": "y"}],
+        "microdata": [{"@type": None}, "junk"],
+        "rdfa": [{"@id": 3}],
         "opengraph": [{"namespace": {}, "properties": [["og:title", "x"]]}],
     }
-    entities, relations = structured_data_graph(data, PAGE)
-    assert [(e.name, e.type) for e in entities] == [("Real Name", "Thing")]
-    assert relations == []
+    assert structured_data_graph(data, PAGE) == ([], [])
+
+
+def test_unknown_remote_contexts_are_never_fetched():
+    json_ld = [{"@context": "https://evil.example/ctx.jsonld", "@type": "Person", "name": "Ann"}]
+    entities, _ = structured_data_graph({"json-ld": json_ld}, PAGE)
+    assert [(e.name, e.classes) for e in entities] == [("Ann", ["Person"])]  # read as schema.org
 
 
 def test_reference_cycles_terminate():
     json_ld = [
-        {"@id": "#a", "@type": "Person", "name": "Ann", "knows": {"@id": "#b"}},
-        {"@id": "#b", "@type": "Person", "name": "Bob", "knows": {"@id": "#a"}},
-    ]
+        {"@context": "https://schema.org", "@id": "#a", "@type": "Person", "name": "Ann",
+         "knows": {"@id": "#b"}},
+        {"@context": "https://schema.org", "@id": "#b", "@type": "Person", "name": "Bob",
+         "knows": {"@id": "#a"}},
+    ]  # fmt: skip
     entities, relations = structured_data_graph({"json-ld": json_ld}, PAGE)
     assert sorted(e.name for e in entities) == ["Ann", "Bob"]
-    assert triples(relations) == {("Ann", "knows", "Bob"), ("Bob", "knows", "Ann")}
+    assert edges(entities, relations) == {("Ann", "knows", "Bob"), ("Bob", "knows", "Ann")}

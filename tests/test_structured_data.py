@@ -27,11 +27,13 @@ def test_jsonld_keeps_valid_blocks_and_skips_the_broken_one(data):
     assert data["json-ld"][0]["founder"] == {"@type": "Person", "name": "Jane Doe"}
 
 
-def test_microdata_in_uniform_form(data):
+def test_microdata_as_rdf_in_expanded_json_ld(data):
     (product,) = data["microdata"]
-    assert product["@type"] == "Product"
-    assert product["name"] == "Rocket Skates"
-    assert product["offers"]["price"] == "99.50"
+    assert product["@type"] == ["https://schema.org/Product"]
+    assert product["https://schema.org/name"] == [{"@value": "Rocket Skates"}]
+    (offer,) = product["https://schema.org/offers"]
+    assert offer["@type"] == ["https://schema.org/Offer"]
+    assert offer["https://schema.org/price"] == [{"@value": "99.50"}]
 
 
 def test_rdfa(data):

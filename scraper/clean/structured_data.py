@@ -5,8 +5,9 @@ Output shape (every key always present, each a list of dicts):
 - ``json-ld``: the page's JSON-LD objects as written (a block holding a list
   contributes its members); a block that is not valid JSON, even after removing
   comments and trailing commas, is skipped and the others kept.
-- ``microdata``: extruct's *uniform* form, i.e. JSON-LD-like dicts with ``@type``,
-  ``@context`` and properties as keys (nested items likewise).
+- ``microdata``: the items as RDF (W3C Microdata to RDF, :mod:`scraper.clean.microdata`)
+  in expanded JSON-LD: ``@id`` (``itemid``), ``@type``, full property IRIs, values as
+  ``{"@value": …}`` (typed ``<time>`` values with ``@type``) or ``{"@id": …}`` (links, images).
 - ``opengraph``: extruct's uniform form: one dict per OpenGraph namespace set,
   ``og:type`` as ``@type``, other properties as ``"og:title": "..."`` keys.
 - ``rdfa``: extruct's RDFa output, expanded JSON-LD (``@id`` plus full property IRIs).
@@ -24,6 +25,7 @@ import jstyleson  # extruct's own tolerant JSON reader (comments, trailing comma
 from lxml import etree
 
 from scraper.clean.dom import parse_html
+from scraper.clean.microdata import microdata_items
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +68,11 @@ def structured_data_of(root: etree._Element | None, url: str) -> dict[str, list]
     if root is None:
         return result
     result["json-ld"] = parse_jsonld(root)
-    for syntax in ("microdata", "rdfa", "opengraph"):
+    try:
+        result["microdata"] = microdata_items(root, url)
+    except Exception as exc:  # extruct's item walk raises many kinds of errors on hostile markup
+        logger.debug("microdata extraction failed for %s: %s", url, exc)
+    for syntax in ("rdfa", "opengraph"):
         try:
             found = extruct.extract(root, base_url=url, syntaxes=[syntax], uniform=True)
         except Exception as exc:  # extruct raises many kinds of errors on hostile markup

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from scraper.extract.vocabulary import vocabulary
 from scraper.facts import Entity, Relation
 from scraper.graph.names import normalise_name
 
@@ -47,25 +48,33 @@ def _comparable(item: Any) -> Any:
 
 
 def merge_entities(entities: Iterable[Entity]) -> tuple[list[Entity], dict[str, str]]:
-    """Entities merged by (type, normalised name or alias), and each name's canonical name.
+    """Entities merged by (type, normalised name or alias), and the canonical end of each
+    relation end: a normalised name's canonical name, a merged node's ``ref`` its survivor's.
 
     Names are normalised for their type, as in cross-page resolution: "ACME Corp." and
     "Acme Corporation" are one organisation (the other spelling is kept as an alias).
     The first mention of an entity gives its canonical name and origin; aliases,
     identifiers and attributes are unioned (the first value of an attribute wins).
-    A ``Thing`` merges into a typed entity of the same name.
+    A ``Thing`` merges into a typed entity of the same name. Nodes without a name never
+    merge here, nor do two nodes whose identifiers are disjoint (as in resolution).
     """
     merged: list[Entity] = []
     by_key: dict[tuple[str, str], Entity] = {}
     by_name: dict[str, Entity] = {}  # for Things, whose type says nothing
+    refs: dict[str, str] = {}
     for entity in entities:
         names = [entity.name, *entity.aliases]
         target = _find(entity.type, names, by_key, by_name)
+        if target is not None and _distinct(target, entity):
+            target = None
         if target is None:
             target = _copy_entity(entity)
             merged.append(target)
         else:
             _absorb(target, entity)
+        if entity.ref:
+            # Refs hold a ":" ("_:b0", an IRI); normalised names never do: one dict serves both.
+            refs[entity.ref] = target.ref or entity.ref
         for name in [target.name, *target.aliases]:
             by_key.setdefault((target.type, normalise_name(name, target.type)), target)
             by_name.setdefault(normalise_name(name), target)
@@ -74,7 +83,14 @@ def merge_entities(entities: Iterable[Entity]) -> tuple[list[Entity], dict[str, 
         for entity in reversed(merged)
         for name in [entity.name, *entity.aliases]
     }
-    return merged, canonical
+    return merged, {**canonical, **refs}
+
+
+def _distinct(target: Entity, entity: Entity) -> bool:
+    """Two mentions the page itself tells apart by their identifiers."""
+    return bool(target.identifiers and entity.identifiers) and not set(target.identifiers) & set(
+        entity.identifiers
+    )
 
 
 def _find(
@@ -101,13 +117,13 @@ def _find(
 
 
 def _copy_entity(entity: Entity) -> Entity:
-    copy = Entity(
-        name=entity.name,
-        type=entity.type,
+    copy = dataclasses.replace(
+        entity,
+        aliases=[],
         description=entity.description or "",
         attributes=dict(entity.attributes or {}),
         identifiers=list(entity.identifiers or []),
-        origin=entity.origin,
+        classes=None if entity.classes is None else list(entity.classes),
     )
     _add_aliases(copy, entity.aliases or [])
     return copy
@@ -115,6 +131,9 @@ def _copy_entity(entity: Entity) -> Entity:
 
 def _absorb(target: Entity, entity: Entity) -> None:
     _add_aliases(target, [entity.name, *(entity.aliases or [])])
+    if entity.classes:
+        _add_classes(target, entity.classes)
+    target.iri = target.iri or entity.iri
     if not target.description:
         target.description = entity.description or ""
     for key, value in (entity.attributes or {}).items():
@@ -122,6 +141,17 @@ def _absorb(target: Entity, entity: Entity) -> None:
     for identifier in entity.identifiers or []:
         if identifier not in target.identifiers:
             target.identifiers.append(identifier)
+
+
+def _add_classes(target: Entity, classes: Iterable[str]) -> None:
+    """The mention's classes that say more than the target's (a LocalBusiness mention adds
+    LocalBusiness to an Organization; an Organization mention adds nothing to a Restaurant)."""
+    words = vocabulary()
+    own = list(target.classes) if target.classes is not None else [target.type]
+    for name in classes:
+        if not any(name in words.ancestors(c) for c in own):
+            own = [c for c in own if c not in words.ancestors(name)] + [name]
+    target.classes = own
 
 
 def _add_aliases(target: Entity, names: Iterable[str]) -> None:
@@ -137,9 +167,8 @@ def merge_relations(relations: Iterable[Relation], canonical: dict[str, str]) ->
     """Relations with canonical endpoint names, one per (source, type, target)."""
     merged: dict[tuple[str, str, str], Relation] = {}
     for relation in relations:
-        source = canonical.get(normalise_name(relation.source), relation.source)
-        target = canonical.get(normalise_name(relation.target), relation.target)
-        key = (normalise_name(source), relation.type, normalise_name(target))
+        source, target = _end(relation.source, canonical), _end(relation.target, canonical)
+        key = (_end_key(source), relation.type, _end_key(target))
         if key in merged:
             if not merged[key].evidence:
                 merged[key].evidence = relation.evidence or ""
@@ -148,3 +177,11 @@ def merge_relations(relations: Iterable[Relation], canonical: dict[str, str]) ->
             relation, source=source, target=target, evidence=relation.evidence or ""
         )
     return list(merged.values())
+
+
+def _end(end: str, canonical: dict[str, str]) -> str:
+    return canonical.get(end) or canonical.get(normalise_name(end), end)
+
+
+def _end_key(end: str) -> str:
+    return end if ":" in end else normalise_name(end)

@@ -1,442 +1,185 @@
-"""schema.org structured data (JSON-LD, microdata) to entities and relations, with no LLM.
+"""A page's structured data (JSON-LD, microdata, RDFa) as entities and relations, with no LLM.
 
-A node with a name becomes an entity typed with its contract-2 type; its
-scalar properties become attributes, and properties holding other named nodes
-become relations named after the property (schema.org's direction). Nodes
-without a name (offers, ratings, addresses) are folded into their parent's
-attributes as ``property.subproperty``. Page furniture (WebPage, WebSite,
-BreadcrumbList, ...) is not an entity, but the nodes it holds are visited.
+Standard processors make the RDF — pyld for JSON-LD (:mod:`scraper.extract.jsonld`), the W3C
+mapping for microdata (:mod:`scraper.clean.microdata`), pyRdfa for RDFa (through extruct) —
+and this module reads the page's graph node by node, keeping what the page says in
+schema.org's own terms:
+
+* every node is an entity, named or not (an Offer, a PostalAddress, a WebPage), with its
+  exact classes (``classes``) and the contract-2 type its class hierarchy gives (``type``);
+* ``schema:name``, ``alternateName`` and ``description`` fill name, aliases and description;
+* a property whose value is another node of the page is a relation (schema.org's property,
+  schema.org's direction); an IRI stays an IRI (``{"@id": …}``); literals are typed by the
+  property's range (:func:`~scraper.extract.vocabulary.typed_value`); values keep their order;
+* a node's own IRI (``@id``, ``itemid``) is kept (``iri``) and, with its ``sameAs`` IRIs,
+  resolves it across pages. A property whose range is things rather than URLs pointing at an
+  IRI the page does not describe (``"publisher": {"@id": "/#org"}``) names a node described
+  elsewhere: it becomes a bare node known by that IRI, so it joins that node once stored.
+
+Only schema.org terms are kept (pyRdfa also reports stylesheets, feeds and other links).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
+from scraper.extract.jsonld import expand, flatten
+from scraper.extract.vocabulary import (
+    SCHEMA,
+    coarse_type,
+    schema_local,
+    typed_value,
+    vocabulary,
+)
 from scraper.facts import Entity, Origin, Relation
 
-# schema.org class (local name) -> contract-2 entity type; other named classes are Thing.
-TYPE_BUCKETS: dict[str, str] = {
-    **dict.fromkeys(["Person", "Patient"], "Person"),
-    **dict.fromkeys(
-        [
-            "Organization",
-            "Corporation",
-            "LocalBusiness",
-            "OnlineBusiness",
-            "OnlineStore",
-            "Store",
-            "Restaurant",
-            "NGO",
-            "EducationalOrganization",
-            "CollegeOrUniversity",
-            "School",
-            "GovernmentOrganization",
-            "NewsMediaOrganization",
-            "SportsTeam",
-            "SportsOrganization",
-            "MedicalOrganization",
-            "Hospital",
-            "Airline",
-            "Brand",
-            "ProfessionalService",
-            "FinancialService",
-            "LegalService",
-            "MusicGroup",
-            "PerformingGroup",
-            "Consortium",
-            "ResearchOrganization",
-            "PoliticalParty",
-            "WorkersUnion",
-            "Project",
-            "FundingScheme",
-            "LibrarySystem",
-            "Hotel",
-        ],
-        "Organization",
-    ),
-    **dict.fromkeys(
-        [
-            "Product",
-            "ProductModel",
-            "ProductGroup",
-            "IndividualProduct",
-            "SomeProducts",
-            "Vehicle",
-            "Car",
-            "Motorcycle",
-            "DietarySupplement",
-            "Drug",
-        ],
-        "Product",
-    ),
-    **dict.fromkeys(
-        [
-            "Place",
-            "City",
-            "Country",
-            "State",
-            "AdministrativeArea",
-            "Continent",
-            "LandmarksOrHistoricalBuildings",
-            "TouristAttraction",
-            "TouristDestination",
-            "Airport",
-            "Park",
-            "Museum",
-            "CivicStructure",
-            "Residence",
-            "Accommodation",
-            "Mountain",
-            "BodyOfWater",
-            "Landform",
-            "Venue",
-            "StadiumOrArena",
-        ],
-        "Place",
-    ),
-    **dict.fromkeys(
-        [
-            "Event",
-            "BusinessEvent",
-            "MusicEvent",
-            "SportsEvent",
-            "EducationEvent",
-            "Festival",
-            "ExhibitionEvent",
-            "SocialEvent",
-            "TheaterEvent",
-            "ScreeningEvent",
-            "EventSeries",
-            "ChildrensEvent",
-            "ComedyEvent",
-            "DanceEvent",
-            "FoodEvent",
-            "LiteraryEvent",
-            "SaleEvent",
-            "CourseInstance",
-            "PublicationEvent",
-            "Hackathon",
-        ],
-        "Event",
-    ),
-    **dict.fromkeys(
-        [
-            "CreativeWork",
-            "Article",
-            "NewsArticle",
-            "BlogPosting",
-            "Report",
-            "ScholarlyArticle",
-            "TechArticle",
-            "Book",
-            "Movie",
-            "MusicRecording",
-            "MusicAlbum",
-            "Recipe",
-            "Review",
-            "VideoObject",
-            "Dataset",
-            "SoftwareApplication",
-            "WebApplication",
-            "MobileApplication",
-            "SoftwareSourceCode",
-            "Course",
-            "HowTo",
-            "PodcastSeries",
-            "PodcastEpisode",
-            "Episode",
-            "TVSeries",
-            "Game",
-            "VideoGame",
-            "Photograph",
-            "Painting",
-            "Thesis",
-            "Chapter",
-            "Periodical",
-            "Play",
-        ],
-        "CreativeWork",
-    ),
-    "Thing": "Thing",
-}
-
-# Page furniture: never an entity itself.
-IGNORED_TYPES = frozenset(
-    [
-        "WebPage", "WebSite", "AboutPage", "ContactPage", "CollectionPage", "ItemPage",
-        "ProfilePage", "SearchResultsPage", "FAQPage", "QAPage", "CheckoutPage", "MedicalWebPage",
-        "RealEstateListing", "BreadcrumbList", "ItemList", "ListItem", "OfferCatalog",
-        "SearchAction", "ReadAction", "ViewAction", "EntryPoint", "ImageObject", "MediaObject",
-        "SiteNavigationElement", "WPHeader", "WPFooter", "WPSideBar", "WebPageElement",
-    ]
-)  # fmt: skip
-
-# Properties whose plain-text or untyped values are entities of a known type.
-PROPERTY_RANGES: dict[str, str] = {
-    **dict.fromkeys(
-        ["author", "creator", "founder", "employee", "performer", "actor", "director",
-         "editor", "contributor", "alumni", "member", "spouse", "colleague"],
-        "Person",
-    ),
-    **dict.fromkeys(
-        ["brand", "manufacturer", "publisher", "worksFor", "hiringOrganization", "organizer",
-         "parentOrganization", "subOrganization", "memberOf", "affiliation", "alumniOf",
-         "seller", "sponsor", "funder", "provider"],
-        "Organization",
-    ),
-    **dict.fromkeys(
-        ["location", "jobLocation", "birthPlace", "deathPlace", "homeLocation",
-         "containedInPlace", "areaServed", "foundingLocation"],
-        "Place",
-    ),
-}  # fmt: skip
-
-_NAME_KEYS = ("name", "headline", "title", "legalName")
-_HANDLED_KEYS = frozenset(
-    ["@context", "@type", "@id", "@graph", "@language", "@reverse", "alternateName",
-     "description", "sameAs", "url", *_NAME_KEYS]
-)  # fmt: skip
-
-
-def local_name(term: str) -> str:
-    """``Product`` from ``https://schema.org/Product``, ``schema:Product`` or ``Product``."""
-    return re.split(r"[/#:]", term.rstrip("/"))[-1]
-
-
-def entity_type(schema_types: Iterable[str], default: str = "Thing") -> str:
-    """The contract-2 type of a node with these schema.org types."""
-    for schema_type in schema_types:
-        if schema_type in TYPE_BUCKETS:
-            return TYPE_BUCKETS[schema_type]
-    return default
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _text(value: Any) -> str | None:
-    """A string value, unwrapping ``{"@value": ...}`` and taking the first of a list."""
-    for item in _as_list(value):
-        if isinstance(item, dict):
-            item = item.get("@value")
-        if isinstance(item, str | int | float) and not isinstance(item, bool):
-            text = str(item).strip()
-            if text:
-                return text
-    return None
-
-
-def _scalar(value: Any) -> str | int | float | bool | None:
-    if isinstance(value, dict) and set(value) <= {"@value", "@type", "@language"}:
-        value = value.get("@value")
-    if isinstance(value, str):
-        return value.strip() or None
-    return value if isinstance(value, int | float | bool) else None
-
-
-def _put(attributes: dict[str, Any], key: str, value: str | int | float | bool) -> None:
-    """Set an attribute; a repeated key becomes a list of strings."""
-    if key not in attributes:
-        attributes[key] = value
-        return
-    existing = attributes[key]
-    values = existing if isinstance(existing, list) else [str(existing)]
-    if str(value) not in values:
-        attributes[key] = [*values, str(value)]
-
-
-def _absolute_iri(value: str, base_url: str | None) -> str | None:
-    if value.startswith("_:"):
-        return None  # blank node: not an identifier outside this document
-    iri = urljoin(base_url, value) if base_url else value
-    parts = urlsplit(iri)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return iri
-    return iri if parts.scheme in ("urn", "did") else None
-
-
-class GraphBuilder:
-    """Walks JSON-LD-shaped nodes and collects entities and relations."""
-
-    def __init__(
-        self,
-        *,
-        base_url: str | None,
-        origin: Origin,
-        evidence: str,
-        with_identifiers: bool = True,
-    ) -> None:
-        self.base_url = base_url
-        self.origin = origin
-        self.evidence = evidence
-        self.with_identifiers = with_identifiers
-        self.entities: list[Entity] = []
-        self.relations: list[Relation] = []
-        self._by_id: dict[str, dict[str, Any]] = {}
-        self._visited: dict[int, tuple[Entity | None, dict[str, Any]]] = {}
-
-    def add(self, nodes: Iterable[Any]) -> None:
-        """Visit top-level nodes (``@graph`` lists are unpacked, ``@id`` references resolved)."""
-        roots = [node for node in _flatten_graphs(nodes) if isinstance(node, dict)]
-        for root in roots:
-            self._index_ids(root)
-        for root in roots:
-            self._visit(root)
-
-    def _index_ids(self, node: Any) -> None:
-        for item in _as_list(node):
-            if not isinstance(item, dict):
-                continue
-            node_id = item.get("@id")
-            if isinstance(node_id, str) and len(item) > 1:
-                self._by_id.setdefault(node_id, item)
-            for value in item.values():
-                if isinstance(value, dict | list):
-                    self._index_ids(value)
-
-    def _visit(
-        self, node: dict[str, Any], range_type: str = "Thing"
-    ) -> tuple[Entity | None, dict[str, Any]]:
-        """(the node's entity or None, its attributes)."""
-        if set(node) == {"@id"}:
-            referenced = self._by_id.get(node["@id"]) if isinstance(node["@id"], str) else None
-            if referenced is None:
-                return None, {}
-            node = referenced
-        if id(node) in self._visited:
-            return self._visited[id(node)]
-        schema_types = [local_name(t) for t in _as_list(node.get("@type")) if isinstance(t, str)]
-        ignored = bool(schema_types) and all(t in IGNORED_TYPES for t in schema_types)
-        name = next((n for key in _NAME_KEYS if (n := _text(node.get(key)))), None)
-        attributes: dict[str, Any] = {}
-        entity = None
-        if name and not ignored:
-            entity = self._entity(node, name, entity_type(schema_types, range_type), attributes)
-        self._visited[id(node)] = (entity, attributes)
-        for raw_key, value in node.items():
-            key = local_name(raw_key) if not raw_key.startswith("@") else raw_key
-            if key in _HANDLED_KEYS:
-                continue
-            for item in _as_list(value):
-                self._property(entity, attributes, key, item, ignored)
-        if entity is not None:
-            self.entities.append(entity)
-        return entity, attributes
-
-    def _entity(
-        self, node: dict[str, Any], name: str, type_: str, attributes: dict[str, Any]
-    ) -> Entity:
-        aliases = [a for v in _as_list(node.get("alternateName")) if (a := _text(v)) and a != name]
-        identifiers = self._identifiers(node) if self.with_identifiers else []
-        if not self.with_identifiers and (url := _text(node.get("url"))) is not None:
-            attributes["url"] = url
-        return Entity(
-            name=name,
-            type=type_,
-            aliases=aliases,
-            description=_text(node.get("description")) or "",
-            attributes=attributes,
-            identifiers=identifiers,
-            origin=self.origin,
-        )
-
-    def _identifiers(self, node: dict[str, Any]) -> list[str]:
-        """Absolute IRIs of ``@id``, ``sameAs`` and ``url``."""
-        identifiers: list[str] = []
-        for value in [node.get("@id"), *_as_list(node.get("sameAs")), *_as_list(node.get("url"))]:
-            text = _text(value.get("@id")) if isinstance(value, dict) else _text(value)
-            iri = _absolute_iri(text, self.base_url) if text else None
-            if iri and iri not in identifiers:
-                identifiers.append(iri)
-        return identifiers
-
-    def _property(
-        self,
-        entity: Entity | None,
-        attributes: dict[str, Any],
-        key: str,
-        value: Any,
-        ignored: bool,
-    ) -> None:
-        range_type = PROPERTY_RANGES.get(key)
-        if isinstance(value, dict) and not (set(value) <= {"@value", "@type", "@language"}):
-            child, child_attributes = self._visit(value, range_type or "Thing")
-            if child is not None:
-                if entity is not None:
-                    self._relate(entity, key, child)
-            elif not ignored:
-                for child_key, child_value in child_attributes.items():
-                    for item in _as_list(child_value):
-                        _put(attributes, f"{key}.{child_key}", item)
-            return
-        scalar = _scalar(value)
-        if scalar is None or ignored:
-            return
-        if range_type and isinstance(scalar, str) and entity is not None:
-            child = self._named_entity(scalar, range_type)
-            self._relate(entity, key, child)
-            return
-        _put(attributes, key, scalar)
-
-    def _named_entity(self, name: str, type_: str) -> Entity:
-        entity = self._entity({}, name, type_, {})
-        self.entities.append(entity)
-        return entity
-
-    def _relate(self, source: Entity, key: str, target: Entity) -> None:
-        self.relations.append(
-            Relation(
-                source=source.name,
-                type=key,
-                target=target.name,
-                evidence=self.evidence,
-                origin=self.origin,
-            )
-        )
-
-
-def _flatten_graphs(nodes: Iterable[Any]) -> list[Any]:
-    flat: list[Any] = []
-    for node in nodes:
-        if isinstance(node, list):
-            flat.extend(_flatten_graphs(node))
-        elif isinstance(node, dict) and "@graph" in node:
-            flat.extend(_flatten_graphs(_as_list(node["@graph"])))
-        else:
-            flat.append(node)
-    return flat
-
-
-def microdata_to_jsonld(item: Any) -> Any:
-    """An extruct microdata item (``type``/``properties``/``id``) as a JSON-LD node."""
-    if isinstance(item, list):
-        return [microdata_to_jsonld(i) for i in item]
-    if not (isinstance(item, dict) and "properties" in item):
-        return item
-    node: dict[str, Any] = {"@type": [local_name(t) for t in _as_list(item.get("type") or [])]}
-    if item.get("id"):
-        node["@id"] = item["id"]
-    for key, value in item["properties"].items():
-        node[key] = microdata_to_jsonld(value)
-    return node
+# The ranges whose values are IRIs of documents or terms, not things described somewhere.
+_VALUE_RANGES = frozenset(["URL", "Text", "Boolean", "Date", "DateTime", "Time", "Number"])
 
 
 def structured_data_graph(
     structured_data: dict[str, Any], base_url: str | None
 ) -> tuple[list[Entity], list[Relation]]:
-    """Entities and relations of a page's JSON-LD and microdata (extruct's output per syntax)."""
-    entities: list[Entity] = []
-    relations: list[Relation] = []
-    for syntax, nodes in (
-        ("json-ld", structured_data.get("json-ld") or []),
-        ("microdata", microdata_to_jsonld(structured_data.get("microdata") or [])),
-    ):
-        builder = GraphBuilder(base_url=base_url, origin=Origin.STRUCTURED_DATA, evidence=syntax)
-        builder.add(nodes)
-        entities += builder.entities
-        relations += builder.relations
-    return entities, relations
+    """Entities and relations of a page's JSON-LD, microdata and RDFa (the clean stage's
+    ``structured_data``: JSON-LD as written, microdata and RDFa as expanded JSON-LD)."""
+    expanded: list[Any] = []
+    for block in structured_data.get("json-ld") or []:
+        if isinstance(block, dict):
+            expanded += expand(block, base_url)
+    for syntax in ("microdata", "rdfa"):
+        expanded += [node for node in structured_data.get(syntax) or [] if isinstance(node, dict)]
+    reader = _GraphReader(_default_graph(flatten(expanded)))
+    return reader.entities, reader.relations
+
+
+def _default_graph(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes of every graph of the page as one graph (named graphs' nodes included)."""
+    flat: list[dict[str, Any]] = []
+    for node in nodes:
+        inner = node.get("@graph")
+        if isinstance(inner, list):
+            flat += _default_graph([n for n in inner if isinstance(n, dict)])
+            node = {key: value for key, value in node.items() if key != "@graph"}
+        if len(node) > 1:
+            flat.append(node)
+    return flat
+
+
+def _schema_iri(iri: str) -> str:
+    """schema.org terms in one namespace (``http://schema.org/`` is the same vocabulary)."""
+    local = schema_local(iri)
+    return SCHEMA + local if local else iri
+
+
+def _names_a_thing(prop: str) -> bool:
+    """Whether an IRI value of ``prop`` names a thing (a node) rather than a document."""
+    ranges = vocabulary().range_of(prop)
+    return bool(ranges) and not ranges & _VALUE_RANGES
+
+
+def _text(value: dict[str, Any]) -> str | None:
+    text = value.get("@value")
+    return text.strip() or None if isinstance(text, str) else None
+
+
+class _GraphReader:
+    """Reads flattened JSON-LD nodes into entities (one per node) and relations."""
+
+    def __init__(self, nodes: list[dict[str, Any]]):
+        self.entities: list[Entity] = []
+        self.relations: list[Relation] = []
+        self._kept = {node["@id"]: node for node in nodes if self._in_schema(node)}
+        self._references: set[str] = set()
+        for ref, node in self._kept.items():
+            self._read(ref, node)
+
+    @staticmethod
+    def _in_schema(node: dict[str, Any]) -> bool:
+        return isinstance(node.get("@id"), str) and any(
+            schema_local(key) for key in [*node, *node.get("@type", [])] if isinstance(key, str)
+        )
+
+    def _read(self, ref: str, node: dict[str, Any]) -> None:
+        classes = [
+            c for t in node.get("@type", []) if isinstance(t, str) and (c := schema_local(t))
+        ]
+        own_iri = "" if ref.startswith("_:") else ref
+        entity = Entity(
+            name="",
+            type=coarse_type(classes),
+            classes=classes,
+            identifiers=[own_iri] if own_iri else [],
+            origin=Origin.STRUCTURED_DATA,
+            ref=ref,
+            iri=own_iri,
+        )
+        for key, values in node.items():
+            prop = schema_local(key) if not key.startswith("@") else None
+            if prop is not None and isinstance(values, list):
+                for value in values:
+                    self._value(entity, prop, value)
+        self.entities.append(entity)
+
+    def _value(self, entity: Entity, prop: str, value: Any) -> None:
+        if not isinstance(value, dict):
+            return
+        if isinstance(value.get("@list"), list):
+            for item in value["@list"]:
+                self._value(entity, prop, item)
+        elif isinstance(value.get("@id"), str):
+            self._link(entity, prop, value["@id"])
+        elif "@value" in value:
+            self._literal(entity, prop, value)
+
+    def _link(self, entity: Entity, prop: str, target: str) -> None:
+        if target not in self._kept:
+            if target.startswith("_:"):
+                return  # a blank node that says nothing in schema.org terms
+            if not _names_a_thing(prop) or schema_local(target):
+                iri = _schema_iri(target)  # a document, an image, an enumeration member
+                if prop == "sameAs" and iri not in entity.identifiers:
+                    entity.identifiers.append(iri)
+                entity.add(prop, {"@id": iri})
+                return
+            self._reference(target)
+        self.relations.append(
+            Relation(source=entity.ref, type=prop, target=target, origin=Origin.STRUCTURED_DATA)
+        )
+
+    def _reference(self, iri: str) -> None:
+        """A node the page names by its IRI only (described on another page, if anywhere)."""
+        if iri in self._references:
+            return
+        self._references.add(iri)
+        self.entities.append(
+            Entity(
+                name="",
+                classes=[],
+                identifiers=[iri],
+                origin=Origin.STRUCTURED_DATA,
+                ref=iri,
+                iri=iri,
+            )
+        )
+
+    def _literal(self, entity: Entity, prop: str, value: dict[str, Any]) -> None:
+        if prop in ("name", "alternateName", "description") and (text := _text(value)):
+            if prop == "name" and not entity.name:
+                entity.name = text
+                return
+            if prop == "alternateName" and text not in entity.aliases:
+                entity.aliases.append(text)
+                return
+            if prop == "description" and not entity.description:
+                entity.description = text
+                return
+        language = value.get("@language")
+        if isinstance(language, str) and isinstance(value.get("@value"), str):
+            entity.add(prop, {"@value": value["@value"], "@language": language})
+            return
+        datatype = value.get("@type")
+        typed = typed_value(
+            prop, value.get("@value"), datatype if isinstance(datatype, str) else None
+        )
+        if typed is not None:
+            entity.add(prop, typed)

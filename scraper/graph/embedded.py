@@ -22,9 +22,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph
-from pyoxigraph import Quad
+from pyoxigraph import NamedNode, Quad
 
 from scraper import settings as defaults
 from scraper.graph.store import (
@@ -150,9 +151,10 @@ class EmbeddedStore(GraphStore):
             raise GraphStoreError("the graph store is closed")
         return self._store
 
-    def query(self, sparql: str):
+    def query(self, sparql: str, default_graphs: list[NamedNode] | None = None):
         try:
-            return self.store.query(sparql)
+            graphs: list[Any] | None = None if default_graphs is None else list(default_graphs)
+            return self.store.query(sparql, default_graph=graphs)
         except SyntaxError as exc:
             raise QuerySyntaxError(f"SPARQL syntax error: {exc}") from None
         except OSError as exc:

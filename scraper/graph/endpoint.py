@@ -8,6 +8,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import urllib3
 from pyoxigraph import (
+    NamedNode,
     Quad,
     QueryResultsFormat,
     QuerySolutions,
@@ -69,7 +70,7 @@ class SparqlEndpointStore(GraphStore):
             timeout=urllib3.Timeout(total=timeout), retries=False, maxsize=4
         )
 
-    def _post(self, url: str, form: dict[str, str], accept: str | None = None):
+    def _post(self, url: str, form: list[tuple[str, str]], accept: str | None = None):
         headers = dict(self._headers)
         if accept:
             headers["Accept"] = accept
@@ -89,8 +90,11 @@ class SparqlEndpointStore(GraphStore):
             raise StoreUnavailable(f"SPARQL endpoint {url} answered {response.status}: {message}")
         return response
 
-    def query(self, sparql: str):
-        response = self._post(self.query_url, {"query": sparql}, _ACCEPT)
+    def query(self, sparql: str, default_graphs: list[NamedNode] | None = None):
+        # The SPARQL protocol's dataset parameters: the default graph is the union of the
+        # default-graph-uri graphs; without named-graph-uri every named graph stays available.
+        form = [("query", sparql)] + [("default-graph-uri", g.value) for g in default_graphs or []]
+        response = self._post(self.query_url, form, _ACCEPT)
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         if content_type == "application/sparql-results+json":
             return parse_query_results(response.data, QueryResultsFormat.JSON)
@@ -101,7 +105,7 @@ class SparqlEndpointStore(GraphStore):
         raise StoreUnavailable(f"SPARQL endpoint answered with unexpected type {content_type!r}")
 
     def update(self, sparql: str) -> None:
-        self._post(self.update_url, {"update": sparql})
+        self._post(self.update_url, [("update", sparql)])
 
     def quads(self) -> Iterator[Quad]:
         result = self.query("SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o } }")

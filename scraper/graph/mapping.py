@@ -18,6 +18,7 @@ data assert it. Both graphs are replaced together, so origins never outlive thei
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -32,6 +33,8 @@ from scraper.graph.names import normalise_name
 from scraper.graph.resolution import MentionKeys, Resolution
 from scraper.graph.vocab import (
     ENTITY_TYPES,
+    OWL_SAME_AS,
+    PAGE_NODE,
     RDF_OBJECT,
     RDF_PREDICATE,
     RDF_SUBJECT,
@@ -90,6 +93,7 @@ def _checked_entity(entity: Any) -> Entity:
     if not isinstance(entity.attributes, dict):
         raise ValueError(f"entity attributes: expected a dict, got {entity.attributes!r:.80}")
     description = entity.description
+    classes = entity.classes
     return Entity(
         name=_text(entity.name, "entity name"),
         type=entity.type if entity.type in ENTITY_TYPES else "Thing",
@@ -98,6 +102,9 @@ def _checked_entity(entity: Any) -> Entity:
         attributes={_text(k, "attribute name"): v for k, v in entity.attributes.items()},
         identifiers=_texts(entity.identifiers, "entity identifiers"),
         origin=Origin(entity.origin),
+        classes=None if classes is None else _texts(classes, "entity classes"),
+        ref=_text(entity.ref, "entity ref"),
+        iri=_text(entity.iri, "entity iri"),
     )
 
 
@@ -162,6 +169,30 @@ def mention_keys(entity: Entity) -> MentionKeys:
     return MentionKeys.of(entity.type, entity.name, entity.aliases, entity.identifiers)
 
 
+def term(value: Any) -> Literal | NamedNode:
+    """The RDF term of an attribute value: an IRI for ``{"@id": …}``, a typed or
+    language-tagged literal for a JSON-LD value object, :func:`literal` for the rest."""
+    if isinstance(value, dict):
+        if isinstance(value.get("@id"), str):
+            try:
+                return to_iri(value["@id"])
+            except ValueError:
+                return Literal(clean_text(value["@id"]))
+        text = value.get("@value")
+        if isinstance(text, str):
+            if isinstance(value.get("@language"), str):
+                try:
+                    return Literal(clean_text(text), language=value["@language"])
+                except ValueError:
+                    return Literal(clean_text(text))
+            if isinstance(value.get("@type"), str):
+                try:
+                    return Literal(clean_text(text), datatype=to_iri(value["@type"]))
+                except ValueError:
+                    return Literal(clean_text(text))
+    return literal(value)
+
+
 def literal(value: Any) -> Literal:
     """An RDF literal for a JSON scalar (numbers and booleans typed, other values as text)."""
     if isinstance(value, bool):
@@ -169,7 +200,7 @@ def literal(value: Any) -> Literal:
     if isinstance(value, int):
         return Literal(str(value), datatype=NamedNode(XSD + "integer"))
     if isinstance(value, float):
-        return Literal(repr(value), datatype=NamedNode(XSD + "double"))
+        return Literal(repr(value), datatype=NamedNode(XSD + "decimal"))
     if isinstance(value, str):
         return Literal(clean_text(value))
     return Literal(clean_text(json.dumps(value, ensure_ascii=False, sort_keys=True)))
@@ -198,12 +229,23 @@ class _PageGraphBuilder:
         self.graph = PageGraph(self.page, provenance_graph(self.page))
         self._facts: dict[tuple, set[str]] = {}  # (s, p, o) -> origins
         self._evidence: dict[tuple, str] = {}
+        self._positions: dict[tuple, int] = {}  # (s, p, o) -> place among p's values
 
-    def fact(self, s: NamedNode, p: NamedNode, o: Any, origin: str, evidence: str | None = None):
+    def fact(
+        self,
+        s: NamedNode,
+        p: NamedNode,
+        o: Any,
+        origin: str,
+        evidence: str | None = None,
+        position: int | None = None,
+    ) -> None:
         key = (s, p, o)
         self._facts.setdefault(key, set()).add(origin)
         if evidence:
             self._evidence[(s, p, o, origin)] = evidence
+        if position is not None:
+            self._positions.setdefault(key, position)
 
     def note(self, s: Any, p: NamedNode, o: Any) -> None:
         self.graph.annotations.append(Quad(s, p, o, self.graph.provenance))
@@ -220,6 +262,8 @@ class _PageGraphBuilder:
                 evidence = self._evidence.get((s, p, o, origin))
                 if evidence:
                     self.note(statement, ss("evidence"), Literal(evidence))
+                if (s, p, o) in self._positions:
+                    self.note(statement, ss("position"), literal(self._positions[(s, p, o)]))
         return self.graph
 
 
@@ -245,14 +289,54 @@ def _provenance_notes(builder: _PageGraphBuilder, provenance: PageProvenance, ex
 
 
 def _node_lookup(extraction: PageFacts, resolutions: list[Resolution]) -> dict[str, NamedNode]:
-    """Names and aliases of the page's entities → node, for relation endpoints."""
+    """Refs, names and aliases of the page's entities → node, for relation ends (a ref holds
+    a ":", a normalised name never does)."""
     lookup: dict[str, NamedNode] = {}
     for entity, resolution in zip(extraction.entities, resolutions, strict=True):
         node = NamedNode(resolution.iri)
-        for label in (entity.name, *entity.aliases):
+        if entity.ref:
+            lookup[entity.ref] = node
+        for label in filter(None, (entity.name, *entity.aliases)):
             lookup.setdefault(label, node)
             lookup.setdefault(normalise_name(label), node)
     return lookup
+
+
+def class_iri(name: str) -> NamedNode:
+    """``schema:Recipe`` for ``Recipe``; a full IRI (another vocabulary's class) as it is."""
+    return to_iri(name) if ":" in name else schema(name)
+
+
+def _entity_facts(builder: _PageGraphBuilder, node: NamedNode, entity: Entity, names: set) -> None:
+    origin = entity.origin
+    for name in entity.classes if entity.classes is not None else [entity.type]:
+        builder.fact(node, RDF_TYPE, class_iri(name), origin)
+    if entity.name:
+        label = Literal(entity.name)
+        builder.fact(node, schema("name" if node not in names else "alternateName"), label, origin)
+        names.add(node)
+    for alias in entity.aliases:
+        if alias != entity.name:
+            builder.fact(node, schema("alternateName"), Literal(alias), origin)
+    if entity.description:
+        builder.fact(node, schema("description"), literal(entity.description), origin)
+    if entity.iri and entity.iri != node.value:
+        with contextlib.suppress(ValueError):  # not an IRI: nothing to say it is the same as
+            builder.fact(node, OWL_SAME_AS, to_iri(entity.iri), origin)
+    for identifier in entity.identifiers:
+        if identifier != entity.iri:  # the page's own IRI of the node is owl:sameAs, above
+            try:
+                builder.fact(node, schema("sameAs"), to_iri(identifier), origin)
+            except ValueError:
+                builder.fact(node, schema("identifier"), literal(identifier), origin)
+    for attribute, value in entity.attributes.items():
+        predicate = schema(local_name(attribute))
+        values = _attribute_values(value)
+        for position, item in enumerate(values):
+            # RDF values are a set: the page's order of several values (recipe steps) is
+            # kept on each fact's statement as ss:position.
+            ordered = position if len(values) > 1 else None
+            builder.fact(node, predicate, term(item), origin, position=ordered)
 
 
 def build_page_graph(
@@ -261,30 +345,16 @@ def build_page_graph(
     """All quads of a page: facts in the page's graph, the rest in its provenance graph."""
     builder = _PageGraphBuilder(provenance)
     _provenance_notes(builder, provenance, stored_json(extraction))
-    named: set[NamedNode] = set()
+    names: set[NamedNode] = set()
+    nodes: set[NamedNode] = set()
     for entity, resolution in zip(extraction.entities, resolutions, strict=True):
         node = NamedNode(resolution.iri)
-        origin = entity.origin
-        builder.fact(node, RDF_TYPE, schema(entity.type), origin)
-        name = Literal(entity.name)
-        builder.fact(node, schema("alternateName" if node in named else "name"), name, origin)
-        named.add(node)
-        for alias in entity.aliases:
-            if alias != entity.name:
-                builder.fact(node, schema("alternateName"), Literal(alias), origin)
-        if entity.description:
-            builder.fact(node, schema("description"), literal(entity.description), origin)
-        for identifier in entity.identifiers:
-            try:
-                builder.fact(node, schema("sameAs"), to_iri(identifier), origin)
-            except ValueError:
-                builder.fact(node, schema("identifier"), literal(identifier), origin)
-        for attribute, value in entity.attributes.items():
-            for item in _attribute_values(value):
-                builder.fact(node, schema(local_name(attribute)), literal(item), origin)
-        _mention_notes(builder, node, entity, resolution)
-        builder.graph.merged_mentions += resolution.matched_by != "new"
-    builder.graph.entities = len(named)
+        nodes.add(node)
+        _entity_facts(builder, node, entity, names)
+        if resolution.matched_by != PAGE_NODE:
+            _mention_notes(builder, node, entity, resolution)
+        builder.graph.merged_mentions += resolution.matched_by not in ("new", PAGE_NODE)
+    builder.graph.entities = len(nodes)
 
     lookup = _node_lookup(extraction, resolutions)
     for relation in extraction.relations:

@@ -24,11 +24,14 @@ from scraper.graph.vocab import (
     ENTITY_PREFIX,
     ENTITY_TYPES,
     FACT_GRAPH_FILTER,
+    OWL,
+    PAGE_NODE_PREFIX,
     PREFIXES,
     RDF,
     SCHEMA,
     SPARQL_PREFIXES,
     SS,
+    to_iri,
 )
 
 EXPORT_FORMATS = ("nquads", "turtle", "jsonld", "jsonl")
@@ -52,10 +55,16 @@ def short(term: Any) -> str:
 
 
 def run_query(store: GraphStore, sparql: str) -> Any:
-    """Run a user's query with the schema/rdf/xsd/ss prefixes predeclared."""
+    """Run a user's query with the schema/rdf/xsd/owl/ss prefixes predeclared.
+
+    Its default graph is the union of the page graphs (every fact, none of the provenance),
+    so ``DESCRIBE <node>`` and patterns outside ``GRAPH`` see the whole graph; ``GRAPH ?g``
+    still reaches every named graph, provenance included.
+    """
     prologue = SPARQL_PREFIXES.replace("\n", " ")
+    pages = [NamedNode(url) for url in store.pages()]
     try:
-        return store.query(prologue + sparql)
+        return store.query(prologue + sparql, default_graphs=pages)
     except QuerySyntaxError as exc:
         # The prologue sits on line 1: give positions in the user's own text.
         message = str(exc).replace(prologue, "")
@@ -159,10 +168,13 @@ def stats(store: GraphStore) -> dict[str, Any]:
         ),
         "entities_by_type": {short(r["t"]): int(r["n"].value) for r in types},
         "facts": _count(store, f"GRAPH ?g {{ ?s ?p ?o }} {FACT_GRAPH_FILTER}"),
-        "relations": _count(
+        "page_nodes": _count(
             store,
-            f'GRAPH ?g {{ ?s ?p ?o }} FILTER(isIRI(?o) && STRSTARTS(STR(?o), "{ENTITY_PREFIX}")) '
-            + FACT_GRAPH_FILTER,
+            f"SELECT DISTINCT ?e WHERE {{ GRAPH ?g {{ ?e ?p ?o }} {FACT_GRAPH_FILTER} "
+            f'FILTER(STRSTARTS(STR(?e), "{PAGE_NODE_PREFIX}")) }}',
+        ),
+        "relations": _count(
+            store, f"GRAPH ?g {{ ?s ?p ?o }} FILTER({_is_node('?o')}) " + FACT_GRAPH_FILTER
         ),
         "mentions": _count(store, "GRAPH ?g { ?m a ss:Mention }"),
         "merged_mentions": _count(
@@ -172,18 +184,47 @@ def stats(store: GraphStore) -> dict[str, Any]:
     }
 
 
+def _is_node(variable: str) -> str:
+    """SPARQL test: ``variable`` is one of our nodes (an entity or a page's own node)."""
+    return (
+        f'isIRI({variable}) && (STRSTARTS(STR({variable}), "{ENTITY_PREFIX}") '
+        f'|| STRSTARTS(STR({variable}), "{PAGE_NODE_PREFIX}"))'
+    )
+
+
+def _is_our_node(iri: str) -> bool:
+    return iri.startswith((ENTITY_PREFIX, PAGE_NODE_PREFIX))
+
+
 def find_entities(store: GraphStore, name: str) -> list[str]:
-    """IRIs of entities called ``name`` (normalised, any type, aliases too), or the IRI."""
-    if name.startswith(ENTITY_PREFIX):
+    """IRIs of entities called ``name``: by its resolution keys (normalised, any type, aliases
+    too), else by any name or alias written exactly so (case aside), else by an identity the
+    pages gave it (``owl:sameAs``/``schema:sameAs``); a node's own IRI finds the node."""
+    if _is_our_node(name):
         return [name]
     keys = {key for t in ENTITY_TYPES if (key := name_key(t, name))}
-    if not keys:
-        return []
-    values = " ".join(str(Literal(k)) for k in sorted(keys))
+    if keys:
+        values = " ".join(str(Literal(k)) for k in sorted(keys))
+        rows = store.select(
+            f"SELECT DISTINCT ?e WHERE {{ VALUES ?k {{ {values} }} "
+            "GRAPH ?g { ?e ss:nameKey|ss:aliasKey ?k } } ORDER BY ?e"
+        )
+        if rows:
+            return [r["e"].value for r in rows]
     rows = store.select(
-        f"SELECT DISTINCT ?e WHERE {{ VALUES ?k {{ {values} }} "
-        "GRAPH ?g { ?e ss:nameKey|ss:aliasKey ?k } } ORDER BY ?e"
+        "SELECT DISTINCT ?e WHERE { GRAPH ?g { ?e schema:name|schema:alternateName ?label } "
+        f"FILTER(LCASE(STR(?label)) = LCASE({Literal(name.strip())})) {FACT_GRAPH_FILTER} }} "
+        "ORDER BY ?e"
     )
+    if not rows and ":" in name:
+        try:
+            iri = to_iri(name)
+        except ValueError:
+            return []
+        rows = store.select(
+            f"SELECT DISTINCT ?e WHERE {{ GRAPH ?g {{ ?e owl:sameAs|schema:sameAs {iri} }} "
+            f"{FACT_GRAPH_FILTER} }} ORDER BY ?e"
+        )
     return [r["e"].value for r in rows]
 
 
@@ -247,9 +288,9 @@ def describe_entity(store: GraphStore, iri: str) -> dict[str, Any]:
             view["aliases"].add(obj.value)
         elif predicate == SCHEMA + "description":
             view["descriptions"].add(obj.value)
-        elif predicate == SCHEMA + "sameAs":
+        elif predicate in (SCHEMA + "sameAs", OWL + "sameAs"):
             view["same_as"].add(obj.value)
-        elif isinstance(obj, NamedNode) and obj.value.startswith(ENTITY_PREFIX):
+        elif isinstance(obj, NamedNode) and _is_our_node(obj.value):
             view["relations_out"].add((local(r["p"]), obj.value, page))
             related.add(obj.value)
         else:
@@ -269,6 +310,7 @@ def describe_entity(store: GraphStore, iri: str) -> dict[str, Any]:
         "attributes": {k: sorted(v) for k, v in sorted(view["attributes"].items())},
         "relations_out": [
             {"type": p, "target": o, "target_name": labels.get(o), "page": g}
+            | ({"target_facts": _node_facts(store, o)} if o.startswith(PAGE_NODE_PREFIX) else {})
             for p, o, g in sorted(view["relations_out"])
         ],
         "relations_in": [
@@ -287,6 +329,21 @@ def describe_entity(store: GraphStore, iri: str) -> dict[str, Any]:
             for m in mentions
         ],
     }
+
+
+def _node_facts(store: GraphStore, iri: str, depth: int = 2) -> dict[str, list[Any]]:
+    """What the graph says of a page's own node (an offer, an address), nested nodes inline."""
+    rows = store.select(
+        f"SELECT ?p ?o WHERE {{ GRAPH ?g {{ <{iri}> ?p ?o }} {FACT_GRAPH_FILTER} }} ORDER BY ?p"
+    )
+    facts: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        obj = r["o"]
+        if isinstance(obj, NamedNode) and obj.value.startswith(PAGE_NODE_PREFIX) and depth > 0:
+            facts[local(r["p"])].append(_node_facts(store, obj.value, depth - 1))
+        else:
+            facts[local(r["p"])].append(short(obj))
+    return dict(facts)
 
 
 def export(store: GraphStore, fmt: str, out: IO[bytes]) -> None:
@@ -335,7 +392,7 @@ def entity_lines(store: GraphStore) -> Iterator[dict[str, Any]]:
                 entity["alternateNames"].add(obj.value)
             elif predicate in (SCHEMA + "description", SCHEMA + "sameAs"):
                 entity[local(r["p"])].add(obj.value)
-            elif isinstance(obj, NamedNode) and obj.value.startswith(ENTITY_PREFIX):
+            elif isinstance(obj, NamedNode) and _is_our_node(obj.value):
                 entity["relations"].add((local(r["p"]), obj.value))
             else:
                 entity["attributes"][local(r["p"])].add(obj.value)

@@ -26,13 +26,15 @@ from scraper.graph.mapping import (
     datetime_literal,
     mention_keys,
 )
-from scraper.graph.resolution import KnownNode, Resolver
+from scraper.graph.resolution import KnownNode, Resolution, Resolver
 from scraper.graph.vocab import (
     CURATION_GRAPH,
     ENTITY_PREFIX,
     FACT_GRAPH_FILTER,
+    PAGE_NODE,
     RDF_TYPE,
     SPARQL_PREFIXES,
+    page_node_iri,
     provenance_graph,
     ss,
     to_iri,
@@ -137,8 +139,12 @@ class GraphStore(ABC):
 
     # --- backend primitives -------------------------------------------------
     @abstractmethod
-    def query(self, sparql: str) -> QuerySolutions | QueryBoolean | Iterator[Any]:
-        """Run a SPARQL query. Raises QuerySyntaxError or StoreUnavailable."""
+    def query(
+        self, sparql: str, default_graphs: list[NamedNode] | None = None
+    ) -> QuerySolutions | QueryBoolean | Iterator[Any]:
+        """Run a SPARQL query (its default graph the union of ``default_graphs`` when given;
+        the named graphs stay available to ``GRAPH``). Raises QuerySyntaxError or
+        StoreUnavailable."""
 
     @abstractmethod
     def update(self, sparql: str) -> None:
@@ -186,7 +192,7 @@ class GraphStore(ABC):
             raise InvalidPage(str(exc)) from exc
         ignored = [provenance_graph(page_iri(url)) for url in ignore_pages]
         resolver = Resolver(self._known_nodes(parsed, ignored))
-        resolutions = [resolver.resolve(mention_keys(e)) for e in parsed.entities]
+        resolutions = _resolve(resolver, page, parsed)
         graph = build_page_graph(provenance, parsed, resolutions)
         old = self._fact_keys(page)
         new = {(str(q.subject), str(q.predicate), str(q.object)) for q in graph.facts}
@@ -380,6 +386,20 @@ class GraphStore(ABC):
     def _fact_keys(self, page: NamedNode) -> set[tuple[str, str, str]]:
         rows = self.select(f"SELECT ?s ?p ?o WHERE {{ GRAPH {page} {{ ?s ?p ?o }} }}")
         return {(str(r["s"]), str(r["p"]), str(r["o"])) for r in rows}
+
+
+def _resolve(resolver: Resolver, page: NamedNode, facts: PageFacts) -> list[Resolution]:
+    """Each entity's node: resolved across pages when it has a name or an identifier, else
+    a node of this page alone (an unnamed offer is not the same as another page's)."""
+    resolutions = []
+    for entity in facts.entities:
+        keys = mention_keys(entity)
+        if keys.all_keys():
+            resolutions.append(resolver.resolve(keys))
+        else:
+            iri = page_node_iri(page, len(resolutions)).value
+            resolutions.append(Resolution(iri, PAGE_NODE))
+    return resolutions
 
 
 # Provenance properties (ss:<local>) that make up a PageState.

@@ -23,14 +23,20 @@ LEASE_GRAPH = NamedNode("urn:semantic-scraper:lease")
 # User decisions about resolution (unmerges) live outside every page graph.
 CURATION_GRAPH = NamedNode("urn:semantic-scraper:curation")
 
+OWL = "http://www.w3.org/2002/07/owl#"
+# Nodes of one page only (an offer, an address: no name, no identifier), named by the page.
+PAGE_NODE_PREFIX = "urn:semantic-scraper:node:"
+PAGE_NODE = "page"  # Resolution.matched_by of such a node
+
 RDF_TYPE = NamedNode(RDF + "type")
+OWL_SAME_AS = NamedNode(OWL + "sameAs")
 RDF_SUBJECT = NamedNode(RDF + "subject")
 RDF_PREDICATE = NamedNode(RDF + "predicate")
 RDF_OBJECT = NamedNode(RDF + "object")
 
 ENTITY_TYPES = ("Person", "Organization", "Product", "Place", "Event", "CreativeWork", "Thing")
 
-PREFIXES = {"schema": SCHEMA, "rdf": RDF, "xsd": XSD, "ss": SS}
+PREFIXES = {"schema": SCHEMA, "rdf": RDF, "xsd": XSD, "owl": OWL, "ss": SS}
 SPARQL_PREFIXES = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
 
 # Characters kept as they are when a URL is turned into an IRI (RFC 3986 reserved + unreserved).
@@ -88,6 +94,12 @@ def entity_iri(key: str, entity_type: str) -> NamedNode:
     slug = "-".join(_WORD.findall(unicodedata.normalize("NFKD", readable).lower()))[:48]
     slug = slug.strip("-") or "entity"
     return NamedNode(f"{ENTITY_PREFIX}{entity_type.lower()}:{slug}-{_digest(key, 12)}")
+
+
+def page_node_iri(page: NamedNode, index: int) -> NamedNode:
+    """The IRI of a page's ``index``-th node that is the page's alone (stable while the page
+    is unchanged, so an unchanged re-crawl rewrites the same facts)."""
+    return NamedNode(f"{PAGE_NODE_PREFIX}{_digest(page.value, 24)}-{index}")
 
 
 def provenance_graph(page: NamedNode) -> NamedNode:
