@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from pyoxigraph import Literal, NamedNode
 
+from scraper.extract.schemaorg import structured_data_graph
+from scraper.extract.vocabulary import vocabulary
 from scraper.facts import Entity, PageFacts
 from scraper.graph import (
     EmbeddedStore,
@@ -17,8 +19,8 @@ from scraper.graph import (
     StoreUnavailable,
 )
 from scraper.graph.curation import undo_unmerge, unmerge
-from scraper.graph.queries import describe_entity, find_entities
-from scraper.graph.vocab import SCHEMA, provenance_graph
+from scraper.graph.queries import describe_entity, find_entities, run_query
+from scraper.graph.vocab import OWL, PAGE_NODE_PREFIX, SCHEMA, XSD, provenance_graph
 from tests.oxigraph_server import oxigraph_server
 from tests.processes import free_port
 
@@ -369,3 +371,93 @@ def test_endpoint_urls_are_derived_for_common_servers():
     graphdb = "http://h/repositories/kg"
     assert endpoint_urls(graphdb, graphdb + "/statements") == (graphdb, graphdb + "/statements")
     assert endpoint_urls(graphdb) == (graphdb, graphdb)
+
+
+CAFE_URL = "https://cathscafe.example/menu"
+CAFE = {
+    "@context": "https://schema.org",
+    "@type": "Restaurant",
+    "@id": "#cafe",
+    "name": "Cath's Cafe",
+    "url": "https://cathscafe.example/",
+    "address": {"@type": "PostalAddress", "addressLocality": "Dublin"},
+    "aggregateRating": {"@type": "AggregateRating", "ratingValue": "4.5", "reviewCount": "120"},
+    "hasMenu": {
+        "@type": "Menu",
+        "hasMenuSection": {"@type": "MenuSection", "name": "Soups"},
+    },
+    "review": [{"@type": "Review", "reviewBody": "Great soup."}],
+}
+
+
+def structured_page(json_ld: dict, url: str) -> PageFacts:
+    entities, relations = structured_data_graph({"json-ld": [json_ld]}, url)
+    return PageFacts(status="structured_data_only", entities=entities, relations=relations)
+
+
+def test_structured_data_is_stored_in_schema_org_terms(store):
+    first = store.replace_page(provenance(CAFE_URL), structured_page(CAFE, CAFE_URL))
+    (cafe,) = find_entities(store, "Cath's Cafe")
+    assert find_entities(store, CAFE_URL + "#cafe") == [cafe]  # found by the page's own @id
+    facts = rows(store, f"SELECT ?s ?p ?o WHERE {{ GRAPH <{CAFE_URL}> {{ ?s ?p ?o }} }}")
+    triples = {(f["s"], f["p"], f["o"]) for f in facts}
+    rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+    assert (cafe, rdf_type, SCHEMA + "Restaurant") in triples
+    assert (cafe, rdf_type, SCHEMA + "Organization") not in triples  # exact class only
+    assert (cafe, OWL + "sameAs", CAFE_URL + "#cafe") in triples
+    assert (cafe, SCHEMA + "url", "https://cathscafe.example/") in triples
+    (address,) = [o for s, p, o in triples if s == cafe and p == SCHEMA + "address"]
+    assert address.startswith(PAGE_NODE_PREFIX)  # unnamed: a node of this page alone
+    assert (address, SCHEMA + "addressLocality", "Dublin") in triples
+    rating = store.select(
+        f"SELECT ?v ?n WHERE {{ GRAPH <{CAFE_URL}> {{ <{cafe}> schema:aggregateRating ?r . "
+        "?r a schema:AggregateRating ; schema:ratingValue ?v ; schema:reviewCount ?n } }"
+    )[0]
+    assert rating["v"] == Literal("4.5", datatype=NamedNode(XSD + "decimal"))
+    assert rating["n"] == Literal("120", datatype=NamedNode(XSD + "integer"))
+    sections = rows(
+        store,
+        f"SELECT ?name WHERE {{ GRAPH <{CAFE_URL}> {{ <{cafe}> schema:hasMenu/schema:hasMenuSection"
+        " ?section . ?section schema:name ?name } }",
+    )
+    assert sections == [{"name": "Soups"}]  # nested two deep, every edge kept
+    words = vocabulary()  # every predicate is schema.org's (no invented addressAddressLocality)
+    assert {p for _, p, _ in triples} - {rdf_type, OWL + "sameAs"} <= {
+        SCHEMA + name for name in words.ranges
+    }
+    # DESCRIBE sees the union of the page graphs.
+    described = {(str(t.predicate), str(t.object)) for t in run_query(store, f"DESCRIBE <{cafe}>")}
+    assert (f"<{SCHEMA}name>", '"Cath\'s Cafe"') in described
+    view = describe_entity(store, cafe)
+    assert view["types"] == ["schema:Restaurant"] and CAFE_URL + "#cafe" in view["same_as"]
+    (to_address,) = [r for r in view["relations_out"] if r["type"] == "address"]
+    assert to_address["target_facts"]["addressLocality"] == ["Dublin"]
+    # An unchanged page rewrites the very same facts: page nodes keep their IRIs.
+    again = store.replace_page(provenance(CAFE_URL), structured_page(CAFE, CAFE_URL))
+    assert (again.facts_added, again.facts_removed) == (0, 0)
+    assert first.facts_added == len(triples)
+
+
+def test_the_order_of_several_values_is_kept_on_their_statements(store):
+    recipe = {"@context": "https://schema.org", "@type": "Recipe", "name": "Pie",
+              "recipeInstructions": ["Make the dough", "Fill it", "Bake it"]}  # fmt: skip
+    store.replace_page(provenance(PAGE_C), structured_page(recipe, PAGE_C))
+    steps = rows(
+        store,
+        f"SELECT ?step ?n WHERE {{ GRAPH {provenance_graph(NamedNode(PAGE_C))} {{ "
+        "?st rdf:predicate schema:recipeInstructions ; rdf:object ?step ; ss:position ?n } } "
+        "ORDER BY ?n",
+    )
+    assert [s["step"] for s in steps] == ["Make the dough", "Fill it", "Bake it"]
+
+
+def test_a_reference_to_another_pages_node_joins_it(store):
+    person = {"@context": "https://schema.org", "@type": "Person", "name": "Jane Doe",
+              "worksFor": {"@id": "https://acme.example/#org"}}  # fmt: skip
+    org = {"@context": "https://schema.org", "@type": "Organization",
+           "@id": "https://acme.example/#org", "name": "Acme Robotics"}  # fmt: skip
+    store.replace_page(provenance(PAGE_B), structured_page(person, PAGE_B))
+    store.replace_page(provenance(PAGE_A), structured_page(org, PAGE_A))
+    (jane,), (acme,) = find_entities(store, "Jane Doe"), find_entities(store, "Acme Robotics")
+    works_for = rows(store, f"SELECT ?o WHERE {{ GRAPH ?g {{ <{jane}> schema:worksFor ?o }} }}")
+    assert works_for == [{"o": acme}]  # one node, not a second one named by the IRI

@@ -48,7 +48,9 @@ def _with_schema_context(block: dict[str, Any]) -> dict[str, Any]:
 
 def expand(block: dict[str, Any], base_url: str | None) -> list[Any]:
     """One JSON-LD block in expanded form; ``[]`` when it cannot be read at all."""
-    options = {"base": base_url or "", "documentLoader": _load_document}
+    # No base: relative IRIs stay relative and are dropped (pyld's own default base would
+    # invent http://example.org/base/ IRIs).
+    options = {"base": base_url or None, "documentLoader": _load_document}
     if "@context" not in block:
         block = _with_schema_context(block)
     try:

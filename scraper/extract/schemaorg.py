@@ -71,6 +71,13 @@ def _schema_iri(iri: str) -> str:
     return SCHEMA + local if local else iri
 
 
+def is_absolute_iri(iri: str) -> bool:
+    """An IRI that names something outside the page's own document: ``https://…``, ``urn:…``
+    (not a blank node ``_:b0``, not a relative reference left by a missing base URL)."""
+    scheme, colon, rest = iri.partition(":")
+    return bool(colon and rest) and scheme.isalpha() and scheme != "_"
+
+
 def _names_a_thing(prop: str) -> bool:
     """Whether an IRI value of ``prop`` names a thing (a node) rather than a document."""
     ranges = vocabulary().range_of(prop)
@@ -103,7 +110,7 @@ class _GraphReader:
         classes = [
             c for t in node.get("@type", []) if isinstance(t, str) and (c := schema_local(t))
         ]
-        own_iri = "" if ref.startswith("_:") else ref
+        own_iri = ref if is_absolute_iri(ref) else ""
         entity = Entity(
             name="",
             type=coarse_type(classes),
@@ -133,8 +140,8 @@ class _GraphReader:
 
     def _link(self, entity: Entity, prop: str, target: str) -> None:
         if target not in self._kept:
-            if target.startswith("_:"):
-                return  # a blank node that says nothing in schema.org terms
+            if not is_absolute_iri(target):
+                return  # a blank node saying nothing in schema.org terms, or a relative IRI
             if not _names_a_thing(prop) or schema_local(target):
                 iri = _schema_iri(target)  # a document, an image, an enumeration member
                 if prop == "sameAs" and iri not in entity.identifiers:
