@@ -398,13 +398,13 @@ def structured_page(json_ld: dict, url: str) -> PageFacts:
 def test_structured_data_is_stored_in_schema_org_terms(store):
     first = store.replace_page(provenance(CAFE_URL), structured_page(CAFE, CAFE_URL))
     (cafe,) = find_entities(store, "Cath's Cafe")
-    assert find_entities(store, CAFE_URL + "#cafe") == [cafe]  # found by the page's own @id
+    assert cafe == CAFE_URL + "#cafe"  # a new node takes the page's own @id as its IRI
+    assert find_entities(store, cafe) == [cafe]
     facts = rows(store, f"SELECT ?s ?p ?o WHERE {{ GRAPH <{CAFE_URL}> {{ ?s ?p ?o }} }}")
     triples = {(f["s"], f["p"], f["o"]) for f in facts}
     rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
     assert (cafe, rdf_type, SCHEMA + "Restaurant") in triples
     assert (cafe, rdf_type, SCHEMA + "Organization") not in triples  # exact class only
-    assert (cafe, OWL + "sameAs", CAFE_URL + "#cafe") in triples
     assert (cafe, SCHEMA + "url", "https://cathscafe.example/") in triples
     (address,) = [o for s, p, o in triples if s == cafe and p == SCHEMA + "address"]
     assert address.startswith(PAGE_NODE_PREFIX)  # unnamed: a node of this page alone
@@ -429,7 +429,7 @@ def test_structured_data_is_stored_in_schema_org_terms(store):
     described = {(str(t.predicate), str(t.object)) for t in run_query(store, f"DESCRIBE <{cafe}>")}
     assert (f"<{SCHEMA}name>", '"Cath\'s Cafe"') in described
     view = describe_entity(store, cafe)
-    assert view["types"] == ["schema:Restaurant"] and CAFE_URL + "#cafe" in view["same_as"]
+    assert view["types"] == ["schema:Restaurant"] and view["same_as"] == []
     (to_address,) = [r for r in view["relations_out"] if r["type"] == "address"]
     assert to_address["target_facts"]["addressLocality"] == ["Dublin"]
     # An unchanged page rewrites the very same facts: page nodes keep their IRIs.
@@ -461,3 +461,15 @@ def test_a_reference_to_another_pages_node_joins_it(store):
     (jane,), (acme,) = find_entities(store, "Jane Doe"), find_entities(store, "Acme Robotics")
     works_for = rows(store, f"SELECT ?o WHERE {{ GRAPH ?g {{ <{jane}> schema:worksFor ?o }} }}")
     assert works_for == [{"o": acme}]  # one node, not a second one named by the IRI
+
+
+def test_a_page_identity_met_after_the_node_was_made_is_kept_as_owl_same_as(store):
+    llm_page = extraction([entity("Acme Robotics", "Organization")], attributes={})
+    store.replace_page(provenance(PAGE_C), llm_page)
+    org = {"@context": "https://schema.org", "@type": "Organization",
+           "@id": "https://acme.example/#org", "name": "Acme Robotics"}  # fmt: skip
+    store.replace_page(provenance(PAGE_A), structured_page(org, PAGE_A))
+    (acme,) = find_entities(store, "Acme Robotics")
+    assert acme != "https://acme.example/#org"  # the node existed: it keeps its IRI
+    assert find_entities(store, "https://acme.example/#org") == [acme]
+    assert describe_entity(store, acme)["same_as"] == ["https://acme.example/#org"]

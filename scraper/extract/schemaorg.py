@@ -11,10 +11,9 @@ schema.org's own terms:
 * a property whose value is another node of the page is a relation (schema.org's property,
   schema.org's direction); an IRI stays an IRI (``{"@id": …}``); literals are typed by the
   property's range (:func:`~scraper.extract.vocabulary.typed_value`); values keep their order;
-* a node's own IRI (``@id``, ``itemid``) is kept (``iri``) and, with its ``sameAs`` IRIs,
-  resolves it across pages. A property whose range is things rather than URLs pointing at an
-  IRI the page does not describe (``"publisher": {"@id": "/#org"}``) names a node described
-  elsewhere: it becomes a bare node known by that IRI, so it joins that node once stored.
+* a node's own IRI (``@id``, ``itemid``) is kept (``iri``): with its ``sameAs`` IRIs it
+  resolves the node across pages, and a new node takes it as its IRI, so a reference to it
+  from any page (``"publisher": {"@id": "/#org"}``) is a link to that node.
 
 Only schema.org terms are kept (pyRdfa also reports stylesheets, feeds and other links).
 """
@@ -29,12 +28,8 @@ from scraper.extract.vocabulary import (
     coarse_type,
     schema_local,
     typed_value,
-    vocabulary,
 )
 from scraper.facts import Entity, Origin, Relation
-
-# The ranges whose values are IRIs of documents or terms, not things described somewhere.
-_VALUE_RANGES = frozenset(["URL", "Text", "Boolean", "Date", "DateTime", "Time", "Number"])
 
 
 def structured_data_graph(
@@ -78,12 +73,6 @@ def is_absolute_iri(iri: str) -> bool:
     return bool(colon and rest) and scheme.isalpha() and scheme != "_"
 
 
-def _names_a_thing(prop: str) -> bool:
-    """Whether an IRI value of ``prop`` names a thing (a node) rather than a document."""
-    ranges = vocabulary().range_of(prop)
-    return bool(ranges) and not ranges & _VALUE_RANGES
-
-
 def _text(value: dict[str, Any]) -> str | None:
     text = value.get("@value")
     return text.strip() or None if isinstance(text, str) else None
@@ -96,7 +85,6 @@ class _GraphReader:
         self.entities: list[Entity] = []
         self.relations: list[Relation] = []
         self._kept = {node["@id"]: node for node in nodes if self._in_schema(node)}
-        self._references: set[str] = set()
         for ref, node in self._kept.items():
             self._read(ref, node)
 
@@ -139,35 +127,18 @@ class _GraphReader:
             self._literal(entity, prop, value)
 
     def _link(self, entity: Entity, prop: str, target: str) -> None:
-        if target not in self._kept:
-            if not is_absolute_iri(target):
-                return  # a blank node saying nothing in schema.org terms, or a relative IRI
-            if not _names_a_thing(prop) or schema_local(target):
-                iri = _schema_iri(target)  # a document, an image, an enumeration member
-                if prop == "sameAs" and iri not in entity.identifiers:
-                    entity.identifiers.append(iri)
-                entity.add(prop, {"@id": iri})
-                return
-            self._reference(target)
-        self.relations.append(
-            Relation(source=entity.ref, type=prop, target=target, origin=Origin.STRUCTURED_DATA)
-        )
-
-    def _reference(self, iri: str) -> None:
-        """A node the page names by its IRI only (described on another page, if anywhere)."""
-        if iri in self._references:
-            return
-        self._references.add(iri)
-        self.entities.append(
-            Entity(
-                name="",
-                classes=[],
-                identifiers=[iri],
-                origin=Origin.STRUCTURED_DATA,
-                ref=iri,
-                iri=iri,
+        if target in self._kept:
+            self.relations.append(
+                Relation(source=entity.ref, type=prop, target=target, origin=Origin.STRUCTURED_DATA)
             )
-        )
+        elif is_absolute_iri(target):
+            # A document, an image, an enumeration member, or a thing described elsewhere
+            # (``"publisher": {"@id": "/#org"}``): an IRI, which is that thing's node once
+            # the page describing it is stored (a node takes the @id it is given as its IRI).
+            iri = _schema_iri(target)
+            if prop == "sameAs" and iri not in entity.identifiers:
+                entity.identifiers.append(iri)
+            entity.add(prop, {"@id": iri})
 
     def _literal(self, entity: Entity, prop: str, value: dict[str, Any]) -> None:
         if prop in ("name", "alternateName", "description") and (text := _text(value)):

@@ -166,7 +166,17 @@ class PageGraph:
 
 def mention_keys(entity: Entity) -> MentionKeys:
     """The resolution keys of an entity."""
-    return MentionKeys.of(entity.type, entity.name, entity.aliases, entity.identifiers)
+    return MentionKeys.of(
+        entity.type, entity.name, entity.aliases, entity.identifiers, _own_iri(entity)
+    )
+
+
+def _own_iri(entity: Entity) -> str:
+    """The page's IRI of the entity as an IRI the store takes ("" when it is none)."""
+    try:
+        return to_iri(entity.iri).value if entity.iri else ""
+    except ValueError:
+        return ""
 
 
 def term(value: Any) -> Literal | NamedNode:
@@ -320,7 +330,7 @@ def _entity_facts(builder: _PageGraphBuilder, node: NamedNode, entity: Entity, n
             builder.fact(node, schema("alternateName"), Literal(alias), origin)
     if entity.description:
         builder.fact(node, schema("description"), literal(entity.description), origin)
-    if entity.iri and entity.iri != node.value:
+    if entity.iri and _own_iri(entity) != node.value:
         with contextlib.suppress(ValueError):  # not an IRI: nothing to say it is the same as
             builder.fact(node, OWL_SAME_AS, to_iri(entity.iri), origin)
     for identifier in entity.identifiers:

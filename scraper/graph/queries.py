@@ -21,7 +21,6 @@ from pyoxigraph import (
 from scraper.graph.resolution import name_key
 from scraper.graph.store import GraphStore, QuerySyntaxError
 from scraper.graph.vocab import (
-    ENTITY_PREFIX,
     ENTITY_TYPES,
     FACT_GRAPH_FILTER,
     OWL,
@@ -31,6 +30,8 @@ from scraper.graph.vocab import (
     SCHEMA,
     SPARQL_PREFIXES,
     SS,
+    is_entity,
+    is_node,
     to_iri,
 )
 
@@ -147,7 +148,7 @@ def _count(store: GraphStore, where: str) -> int:
 
 def stats(store: GraphStore) -> dict[str, Any]:
     """Sizes of the graph: pages, entities by type, facts, relations, merges, origins."""
-    entity = f'FILTER(STRSTARTS(STR(?e), "{ENTITY_PREFIX}"))'
+    entity = f"FILTER({is_entity('?e')})"
     types = store.select(
         "SELECT ?t (COUNT(DISTINCT ?e) AS ?n) WHERE { GRAPH ?g { ?e a ?t } "
         f"{entity} {FACT_GRAPH_FILTER} }} GROUP BY ?t ORDER BY DESC(?n)"
@@ -174,7 +175,7 @@ def stats(store: GraphStore) -> dict[str, Any]:
             f'FILTER(STRSTARTS(STR(?e), "{PAGE_NODE_PREFIX}")) }}',
         ),
         "relations": _count(
-            store, f"GRAPH ?g {{ ?s ?p ?o }} FILTER({_is_node('?o')}) " + FACT_GRAPH_FILTER
+            store, f"GRAPH ?g {{ ?s ?p ?o }} FILTER({is_node('?o')}) " + FACT_GRAPH_FILTER
         ),
         "mentions": _count(store, "GRAPH ?g { ?m a ss:Mention }"),
         "merged_mentions": _count(
@@ -184,24 +185,25 @@ def stats(store: GraphStore) -> dict[str, Any]:
     }
 
 
-def _is_node(variable: str) -> str:
-    """SPARQL test: ``variable`` is one of our nodes (an entity or a page's own node)."""
-    return (
-        f'isIRI({variable}) && (STRSTARTS(STR({variable}), "{ENTITY_PREFIX}") '
-        f'|| STRSTARTS(STR({variable}), "{PAGE_NODE_PREFIX}"))'
-    )
-
-
-def _is_our_node(iri: str) -> bool:
-    return iri.startswith((ENTITY_PREFIX, PAGE_NODE_PREFIX))
+def _nodes(store: GraphStore, iris: set[str]) -> set[str]:
+    """Those of ``iris`` that are nodes of the graph (not IRI values such as a URL)."""
+    nodes = {iri for iri in iris if iri.startswith(PAGE_NODE_PREFIX)}
+    others = sorted(iris - nodes)
+    for start in range(0, len(others), 500):
+        values = " ".join(f"<{iri}>" for iri in others[start : start + 500])
+        rows = store.select(
+            f"SELECT DISTINCT ?e WHERE {{ VALUES ?e {{ {values} }} GRAPH ?g {{ ?m ss:node ?e }} }}"
+        )
+        nodes |= {row["e"].value for row in rows}
+    return nodes
 
 
 def find_entities(store: GraphStore, name: str) -> list[str]:
     """IRIs of entities called ``name``: by its resolution keys (normalised, any type, aliases
     too), else by any name or alias written exactly so (case aside), else by an identity the
     pages gave it (``owl:sameAs``/``schema:sameAs``); a node's own IRI finds the node."""
-    if _is_our_node(name):
-        return [name]
+    if ":" in name and _nodes(store, {name.strip()}):
+        return [name.strip()]
     keys = {key for t in ENTITY_TYPES if (key := name_key(t, name))}
     if keys:
         values = " ".join(str(Literal(k)) for k in sorted(keys))
@@ -277,6 +279,7 @@ def describe_entity(store: GraphStore, iri: str) -> dict[str, Any]:
         "pages": set(),
     }
     related: set[str] = set()
+    nodes = _nodes(store, {r["o"].value for r in out_rows if isinstance(r["o"], NamedNode)})
     for r in out_rows:
         predicate, obj, page = r["p"].value, r["o"], r["g"].value
         view["pages"].add(page)
@@ -290,7 +293,7 @@ def describe_entity(store: GraphStore, iri: str) -> dict[str, Any]:
             view["descriptions"].add(obj.value)
         elif predicate in (SCHEMA + "sameAs", OWL + "sameAs"):
             view["same_as"].add(obj.value)
-        elif isinstance(obj, NamedNode) and _is_our_node(obj.value):
+        elif isinstance(obj, NamedNode) and obj.value in nodes:
             view["relations_out"].add((local(r["p"]), obj.value, page))
             related.add(obj.value)
         else:
@@ -367,7 +370,7 @@ def entity_lines(store: GraphStore) -> Iterator[dict[str, Any]]:
     """One JSON object per entity: names, types, attributes, outgoing relations, pages."""
     rows = store.select(
         f"SELECT ?s ?p ?o ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {FACT_GRAPH_FILTER} "
-        f'FILTER(STRSTARTS(STR(?s), "{ENTITY_PREFIX}")) }} ORDER BY ?s'
+        f"FILTER({is_entity('?s')}) }} ORDER BY ?s"
     )
     by_entity: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -378,6 +381,8 @@ def entity_lines(store: GraphStore) -> Iterator[dict[str, Any]]:
             if r["p"].value == SCHEMA + "name":
                 labels[iri][r["o"].value] += 1
     names = {iri: canonical_name(c) for iri, c in labels.items()}
+    objects = {r["o"].value for f in by_entity.values() for r in f if isinstance(r["o"], NamedNode)}
+    nodes = _nodes(store, objects)
     for iri, facts in by_entity.items():
         entity: dict[str, Any] = {"id": iri, "name": names.get(iri), "types": set()}
         entity |= {"alternateNames": set(), "attributes": defaultdict(set), "relations": set()}
@@ -392,7 +397,7 @@ def entity_lines(store: GraphStore) -> Iterator[dict[str, Any]]:
                 entity["alternateNames"].add(obj.value)
             elif predicate in (SCHEMA + "description", SCHEMA + "sameAs"):
                 entity[local(r["p"])].add(obj.value)
-            elif isinstance(obj, NamedNode) and _is_our_node(obj.value):
+            elif isinstance(obj, NamedNode) and obj.value in nodes:
                 entity["relations"].add((local(r["p"]), obj.value))
             else:
                 entity["attributes"][local(r["p"])].add(obj.value)

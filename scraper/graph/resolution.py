@@ -2,7 +2,8 @@
 
 Order of evidence (strongest first):
 
-1. identifiers from the page (JSON-LD ``@id``, ``sameAs``, the entity's own page);
+1. identifiers from the page (JSON-LD ``@id``, microdata ``itemid``, RDFa ``resource``, and
+   ``sameAs``); a new node with an ``@id`` takes that IRI as its own;
 2. entity type plus normalised name (``scraper.graph.names.normalise_name``: case, punctuation,
    whitespace, diacritics and, for organisations, a leading "the" and legal suffixes such as
    Inc., Corp., Ltd, GmbH are ignored);
@@ -62,15 +63,28 @@ class MentionKeys:
     name_key: str | None
     ids: frozenset[str] = frozenset()
     alias_keys: frozenset[str] = frozenset()
+    own_iri: str | None = None  # the page's IRI of the thing (@id): a new node takes it
 
     @classmethod
     def of(
-        cls, entity_type: str, name: str, aliases: Iterable[str], identifiers: Iterable[str]
+        cls,
+        entity_type: str,
+        name: str,
+        aliases: Iterable[str],
+        identifiers: Iterable[str],
+        own_iri: str = "",
     ) -> MentionKeys:
         own = name_key(entity_type, name)
         alias_keys = {name_key(entity_type, alias) for alias in aliases} - {None, own}
-        ids = {normalise_identifier(i) for i in identifiers} - {None}
-        return cls(entity_type, name, own, frozenset(ids), frozenset(alias_keys))  # type: ignore[arg-type]
+        ids = {normalise_identifier(i) for i in [*identifiers, own_iri] if i} - {None}
+        return cls(
+            entity_type,
+            name,
+            own,
+            frozenset(ids),  # type: ignore[arg-type]
+            frozenset(alias_keys),  # type: ignore[arg-type]
+            own_iri if own_iri and normalise_identifier(own_iri) else None,
+        )
 
     def all_keys(self) -> set[str]:
         keys = set(self.ids) | set(self.alias_keys)
@@ -127,6 +141,10 @@ def _single(candidates: Iterable[KnownNode], mention: MentionKeys) -> KnownNode 
 
 
 def _mint(mention: MentionKeys, nodes: Mapping[str, KnownNode]) -> str:
+    """A new node's IRI: the page's own IRI of the thing when it has one (so the page's
+    references to it, and other pages', are links to this node), else one minted."""
+    if mention.own_iri and mention.own_iri not in nodes:
+        return mention.own_iri
     iri = _natural_iri(mention)
     existing = nodes.get(iri)
     if existing is not None and not _compatible(mention, existing):

@@ -29,11 +29,11 @@ from scraper.graph.mapping import (
 from scraper.graph.resolution import KnownNode, Resolution, Resolver
 from scraper.graph.vocab import (
     CURATION_GRAPH,
-    ENTITY_PREFIX,
     FACT_GRAPH_FILTER,
     PAGE_NODE,
     RDF_TYPE,
     SPARQL_PREFIXES,
+    is_entity,
     page_node_iri,
     provenance_graph,
     ss,
@@ -331,14 +331,10 @@ class GraphStore(ABC):
         Compared before and after a crawl, they tell which entities and relations it
         added and removed (a fact several pages support counts once).
         """
-        is_entity = f'STRSTARTS(STR(?e), "{ENTITY_PREFIX}")'
-        entities = self.select(
-            f"SELECT DISTINCT ?e WHERE {{ GRAPH ?g {{ ?e a ?t }} {FACT_GRAPH_FILTER} "
-            f"FILTER({is_entity}) }}"
-        )
+        entities = self.select("SELECT DISTINCT ?e WHERE { GRAPH ?mg { ?m ss:node ?e } }")
         relations = self.select(
             f"SELECT DISTINCT ?e ?p ?o WHERE {{ GRAPH ?g {{ ?e ?p ?o }} {FACT_GRAPH_FILTER} "
-            f"FILTER({is_entity} && {is_entity.replace('?e', '?o')}) }}"
+            f"FILTER({is_entity('?e')} && {is_entity('?o')}) }}"
         )
         return (
             {row["e"].value for row in entities},

@@ -96,6 +96,20 @@ def entity_iri(key: str, entity_type: str) -> NamedNode:
     return NamedNode(f"{ENTITY_PREFIX}{entity_type.lower()}:{slug}-{_digest(key, 12)}")
 
 
+def is_node(variable: str) -> str:
+    """SPARQL test: ``variable`` is a node of the graph, not an IRI value (a URL, an image):
+    an entity (some page's mention resolved to it) or a page's own node."""
+    return (
+        f'(isIRI({variable}) && (STRSTARTS(STR({variable}), "{PAGE_NODE_PREFIX}") || '
+        f"{is_entity(variable)}))"
+    )
+
+
+def is_entity(variable: str) -> str:
+    """SPARQL test: ``variable`` is an entity (a node resolved across pages)."""
+    return f"EXISTS {{ GRAPH ?mentions {{ ?mention <{SS}node> {variable} }} }}"
+
+
 def page_node_iri(page: NamedNode, index: int) -> NamedNode:
     """The IRI of a page's ``index``-th node that is the page's alone (stable while the page
     is unchanged, so an unchanged re-crawl rewrites the same facts)."""
