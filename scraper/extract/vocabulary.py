@@ -38,12 +38,15 @@ COARSE_TYPES = ("Person", "Organization", "Product", "Event", "CreativeWork", "P
 Value = str | int | float | bool | dict[str, str]
 
 
+_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # what a schema.org term looks like
+
+
 def schema_local(iri: str) -> str | None:
     """``Recipe`` for ``https://schema.org/Recipe`` (or ``http://``), None for other IRIs."""
     for namespace in SCHEMA_NAMESPACES:
         if iri.startswith(namespace):
             local = iri[len(namespace) :]
-            return local if local and "/" not in local and "#" not in local else None
+            return local if _TERM.fullmatch(local) else None
     return None
 
 
