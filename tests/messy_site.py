@@ -891,6 +891,7 @@ class GraphFacts:
     entities: set[tuple[str, str]]  # (normalised name, type)
     relations: set[tuple[str, str, str]]  # (normalised source, type, normalised target)
     names: set[str]  # every name and alternate name stored
+    node_names: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # node -> keys
 
 
 def graph_facts(store_path: str) -> GraphFacts:
@@ -915,7 +916,29 @@ def graph_facts(store_path: str) -> GraphFacts:
                 relation_key(source, source_type, relation["type"], target or "", target_type)
             )
     names = {n for line in lines for n in [line["name"] or "", *line["alternateNames"]]}
-    return GraphFacts(entities, relations, names)
+    node_names = {
+        line["id"]: {
+            entity_key(n, nodes[line["id"]][1])
+            for n in [line["name"] or "", *line["alternateNames"]]
+        }
+        for line in lines
+    }
+    return GraphFacts(entities, relations, names, node_names)
+
+
+def resolution_errors(facts: GraphFacts, site: MessySite) -> tuple[list[Any], list[Any]]:
+    """(gold entities stored as several nodes, nodes holding several gold entities)."""
+    gold = site.entity_keys()
+    nodes_of: dict[tuple[str, str], set[str]] = {}
+    over_merged = []
+    for node, keys in facts.node_names.items():
+        held = keys & gold
+        for key in held:
+            nodes_of.setdefault(key, set()).add(node)
+        if len(held) > 1:
+            over_merged.append((node, sorted(held)))
+    duplicates = sorted((key, sorted(n)) for key, n in nodes_of.items() if len(n) > 1)
+    return duplicates, over_merged
 
 
 @dataclass
