@@ -83,7 +83,9 @@ Facts (sets, per page) and metrics (summed over pages, per syntax and overall):
   predicate is a schema.org property of the vocabulary, ``rdf:type`` or ``owl:sameAs``.
 * IRIs turned into names/nodes: of the reference's IRI-valued facts, the fraction that ours
   has as a literal (the IRI, or a relative form resolving to it) or as a node (one whose
-  IRI, ``owl:sameAs`` or a value is that IRI) instead of as the IRI.
+  ``owl:sameAs`` or a value is that IRI, or a link the reference lacks from the same node
+  and property) instead of as the IRI; matched by property and IRI wherever the subject
+  went.
 * identities kept: of reference nodes named by an IRI the page gave (``@id``, ``itemid``,
   RDFa ``about``/``resource``; not blank nodes, and not the page URL, which RDFa gives as
   the implicit subject of top-level properties: that is the page, not an identity the
@@ -116,6 +118,8 @@ import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from datetime import time as dt_time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import ModuleType
@@ -667,7 +671,7 @@ def collapse(text: str) -> str:
 
 
 def literal_value(lexical: str) -> str:
-    """The compared form of a literal: whitespace collapsed, numbers canonical."""
+    """The compared form of a literal: whitespace collapsed, numbers and times canonical."""
     text = collapse(lexical)
     if _INTEGER.fullmatch(text) or _DECIMAL.fullmatch(text) or _DOUBLE.fullmatch(text):
         try:
@@ -677,6 +681,11 @@ def literal_value(lexical: str) -> str:
         exponent = number.as_tuple().exponent
         if isinstance(exponent, int) and abs(exponent) < 40:
             return format(number, "f")
+    elif _DATETIME.fullmatch(text) or _TIME.fullmatch(text):
+        # xsd:dateTime needs seconds: "2014-10-12T21:30" and "2014-10-12T21:30:00" are one value
+        parse = datetime.fromisoformat if "T" in text else dt_time.fromisoformat
+        with contextlib.suppress(ValueError):
+            return parse(text).isoformat()
     return text
 
 
@@ -725,6 +734,8 @@ class Facts:
     identities: dict[str, set[str]] = field(default_factory=dict)
     # key -> every value of the node (IRIs, literals), to spot an IRI turned into a node
     values: dict[str, set[str]] = field(default_factory=dict)
+    # IRI object (not a node) -> its owl:sameAs: a minted IRI standing for a page's IRI
+    object_same_as: dict[str, set[str]] = field(default_factory=dict)
     # (key, IRI) of nodes named by an IRI from the page
     page_identities: set[tuple[str, str]] = field(default_factory=set)
 
@@ -744,6 +755,8 @@ def graph_facts(graph: Graph, url: str) -> Facts:
         else:  # an IRI that no triple describes (a blank node object always is a node)
             facts.iris.add((key, prop, o.value))
             facts.values.setdefault(key, set()).add(o.value)
+            if o in graph.same_as:
+                facts.object_same_as[o.value] = graph.same_as[o]
     for node, key in keys.items():
         names = facts.identities.setdefault(key, set())
         names |= graph.same_as.get(node, set())
@@ -868,20 +881,29 @@ def damaged_iris(tally: Tally, ref: Facts, ours: Facts, url: str) -> None:
     key) still shows whether its IRI values stayed IRIs.
     """
     kept = {(prop, iri) for _, prop, iri in ours.iris}
+    aliased = {(p, alias) for _, p, iri in ours.iris for alias in ours.object_same_as.get(iri, ())}
     literals: dict[str, set[str]] = defaultdict(set)
     for (_, prop, _), terms in ours.literals.items():
         literals[prop] |= {t.value.strip() for t in terms}
     targets: dict[str, set[str]] = defaultdict(set)
-    for _, prop, target in ours.links:
+    new_links: set[tuple[str, str]] = set()  # (key, property) with a link the reference lacks
+    for key, prop, target in ours.links:
         targets[prop].add(target)
-    for _, prop, iri in ref.iris:
+        if (key, prop, target) not in ref.links:
+            new_links.add((key, prop))
+    for key, prop, iri in ref.iris:
         tally.counts["iris_ref"] += 1
         if (prop, iri) in kept:
             tally.counts["iris_kept"] += 1
         elif any(v == iri or urljoin(url, v) == iri for v in literals[prop]):
             tally.counts["iris_literal"] += 1
-        elif any(
-            iri in ours.identities.get(t, set()) | ours.values.get(t, set()) for t in targets[prop]
+        elif (
+            (prop, iri) in aliased
+            or (key, prop) in new_links
+            or any(
+                iri in ours.identities.get(t, set()) | ours.values.get(t, set())
+                for t in targets[prop]
+            )
         ):
             tally.counts["iris_node"] += 1
         else:
