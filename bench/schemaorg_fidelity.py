@@ -66,8 +66,9 @@ missing property costs that fact only, not every fact of the node and of its unn
 
 Facts (sets, per page) and metrics (summed over pages, per syntax and overall):
 
-* typed nodes ``(key, class)``; literal facts ``(key, property, value)``, the value's
-  whitespace collapsed and numbers compared numerically (``"15.00"`` matches ``15``);
+* typed nodes ``(key, class)``; literal facts ``(key, property, value)``, compared without
+  whitespace (text content glues ``<p>`` blocks a renderer would break), empty values left
+  out, numbers compared numerically (``"15.00"`` matches ``15``),
   date-times, times and durations by value (``21:30`` matches ``21:30:00``, ``PT178M``
   matches ``PT2H58M``), true/false in any case;
   node-to-node facts ``(key, property, key)``; IRI-valued facts ``(key, property, IRI)``
@@ -699,8 +700,12 @@ def collapse(text: str) -> str:
 
 
 def literal_value(lexical: str) -> str:
-    """The compared form of a literal: whitespace collapsed, numbers and times canonical."""
-    text = collapse(lexical)
+    """The compared form of a literal: no whitespace, numbers, times and durations canonical.
+
+    Without any whitespace, not collapsed: microdata's value is the text content, which
+    glues ``<p>fee</p><p>- You</p>`` into ``fee- You`` where a renderer writes ``fee\n- You``.
+    """
+    text = "".join(lexical.split())
     if _INTEGER.fullmatch(text) or _DECIMAL.fullmatch(text) or _DOUBLE.fullmatch(text):
         try:
             number = Decimal(text).normalize()
@@ -792,6 +797,8 @@ def graph_facts(graph: Graph, url: str) -> Facts:
         if p == RDF_TYPE:
             facts.typed.add((key, short(o.value)))
         elif o.kind == "literal":
+            if not o.value.strip():
+                continue  # an empty value (<img src="">) states nothing
             facts.literals.setdefault((key, prop, literal_value(o.value)), set()).add(o)
             facts.values.setdefault(key, set()).add(collapse(o.value))
         elif o in keys:
