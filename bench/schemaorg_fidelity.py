@@ -10,8 +10,9 @@ Data (third-party, never copied into the repo): schema.org's own examples, relea
     # data/releases/30.0/schemaorgcontext.jsonld         (--context; beside --examples)
     # data/releases/30.0/schemaorg-current-https.jsonld  (--vocabulary; beside --examples)
 
-The context defaults to ``scraper/extract/data/schemaorgcontext.jsonld.gz`` when the
-checkout ships it, else to the file beside ``--examples``. The ``scraper`` package is this
+The context and the vocabulary default to the gzipped copies production ships in
+``scraper/extract/data/`` when this checkout has them, else to the files beside
+``--examples``. The ``scraper`` package is this
 checkout's, unless ``PYTHONPATH`` names a folder holding one (``PYTHONPATH=/work/main``
 measures that checkout's code with this bench).
 
@@ -49,13 +50,13 @@ Ours: ``clean_page`` → ``extract_page`` (no LLM: ``OPENAI_*`` unset, so struct
 
 Normalisation, both sides: ``http://schema.org/`` becomes ``https://schema.org/`` (and RDFa's
 ``vocab="https://schema.org"``, which concatenates to ``https://schema.orgname``, counts as
-the schema.org vocabulary it means); only
-triples with a schema.org predicate, or ``rdf:type`` with a schema.org class, are facts
-(pyRdfa's ``rel="stylesheet"`` and other HTML link types it puts in the vocabulary are not);
-``owl:sameAs`` on our nodes is an identity link, not a fact; an RDF list (pyMicrodata's
-registry orders a few http://schema.org/ properties) counts as its members; datatypes
-``schema:Date``/``schema:DateTime`` count as ``xsd:date``/``xsd:dateTime``, language-tagged
-strings as plain strings.
+the schema.org vocabulary it means); only triples with a schema.org predicate, or
+``rdf:type`` with a schema.org class, are facts (pyRdfa's ``rel="stylesheet"`` and other
+HTML link types it puts in the vocabulary are not); ``owl:sameAs`` on our nodes is an
+identity link, not a fact; an RDF list (pyMicrodata's registry orders a few
+http://schema.org/ properties) counts as its members; datatypes ``schema:Date`` and
+``schema:DateTime`` count as ``xsd:date`` and ``xsd:dateTime``, language-tagged strings as
+plain strings.
 
 Node keys (node IRIs differ between the two sides): a node with a ``schema:name`` literal is
 ``Classes "name"`` (sorted schema.org classes, smallest name, whitespace collapsed); another
@@ -163,7 +164,9 @@ import scraper  # noqa: E402
 
 DATA = Path("/work/data/schemaorg")
 EXAMPLES = DATA / "schemaorg-all-examples.txt"
-SHIPPED_CONTEXT = REPO / "scraper" / "extract" / "data" / "schemaorgcontext.jsonld.gz"
+SHIPPED = REPO / "scraper" / "extract" / "data"
+SHIPPED_CONTEXT = SHIPPED / "schemaorgcontext.jsonld.gz"
+SHIPPED_VOCABULARY = SHIPPED / "schemaorg-current-https.jsonld.gz"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "semantic-scraper-bench"
 RDFLIB_WHEEL = "rdflib-4.2.2-py3-none-any.whl"
 RDFLIB_WHEEL_SHA256 = "58d5994610105a457cff7fdfe3d683d87786c5028a45ae032982498a7e913d6f"
@@ -388,7 +391,7 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
-        graph = json.loads(path.read_text(encoding="utf-8"))["@graph"]
+        graph = read_json(path)["@graph"]
         properties, ranges = set(), {}
         for node in graph:
             types = node.get("@type")
@@ -1208,10 +1211,13 @@ def summary(result: Run, verdicts: dict[str, dict[str, str]]) -> str:
 # --- command line ------------------------------------------------------------------------------
 
 
-def load_context(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> Any:
     raw = path.read_bytes()
-    data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
-    return data["@context"]
+    return json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
+
+
+def load_context(path: Path) -> dict[str, Any]:
+    return read_json(path)["@context"]
 
 
 def main(argv: Iterable[str] | None = None) -> None:
@@ -1235,7 +1241,11 @@ def main(argv: Iterable[str] | None = None) -> None:
     context_path = args.context or (
         SHIPPED_CONTEXT if SHIPPED_CONTEXT.is_file() else data_dir / "schemaorgcontext.jsonld"
     )
-    vocabulary_path = args.vocabulary or data_dir / "schemaorg-current-https.jsonld"
+    vocabulary_path = args.vocabulary or (
+        SHIPPED_VOCABULARY
+        if SHIPPED_VOCABULARY.is_file()
+        else data_dir / "schemaorg-current-https.jsonld"
+    )
     examples = parse_examples(args.examples.read_text(encoding="utf-8"))
     if args.half != "all":
         examples = [e for e in examples if half_of(e) == args.half]
@@ -1250,7 +1260,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         f"scraper from {Path(scraper.__file__).parent}; reference: {jsonld_processor} "
         f"{getattr(pyoxigraph, '__version__', '')} (JSON-LD, context {context_path}), "
         f"pyRdfa (RDFa), pyMicrodata {getattr(sys.modules['pyMicrodata'], '__version__', '?')}"
-        f" (microdata); {len(examples)} examples",
+        f" (microdata); vocabulary {vocabulary_path}; {len(examples)} examples",
         flush=True,
     )
     result = run(examples, References(context, microdata), vocabulary)
