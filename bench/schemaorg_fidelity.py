@@ -2,6 +2,7 @@
 
     python bench/schemaorg_fidelity.py [--examples PATH] [--half tune|held-out|all]
         [--limit N] [--show-misses K] [--misses-file PATH] [--strict-microdata]
+        [--shared-store]
 
 Data (third-party, never copied into the repo): schema.org's own examples, release 30.0::
 
@@ -46,7 +47,11 @@ Reference RDF, from standard processors, never from the network:
 
 Ours: ``clean_page`` → ``extract_page`` (no LLM: ``OPENAI_*`` unset, so structured data only)
 → ``store_page`` into one temporary embedded store, then the quads of the page's named graph
-(the provenance graphs are not facts).
+(the provenance graphs are not facts). The store is emptied (``DROP ALL``) before each page:
+the three pages of an example describe the same things, and a page resolved against the
+others (the microdata page's "RBS" taking the JSON-LD page's ``@id``, an item becoming a
+link to itself) would measure cross-page resolution, not the markup's RDF.
+``--shared-store`` keeps them all, as a crawl would.
 
 Normalisation, both sides: ``http://schema.org/`` becomes ``https://schema.org/`` (and RDFa's
 ``vocab="https://schema.org"``, which concatenates to ``https://schema.orgname``, counts as
@@ -638,8 +643,15 @@ def rdflib_wheel() -> Path:
 # --- our pipeline ------------------------------------------------------------------------------
 
 
-def our_triples(store: Any, html: str, url: str) -> list[Triple]:
-    """The facts graph our pipeline stores for the page (structured data only, no LLM)."""
+def our_triples(store: Any, html: str, url: str, *, shared: bool = False) -> list[Triple]:
+    """The facts graph our pipeline stores for the page (structured data only, no LLM).
+
+    The store is emptied first unless ``shared``: the three syntaxes of an example describe
+    the same things, and resolving one page against another (the microdata page's "RBS"
+    taking the JSON-LD page's ``@id``) would measure resolution, not the page's markup.
+    """
+    if not shared:
+        store.update("DROP ALL")
     page = scraper.clean_page(html, url)
     facts = asyncio.run(scraper.extract_page(page, url=url))
     scraper.store_page(store, url, facts, page=page)
@@ -979,7 +991,9 @@ def half_of(example: Example) -> str:
     return "tune" if example.number % 2 == 0 else "held-out"
 
 
-def run(examples: list[Example], references: References, vocabulary: Vocabulary) -> Run:
+def run(
+    examples: list[Example], references: References, vocabulary: Vocabulary, shared: bool
+) -> Run:
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
     diffs: dict[str, list[PageDiff]] = defaultdict(list)
     total = sum(len(e.markup) for e in examples)
@@ -996,7 +1010,8 @@ def run(examples: list[Example], references: References, vocabulary: Vocabulary)
                 tallies[(half, syntax)].counts["no_markup"] += 1
             for syntax in example.markup:
                 page = Page(example, syntax)
-                diff = run_page(store, page, references, vocabulary, tallies[(half, syntax)])
+                tally = tallies[(half, syntax)]
+                diff = run_page(store, page, references, vocabulary, tally, shared)
                 if diff is not None:
                     diffs[half].append(diff)
                 done += 1
@@ -1014,7 +1029,12 @@ def progress(done: int, total: int) -> None:
 
 
 def run_page(
-    store: Any, page: Page, references: References, vocabulary: Vocabulary, tally: Tally
+    store: Any,
+    page: Page,
+    references: References,
+    vocabulary: Vocabulary,
+    tally: Tally,
+    shared: bool,
 ) -> PageDiff | None:
     """Compare one page's RDF, ours against the reference; its diff when they differ."""
     tally.counts["pages"] += 1
@@ -1030,7 +1050,7 @@ def run_page(
         tally.notes.append(f"{where}: reference has no facts")
         return None
     try:
-        our_graph = normalise(our_triples(store, page.html, page.url), vocabulary)
+        our_graph = normalise(our_triples(store, page.html, page.url, shared=shared), vocabulary)
     except Exception as exc:  # our failure counts: no facts for this page
         tally.counts["ours_failed"] += 1
         tally.notes.append(f"{where}: ours failed: {exc!r}")
@@ -1233,6 +1253,11 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument(
         "--strict-microdata", action="store_true", help="microdata content= on <meta> only"
     )
+    parser.add_argument(
+        "--shared-store",
+        action="store_true",
+        help="keep every page in the store (pages resolve against earlier ones)",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
 
     for name in [n for n in os.environ if n.startswith("OPENAI_")]:
@@ -1260,10 +1285,12 @@ def main(argv: Iterable[str] | None = None) -> None:
         f"scraper from {Path(scraper.__file__).parent}; reference: {jsonld_processor} "
         f"{getattr(pyoxigraph, '__version__', '')} (JSON-LD, context {context_path}), "
         f"pyRdfa (RDFa), pyMicrodata {getattr(sys.modules['pyMicrodata'], '__version__', '?')}"
-        f" (microdata); vocabulary {vocabulary_path}; {len(examples)} examples",
+        f" (microdata){' strict' if args.strict_microdata else ''}; vocabulary"
+        f" {vocabulary_path}; {len(examples)} examples;"
+        f" {'one shared store' if args.shared_store else 'store emptied before each page'}",
         flush=True,
     )
-    result = run(examples, References(context, microdata), vocabulary)
+    result = run(examples, References(context, microdata), vocabulary, args.shared_store)
     halves = ("tune", "held-out") if args.half == "all" else (args.half,)
     verdicts = {}
     for half in halves:
