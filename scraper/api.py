@@ -118,7 +118,7 @@ async def extract_page(
     """
     if isinstance(page, PageContent):
         markdown, data = page.markdown, dict(page.structured_data)
-        url = url or page.url or page.canonical_url or ""
+        url = url or page.source_url or page.canonical_url or ""
     else:
         markdown, data = page, dict(structured_data or {})
     if chunks is None:

@@ -73,6 +73,9 @@ class Entity:
     classes: list[str] | None = None
     ref: str = ""  # the node's reference in its page (blank node label or @id): relation ends
     iri: str = ""  # the IRI the page itself gives the node (@id, itemid): kept as owl:sameAs
+    # Whether its name identifies it across pages: not for values such as a list item,
+    # an offer, a rating or a web page ("Dresses" in two breadcrumbs is two list items).
+    resolve_by_name: bool = True
 
     def __post_init__(self) -> None:
         self.origin = Origin(self.origin)

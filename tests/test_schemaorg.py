@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scraper.clean.structured_data import extract_structured_data
+from scraper.extract.merge import merge_entities
 from scraper.extract.schemaorg import structured_data_graph
 from scraper.extract.vocabulary import XSD, coarse_type, typed_text, typed_value
 
@@ -244,3 +245,37 @@ def test_reference_cycles_terminate():
     entities, relations = structured_data_graph({"json-ld": json_ld}, PAGE)
     assert sorted(e.name for e in entities) == ["Ann", "Bob"]
     assert edges(entities, relations) == {("Ann", "knows", "Bob"), ("Bob", "knows", "Ann")}
+
+
+def test_the_pages_own_nodes_stay_apart_and_values_are_not_resolved_by_name():
+    json_ld = [
+        {
+            "@context": "https://schema.org",
+            "@type": "MusicRecording",
+            "name": "Back in the U.S.S.R.",
+            "recordingOf": {"@type": "MusicComposition", "name": "Back in the U.S.S.R"},
+            "additionalProperty": [
+                {"@type": "PropertyValue", "name": "price", "value": "low"},
+                {"@type": "PropertyValue", "name": "price", "value": "fair"},
+            ],
+        }
+    ]
+    entities, relations = structured_data_graph({"json-ld": json_ld}, PAGE)
+    merged, canonical = merge_entities(entities)
+    assert len(merged) == 4  # alike names, but the page's RDF says four nodes
+    values = [e for e in merged if e.classes == ["PropertyValue"]]
+    assert [e.attributes["value"] for e in values] == ["low", "fair"]
+    assert not any(e.resolve_by_name for e in values)  # a value, not a thing known by name
+    assert all(e.resolve_by_name for e in merged if e.classes != ["PropertyValue"])
+    assert {canonical[r.target] for r in relations} == {r.target for r in relations}
+
+
+def test_microdata_reads_machine_readable_values_and_years():
+    html = """<div itemscope itemtype="https://schema.org/Person"><span itemprop="name">Ann</span>
+      <time itemprop="birthDate" content="1954">in the fifties</time>
+      <link itemprop="url" content="https://ann.example/"><img itemprop="image"></div>"""
+    entities, _ = structured_data_graph(extract_structured_data(html, PAGE), PAGE)
+    assert entities[0].attributes == {
+        "birthDate": typed("1954", "gYear"),
+        "url": {"@id": "https://ann.example/"},  # no src at all: no image, not the page URL
+    }

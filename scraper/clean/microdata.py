@@ -4,8 +4,9 @@ extruct finds the items and their properties (``itemscope``, ``itemprop``, ``ite
 items); the values are read the way the mapping reads them, not as extruct's plain strings:
 
 * ``href``/``src``/``data`` of ``a``, ``area``, ``link``, ``img``, ``audio``, ``video``, ``embed``,
-  ``iframe``, ``source``, ``track``, ``object`` are IRIs (resolved against the page URL);
-* ``<time datetime>`` (or its text) is typed by its lexical form: ``xsd:date``,
+  ``iframe``, ``source``, ``track``, ``object`` are IRIs (resolved against the page URL; a
+  ``content`` attribute stands in for a missing one, and with neither there is no value);
+* ``<time datetime>`` (or ``content``, or its text) is typed by its lexical form: ``xsd:date``,
   ``xsd:dateTime``, ``xsd:time``, ``xsd:duration``, ``xsd:gYear``, ``xsd:gYearMonth``;
 * ``<meta content>``, ``<data value>``, ``<meter value>`` and text are plain literals (typing
   them by their property's range is the extract stage's job, for every syntax alike);
@@ -67,11 +68,16 @@ class _TypedValues(LxmlMicrodataExtractor):
         ):
             value = super()._extract_property_value(node, items_seen, base_url, itemids, force)
             return value if isinstance(value, dict) else {"@value": value}
+        # A machine-readable value where the page gives one: the element's own attribute,
+        # else a content= attribute (schema.org's examples and real pages write
+        # <time content=…> and <link content=…>; extruct reads content= on any element).
         if node.tag == "time":
-            text = node.get("datetime")
+            text = node.get("datetime", node.get("content"))
             return _time_value((text if text is not None else node.xpath("string()")).strip())
-        target = strip_html5_whitespace(node.get(_IRI_ATTRIBUTES[node.tag], ""))
-        return {"@id": urljoin(base_url or "", target)}
+        target = node.get(_IRI_ATTRIBUTES[node.tag], node.get("content"))
+        if target is None or not target.strip():
+            return {"@value": None}  # no IRI at all: not the page's own URL
+        return {"@id": urljoin(base_url or "", strip_html5_whitespace(target))}
 
 
 def _vocabulary(types: list[str], inherited: str | None) -> str | None:

@@ -20,7 +20,7 @@ class PageContent(CleanedPage):
 
     structured_data: dict[str, list[Any]] = field(default_factory=dict)
     content_hash: str = ""
-    url: str = ""  # the URL the page was cleaned for: relative IRIs in its markup resolve here
+    source_url: str = ""  # the URL it was cleaned for: relative IRIs in its markup resolve here
 
 
 def content_hash(markdown: str, structured_data: dict[str, Any]) -> str:
@@ -44,5 +44,5 @@ def clean_page(html: str, url: str) -> PageContent:
         **dataclasses.asdict(cleaned),
         structured_data=structured,
         content_hash=content_hash(cleaned.markdown, structured),
-        url=url,
+        source_url=url,
     )

@@ -163,6 +163,18 @@ def _output(path: str) -> AbstractContextManager[IO[bytes]]:
     return nullcontext(sys.stdout.buffer) if path == "-" else open(path, "wb")
 
 
+def _inline(facts: dict[str, list[Any]]) -> str:
+    """A page's own node in one line: ``[PostalAddress addressLocality=Dublin]``."""
+    kinds = " ".join(facts.get("type", []))
+    rest = ", ".join(
+        f"{key}={_inline(v) if isinstance(v, dict) else v}"
+        for key, values in facts.items()
+        if key != "type"
+        for v in values
+    )
+    return f"[{kinds} {rest}]".replace("[ ", "[") if rest else f"[{kinds}]"
+
+
 def _print_entity(view: dict[str, Any]) -> None:
     print(f"{view['name']}  <{view['id']}>")
     print(f"  types:       {', '.join(view['types'])}")
@@ -174,7 +186,11 @@ def _print_entity(view: dict[str, Any]) -> None:
     for attribute, values in view["attributes"].items():
         print(f"  {attribute}: {', '.join(values)}")
     for rel in view["relations_out"]:
-        print(f"  -> {rel['type']} {rel['target_name'] or rel['target']}  ({rel['page']})")
+        if "target_facts" in rel:  # a node of the page alone (an offer, an address): inline
+            target = _inline(rel["target_facts"])
+        else:
+            target = rel["target_name"] or rel["target"]
+        print(f"  -> {rel['type']} {target}  ({rel['page']})")
     for rel in view["relations_in"]:
         print(f"  <- {rel['type']} {rel['source_name'] or rel['source']}  ({rel['page']})")
     print("  mentions:")

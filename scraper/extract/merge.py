@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from scraper.extract.vocabulary import vocabulary
-from scraper.facts import Entity, Relation
+from scraper.facts import Entity, Origin, Relation
 from scraper.graph.names import normalise_name
 
 
@@ -87,7 +87,10 @@ def merge_entities(entities: Iterable[Entity]) -> tuple[list[Entity], dict[str, 
 
 
 def _distinct(target: Entity, entity: Entity) -> bool:
-    """Two mentions the page itself tells apart by their identifiers."""
+    """Two mentions the page itself tells apart: two nodes of its markup (its RDF already
+    says which are one node), or two whose identifiers are disjoint."""
+    if target.origin == entity.origin == Origin.STRUCTURED_DATA and target.ref and entity.ref:
+        return True
     return bool(target.identifiers and entity.identifiers) and not set(target.identifiers) & set(
         entity.identifiers
     )

@@ -26,6 +26,7 @@ from scraper.extract.jsonld import expand, flatten
 from scraper.extract.vocabulary import (
     SCHEMA,
     coarse_type,
+    is_value_class,
     schema_local,
     typed_value,
 )
@@ -107,6 +108,7 @@ class _GraphReader:
             origin=Origin.STRUCTURED_DATA,
             ref=ref,
             iri=own_iri,
+            resolve_by_name=not is_value_class(classes),
         )
         for key, values in node.items():
             prop = schema_local(key) if not key.startswith("@") else None

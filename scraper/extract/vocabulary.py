@@ -26,7 +26,13 @@ from typing import Any
 from scraper.clean.microdata import DURATION, XSD
 
 SCHEMA = "https://schema.org/"
-SCHEMA_NAMESPACES = ("https://schema.org/", "http://schema.org/")
+# RDFa's vocab="https://schema.org" (no slash) makes https://schema.orgname: the same terms.
+SCHEMA_NAMESPACES = (
+    "https://schema.org/",
+    "http://schema.org/",
+    "https://schema.org",
+    "http://schema.org",
+)
 RELEASE = "30.0"
 
 # The coarse types of the default schema (public contract 2), most specific reading first:
@@ -127,6 +133,20 @@ def coarse_type(classes: Iterable[str]) -> str:
     return next((coarse for coarse in COARSE_TYPES if coarse in reach), "Thing")
 
 
+# Classes whose nodes are values of the thing that holds them, not things known by a name:
+# two list items called "Dresses", two offers, two ratings, two "Home" pages are not one.
+_VALUE_ROOTS = frozenset(
+    ["StructuredValue", "ListItem", "Rating", "Action", "EntryPoint", "WebPageElement",
+     "Offer", "Demand", "WebPage", "WebSite", "PropertyValueSpecification", "DataFeedItem"]
+)  # fmt: skip
+
+
+def is_value_class(classes: Iterable[str]) -> bool:
+    """Whether nodes of these classes are values (resolved by identifier only, not by name)."""
+    words = vocabulary()
+    return bool(classes) and all(words.ancestors(c) & _VALUE_ROOTS for c in classes)
+
+
 def schema_class(name: str) -> str | None:
     """The schema.org class ``name`` denotes (``Recipe``, ``recipe``), or None."""
     words = vocabulary()
@@ -141,6 +161,8 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
 _DOUBLE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YEAR = re.compile(r"\d{4}")
+_YEAR_MONTH = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])")
 _DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
 _TIME = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?")
 _DURATION = re.compile(DURATION)
@@ -180,6 +202,10 @@ def _date_or_time(text: str, kinds: frozenset[str]) -> dict[str, str] | None:
         except ValueError:
             return None
         return _typed(lexical, "dateTime")
+    if "Date" in kinds and _YEAR.fullmatch(text):
+        return _typed(text, "gYear")  # "1954" for a birthDate: a year, as XML Schema writes it
+    if "Date" in kinds and _YEAR_MONTH.fullmatch(text):
+        return _typed(text, "gYearMonth")
     if "Time" in kinds and _TIME.fullmatch(text):
         return _typed(text if text.count(":") == 2 else text[:5] + ":00" + text[5:], "time")
     return None

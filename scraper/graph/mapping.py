@@ -102,6 +102,7 @@ def _checked_entity(entity: Any) -> Entity:
         attributes={_text(k, "attribute name"): v for k, v in entity.attributes.items()},
         identifiers=_texts(entity.identifiers, "entity identifiers"),
         origin=Origin(entity.origin),
+        resolve_by_name=bool(entity.resolve_by_name),
         classes=None if classes is None else _texts(classes, "entity classes"),
         ref=_text(entity.ref, "entity ref"),
         iri=_text(entity.iri, "entity iri"),
@@ -167,7 +168,12 @@ class PageGraph:
 def mention_keys(entity: Entity) -> MentionKeys:
     """The resolution keys of an entity."""
     return MentionKeys.of(
-        entity.type, entity.name, entity.aliases, entity.identifiers, _own_iri(entity)
+        entity.type,
+        entity.name,
+        entity.aliases,
+        entity.identifiers,
+        _own_iri(entity),
+        by_name=entity.resolve_by_name,
     )
 
 

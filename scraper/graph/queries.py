@@ -342,7 +342,9 @@ def _node_facts(store: GraphStore, iri: str, depth: int = 2) -> dict[str, list[A
     facts: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
         obj = r["o"]
-        if isinstance(obj, NamedNode) and obj.value.startswith(PAGE_NODE_PREFIX) and depth > 0:
+        if r["p"].value == RDF + "type":
+            facts["type"].append(local(obj))
+        elif isinstance(obj, NamedNode) and obj.value.startswith(PAGE_NODE_PREFIX) and depth > 0:
             facts[local(r["p"])].append(_node_facts(store, obj.value, depth - 1))
         else:
             facts[local(r["p"])].append(short(obj))

@@ -73,9 +73,12 @@ class MentionKeys:
         aliases: Iterable[str],
         identifiers: Iterable[str],
         own_iri: str = "",
+        *,
+        by_name: bool = True,
     ) -> MentionKeys:
-        own = name_key(entity_type, name)
-        alias_keys = {name_key(entity_type, alias) for alias in aliases} - {None, own}
+        """The keys of a mention; with ``by_name`` False only its identifiers resolve it."""
+        own = name_key(entity_type, name) if by_name else None
+        alias_keys = {name_key(entity_type, a) for a in aliases if by_name} - {None, own}
         ids = {normalise_identifier(i) for i in [*identifiers, own_iri] if i} - {None}
         return cls(
             entity_type,
@@ -140,14 +143,14 @@ def _single(candidates: Iterable[KnownNode], mention: MentionKeys) -> KnownNode 
     return compatible.get(_natural_iri(mention))
 
 
-def _mint(mention: MentionKeys, nodes: Mapping[str, KnownNode]) -> str:
+def _mint(mention: MentionKeys, nodes: Mapping[str, KnownNode], apart: frozenset[str]) -> str:
     """A new node's IRI: the page's own IRI of the thing when it has one (so the page's
     references to it, and other pages', are links to this node), else one minted."""
     if mention.own_iri and mention.own_iri not in nodes:
         return mention.own_iri
     iri = _natural_iri(mention)
     existing = nodes.get(iri)
-    if existing is not None and not _compatible(mention, existing):
+    if existing is not None and (iri in apart or not _compatible(mention, existing)):
         # The natural IRI was unmerged from this name (or holds other identifiers): every
         # mention split off the same way lands on one shared new node.
         iri = entity_iri(f"{iri}|apart|{mention.name.lower()}", mention.entity_type).value
@@ -160,19 +163,23 @@ class Resolver:
     def __init__(self, known: Iterable[KnownNode]):
         self.nodes: dict[str, KnownNode] = {node.iri: node for node in known}
 
-    def _with(self, predicate) -> list[KnownNode]:
-        return [node for node in self.nodes.values() if predicate(node)]
+    def _with(self, predicate, exclude: frozenset[str] = frozenset()) -> list[KnownNode]:
+        return [n for n in self.nodes.values() if n.iri not in exclude and predicate(n)]
 
-    def resolve(self, mention: MentionKeys) -> Resolution:
-        """The node of ``mention``; the mention's keys join that node for later mentions."""
-        resolution = self._match(mention)
+    def resolve(self, mention: MentionKeys, apart_from: Iterable[str] = ()) -> Resolution:
+        """The node of ``mention``; the mention's keys join that node for later mentions.
+
+        ``apart_from``: nodes the mention is known not to be (other nodes of its own page's
+        markup), which its name and aliases do not match.
+        """
+        resolution = self._match(mention, frozenset(apart_from))
         node = self.nodes.get(resolution.iri)
         if node is None:
             node = self.nodes[resolution.iri] = KnownNode(resolution.iri)
         node.absorb(mention)
         return resolution
 
-    def _match(self, mention: MentionKeys) -> Resolution:
+    def _match(self, mention: MentionKeys, apart: frozenset[str]) -> Resolution:
         if mention.ids:
             by_id = [
                 node
@@ -184,7 +191,7 @@ class Resolver:
                 return Resolution(best.iri, "identifier", min(mention.ids & best.ids))
         key = mention.name_key
         if key:
-            node = _single(self._with(lambda n: key in n.name_keys), mention)
+            node = _single(self._with(lambda n: key in n.name_keys, apart), mention)
             if node:
                 return Resolution(node.iri, "name", key)
         node = _single(
@@ -192,11 +199,12 @@ class Resolver:
                 lambda n: (
                     (key is not None and key in n.alias_keys)
                     or not mention.alias_keys.isdisjoint(n.name_keys)
-                )
+                ),
+                apart,
             ),
             mention,
         )
         if node:
             shared = (mention.alias_keys & node.name_keys) or {key}
             return Resolution(node.iri, "alias", min(k for k in shared if k))
-        return Resolution(_mint(mention, self.nodes), "new")
+        return Resolution(_mint(mention, self.nodes, apart), "new")

@@ -17,7 +17,7 @@ from typing import Any
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, QueryBoolean, QuerySolutions
 
-from scraper.facts import PageFacts
+from scraper.facts import Origin, PageFacts
 from scraper.graph.mapping import (
     PageGraph,
     PageProvenance,
@@ -387,11 +387,19 @@ class GraphStore(ABC):
 def _resolve(resolver: Resolver, page: NamedNode, facts: PageFacts) -> list[Resolution]:
     """Each entity's node: resolved across pages when it has a name or an identifier, else
     a node of this page alone (an unnamed offer is not the same as another page's)."""
-    resolutions = []
+    resolutions: list[Resolution] = []
+    markup_nodes: dict[str, str] = {}  # node -> the ref of the page's markup node it became
     for entity in facts.entities:
         keys = mention_keys(entity)
         if keys.all_keys():
-            resolutions.append(resolver.resolve(keys))
+            # Two nodes of the page's own markup are two things (its RDF says so): the second
+            # never joins the first by name, however alike their names.
+            markup = entity.origin == Origin.STRUCTURED_DATA and entity.ref
+            apart = [n for n, ref in markup_nodes.items() if ref != entity.ref] if markup else []
+            resolution = resolver.resolve(keys, apart_from=apart)
+            resolutions.append(resolution)
+            if markup:
+                markup_nodes.setdefault(resolution.iri, entity.ref)
         else:
             iri = page_node_iri(page, len(resolutions)).value
             resolutions.append(Resolution(iri, PAGE_NODE))

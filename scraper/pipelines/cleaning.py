@@ -35,8 +35,10 @@ class CleaningPipeline:
         finally:
             if not self.export_html:
                 item.html = None
+        record_fields = {field.name for field in dataclasses.fields(item)}
         for name, value in dataclasses.asdict(cleaned).items():
-            setattr(item, name, value)  # markdown, metadata, structured data, content hash
+            if name in record_fields:  # markdown, metadata, structured data, content hash
+                setattr(item, name, value)
         if not cleaned.markdown.strip():
             self.stats.inc_value("pages/empty")
             item.fail(Stage.CLEAN, "empty_content", "no main content found in the page")
