@@ -171,6 +171,7 @@ def test_rdfa_reaches_the_graph_with_only_schema_org_terms():
       <h1 property="name">Cath's Cafe</h1>
       <span property="telephone" content="+155501003344">555-0100</span>
       <a property="hasMenu" href="/menu">menu</a>
+      <time property="foundingDate" datetime="2001-05-04">May 2001</time>
       <div property="address" typeof="PostalAddress">
         <span property="addressLocality">Dublin</span></div>
     </div></body></html>"""
@@ -180,6 +181,7 @@ def test_rdfa_reaches_the_graph_with_only_schema_org_terms():
     assert cafe.attributes == {
         "telephone": "+155501003344",
         "hasMenu": {"@id": "https://shop.example/menu"},
+        "foundingDate": typed("2001-05-04", "date"),  # HTML5 rules: the datetime, typed
     }
     assert edges(entities, relations) == {("Cath's Cafe", "address", "PostalAddress")}
     assert len(entities) == 2  # the stylesheet link is not schema.org

@@ -10,7 +10,8 @@ Output shape (every key always present, each a list of dicts):
   ``{"@value": …}`` (typed ``<time>`` values with ``@type``) or ``{"@id": …}`` (links, images).
 - ``opengraph``: extruct's uniform form: one dict per OpenGraph namespace set,
   ``og:type`` as ``@type``, other properties as ``"og:title": "..."`` keys.
-- ``rdfa``: extruct's RDFa output, expanded JSON-LD (``@id`` plus full property IRIs).
+- ``rdfa``: pyRdfa's RDF (through extruct, read as HTML5+RDFa), expanded JSON-LD (``@id``
+  plus full property IRIs).
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from typing import Any
 
 import extruct
 import jstyleson  # extruct's own tolerant JSON reader (comments, trailing commas)
+from extruct.rdfa import RDFaExtractor
 from lxml import etree
+from pyRdfa import Options
+from pyRdfa import pyRdfa as PyRdfa
+from pyRdfa.host import HostLanguage
+from rdflib import Graph
 
 from scraper.clean.dom import parse_html
 from scraper.clean.microdata import microdata_items
@@ -72,11 +78,44 @@ def structured_data_of(root: etree._Element | None, url: str) -> dict[str, list]
         result["microdata"] = microdata_items(root, url)
     except Exception as exc:  # extruct's item walk raises many kinds of errors on hostile markup
         logger.debug("microdata extraction failed for %s: %s", url, exc)
-    for syntax in ("rdfa", "opengraph"):
-        try:
-            found = extruct.extract(root, base_url=url, syntaxes=[syntax], uniform=True)
-        except Exception as exc:  # extruct raises many kinds of errors on hostile markup
-            logger.debug("%s extraction failed for %s: %s", syntax, url, exc)
-            continue
-        result[syntax] = found.get(syntax, [])
+    try:
+        result["rdfa"] = _Html5RDFa().extract_items(root, base_url=url)
+    except Exception as exc:  # pyRdfa raises many kinds of errors on hostile markup
+        logger.debug("rdfa extraction failed for %s: %s", url, exc)
+    try:
+        found = extruct.extract(root, base_url=url, syntaxes=["opengraph"], uniform=True)
+        result["opengraph"] = found.get("opengraph", [])
+    except Exception as exc:  # extruct raises many kinds of errors on hostile markup
+        logger.debug("opengraph extraction failed for %s: %s", url, exc)
     return result
+
+
+class _Html5RDFa(RDFaExtractor):
+    """extruct's RDFa pass, with pyRdfa told the page is HTML5+RDFa.
+
+    extruct leaves pyRdfa's default host language, XHTML, whose rules ignore HTML5's
+    ``<time datetime>``: a ``datePublished`` came out as "Jul 3, 2010", not 2010-07-03.
+    The options are extruct's own otherwise.
+    """
+
+    def extract_items(self, document: Any, base_url: Any = None, expanded: bool = True) -> Any:
+        options = Options(
+            output_processor_graph=True,
+            embedded_rdf=False,
+            space_preserve=True,
+            vocab_expansion=False,
+            vocab_cache=False,
+            vocab_cache_report=False,
+            refresh_vocab_cache=False,
+            check_lite=False,
+        )
+        options.host_language = HostLanguage.html5
+        graph = PyRdfa(options, base=base_url).graph_from_DOM(
+            document, graph=Graph(), pgraph=Graph()
+        )
+        text = graph.serialize(format="json-ld", auto_compact=not expanded)
+        text = text if isinstance(text, str) else text.decode("utf-8")
+        try:  # extruct's reordering of multi-valued properties fails on some graphs
+            return self._fix_order(text, document)
+        except Exception:
+            return json.loads(text)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from scraper.extract.vocabulary import vocabulary
+from scraper.extract.vocabulary import kinds_differ, vocabulary
 from scraper.facts import Entity, Origin, Relation
 from scraper.graph.names import normalise_name
 
@@ -87,10 +87,15 @@ def merge_entities(entities: Iterable[Entity]) -> tuple[list[Entity], dict[str, 
 
 
 def _distinct(target: Entity, entity: Entity) -> bool:
-    """Two mentions the page itself tells apart: two nodes of its markup (its RDF already
-    says which are one node), or two whose identifiers are disjoint."""
+    """Two mentions the page itself tells apart: two nodes of its markup that are values
+    (two offers, two property values called "price") or different kinds of thing (a
+    recording and the composition it records, both "Back in the U.S.S.R."), or two whose
+    identifiers are disjoint."""
     if target.origin == entity.origin == Origin.STRUCTURED_DATA and target.ref and entity.ref:
-        return True
+        if not (target.resolve_by_name and entity.resolve_by_name):
+            return True
+        if kinds_differ(target.classes or [target.type], entity.classes or [entity.type]):
+            return True
     return bool(target.identifiers and entity.identifiers) and not set(target.identifiers) & set(
         entity.identifiers
     )

@@ -147,6 +147,17 @@ def is_value_class(classes: Iterable[str]) -> bool:
     return bool(classes) and all(words.ancestors(c) & _VALUE_ROOTS for c in classes)
 
 
+def kinds_differ(first: Iterable[str], second: Iterable[str]) -> bool:
+    """Whether nodes of these classes are different kinds of thing: no class of one is a
+    class of the other or above it (a MusicRecording is no MusicComposition; a Restaurant
+    is an Organization)."""
+    words = vocabulary()
+    first, second = list(first), list(second)
+    return bool(first and second) and not any(
+        a in words.ancestors(b) or b in words.ancestors(a) for a in first for b in second
+    )
+
+
 def schema_class(name: str) -> str | None:
     """The schema.org class ``name`` denotes (``Recipe``, ``recipe``), or None."""
     words = vocabulary()

@@ -17,6 +17,7 @@ from typing import Any
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, QueryBoolean, QuerySolutions
 
+from scraper.extract.vocabulary import kinds_differ
 from scraper.facts import Origin, PageFacts
 from scraper.graph.mapping import (
     PageGraph,
@@ -388,18 +389,22 @@ def _resolve(resolver: Resolver, page: NamedNode, facts: PageFacts) -> list[Reso
     """Each entity's node: resolved across pages when it has a name or an identifier, else
     a node of this page alone (an unnamed offer is not the same as another page's)."""
     resolutions: list[Resolution] = []
-    markup_nodes: dict[str, str] = {}  # node -> the ref of the page's markup node it became
+    markup_nodes: dict[str, list[str]] = {}  # node -> classes of the markup node it became
     for entity in facts.entities:
         keys = mention_keys(entity)
         if keys.all_keys():
-            # Two nodes of the page's own markup are two things (its RDF says so): the second
-            # never joins the first by name, however alike their names.
+            # Two nodes of the page's own markup of different kinds (a recording, the
+            # composition it records) are two things: the second never joins the first by
+            # name, however alike their names.
             markup = entity.origin == Origin.STRUCTURED_DATA and entity.ref
-            apart = [n for n, ref in markup_nodes.items() if ref != entity.ref] if markup else []
+            classes = entity.classes or [entity.type]
+            apart = (
+                [n for n, c in markup_nodes.items() if kinds_differ(c, classes)] if markup else []
+            )
             resolution = resolver.resolve(keys, apart_from=apart)
             resolutions.append(resolution)
             if markup:
-                markup_nodes.setdefault(resolution.iri, entity.ref)
+                markup_nodes.setdefault(resolution.iri, classes)
         else:
             iri = page_node_iri(page, len(resolutions)).value
             resolutions.append(Resolution(iri, PAGE_NODE))
