@@ -123,6 +123,14 @@ EXTENSIONS = {"scraper.extensions.CrawlReport": 500}
 # Every crawl writes its report (pages new/changed/unchanged/removed, LLM use, graph changes)
 # here as <spider>-<UTC time>.json; relative to the project folder.
 REPORT_DIR = ".semantic/reports"
+# Scrapy's HTTP cache with its RFC 2616 policy keeps each page's last response (in
+# .scrapy/httpcache of the project) and revalidates it on every fetch (the requests say
+# Cache-Control: max-age=0): a 304 is answered with the stored body, so a re-crawl's
+# records are complete, while an unchanged page costs no download and no LLM call.
+# Without it, an unchanged page is a 304 record without content.
+HTTPCACHE_ENABLED = True
+HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
+HTTPCACHE_DIR = "httpcache"
 # Re-check every in-scope page the graph store already holds, linked or not.
 RECRAWL_KNOWN_PAGES = True
 # Keep the facts of a page that now answers 404 or 410 (marked for retry) instead of removing them.

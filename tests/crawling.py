@@ -40,6 +40,7 @@ def state_settings(tmp_path: Path) -> dict[str, str]:
         "LLM_CACHE_DIR": str(tmp_path / "llm-cache"),
         "FAILURES_FILE": str(tmp_path / "failures.jsonl"),
         "REPORT_DIR": str(tmp_path / "reports"),
+        "HTTPCACHE_DIR": str(tmp_path / "httpcache"),
     }
 
 

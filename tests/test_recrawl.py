@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 
 from scraper.graph import open_store
-from tests.crawling import run_crawl, start_crawl
+from tests.crawling import run_crawl, run_scrapy, start_crawl
 from tests.fake_llm import FakeLLM, Reply, knowledge_graph_answer, page_text, serve_fake_llm
 from tests.sites import Page, serve
 
@@ -98,14 +99,23 @@ def test_recrawls_pay_only_for_changes_and_keep_the_graph_right(tmp_path):
             ("Marc Petit", "Acme Corporation"),
         }
 
-        # 1. Nothing changed: no LLM call, same facts; the ETag page answers 304.
+        # 1. Nothing changed: no LLM call, same facts; the ETag page answers 304, which
+        #    the HTTP cache answers with the stored body: every record is complete.
         calls = len(llm.requests)
         second = run_crawl(tmp_path, args, env=env)
         assert len(llm.requests) == calls
         assert report(second)["pages"]["unchanged"] == 5
         assert report(second)["llm"]["calls"] == 0
         assert "'pages/not_modified': 1" in second.log
+        assert "'httpcache/revalidate': 1" in second.log
         assert facts(graph) == facts_first
+        by_url = {r["url"]: r for r in first.records}
+        for record in second.records:
+            before = by_url[record["url"]]
+            assert record["markdown"] and record["markdown"] == before["markdown"]
+            assert record["chunks"] == before["chunks"]
+            assert record["extraction"]["status"] == "ok"
+            assert record["extraction"]["entities"] == before["extraction"]["entities"]
 
         # 2. A relation leaves the team page and another arrives; /old is gone (404);
         #    /legacy now redirects to /legacy-new (same text).
@@ -133,9 +143,12 @@ def test_recrawls_pay_only_for_changes_and_keep_the_graph_right(tmp_path):
     assert graph_report["relations_removed"] == 1 and graph_report["relations_added"] == 1
 
 
-def _slow(text: str):
+def _held(text: str, release: threading.Event):
+    """A page answered only once ``release`` is set (30 s at most): the crawl fetching it
+    is still running, whatever the machine's load."""
+
     def answer(handler):
-        time.sleep(0.4)
+        release.wait(timeout=30)
         return Page(page(text, f"{text} is a slow page of the site."))
 
     return answer
@@ -143,7 +156,8 @@ def _slow(text: str):
 
 def test_an_overlapping_crawl_is_refused_clearly(tmp_path, graph_store):
     site_pages = {"/": page("Home", " ".join(f"<a href='/s{i}'>s{i}</a>" for i in range(8)))}
-    site_pages.update({f"/s{i}": _slow(f"Slow Page{i}") for i in range(8)})
+    release = threading.Event()
+    site_pages.update({f"/s{i}": _held(f"Slow Page{i}", release) for i in range(8)})
     with serve(site_pages) as site:
         first = start_crawl(
             tmp_path,
@@ -160,6 +174,7 @@ def test_an_overlapping_crawl_is_refused_clearly(tmp_path, graph_store):
                 {"url": site.url, "render": "never"},
                 {"GRAPH_STORE": graph_store, "GRAPH_STORE_LOCK_TIMEOUT": "0"},
             )
+            release.set()
             assert first.wait(timeout=120) == 0
         finally:
             first.kill()
@@ -173,3 +188,51 @@ def test_an_overlapping_crawl_is_refused_clearly(tmp_path, graph_store):
     first_records = (tmp_path / "first.jsonl").read_text().splitlines()
     assert len(first_records) == 9 and all(json.loads(line)["url"] for line in first_records)
     assert third.returncode == 0, third.log[-2000:]  # the store is free again
+
+
+def test_an_unchanged_page_whose_extraction_failed_costs_no_call_until_retried(tmp_path):
+    """The policy: a re-crawl never pays again for content it already failed on; the page
+    keeps its facts and its mark for retry, and `scrapy retry_failed` extracts it."""
+    failing = {"on": True}
+
+    def responder(body):
+        text = page_text(body)
+        if "Broken Page" in text and failing["on"]:
+            return Reply("<html>not an answer</html>")
+        return Reply(knowledge_graph_answer(text))
+
+    site_pages = {
+        "/": page("Home", "Jane Doe works for Acme Corporation. <a href='/broken'>b</a>"),
+        "/broken": page("Broken Page", "Marc Petit works for Acme Corporation."),
+    }
+    settings = {"LLM_MAX_REASKS": "0", "LLM_BACKOFF_INITIAL": "0.01"}
+    with serve(site_pages) as site, serve_fake_llm(FakeLLM(responder)) as llm:
+        env = {"OPENAI_BASE_URL": llm.base_url}
+        args = {"url": site.url, "render": "never"}
+        first = run_crawl(tmp_path, args, settings, env=env)
+        assert first.returncode == 0, first.log[-3000:]
+        broken = {r["url"]: r for r in first.records}[site.url + "broken"]
+        assert broken["extraction"]["status"] == "failed"
+        facts_first = facts(tmp_path / "graph")
+
+        calls = len(llm.requests)
+        second = run_crawl(tmp_path, args, settings, env=env)
+        assert second.returncode == 0, second.log[-3000:]
+        assert len(llm.requests) == calls  # nothing paid again
+        again = {r["url"]: r for r in second.records}[site.url + "broken"]
+        assert again["extraction"]["failure_reason"] == "llm_not_retried"
+        assert again["markdown"] == broken["markdown"]
+        assert facts(tmp_path / "graph") == facts_first
+        with open_store(str(tmp_path / "graph"), write=False) as store:
+            assert store.page_state(site.url + "broken").needs_retry
+
+        failing["on"] = False
+        retried = run_scrapy(
+            tmp_path, ["retry_failed"], tmp_path / "retried.jsonl", settings=settings, env=env
+        )
+        assert retried.returncode == 0, retried.log[-3000:]
+        assert len(llm.requests) > calls
+    (record,) = retried.records
+    assert record["extraction"]["status"] == "ok"
+    with open_store(str(tmp_path / "graph"), write=False) as store:
+        assert not store.page_state(site.url + "broken").needs_retry

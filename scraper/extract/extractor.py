@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 # A truncated answer is retried on the two halves of its text, at most this deep
 # (a chunk becomes at most 2**MAX_SPLIT_DEPTH pieces) ...
 MAX_SPLIT_DEPTH = 2
+# The failure of an unchanged page whose last extraction failed: not retried by a re-crawl
+# (an unchanged site costs no LLM call), but by `scrapy retry_failed`.
+NOT_RETRIED = "llm_not_retried"
 # ... while a half keeps at least this many characters; past that, one retry
 # with twice the answer budget, then the chunk fails as llm_truncated.
 MIN_SPLIT_CHARS = 200
@@ -98,10 +101,14 @@ class Extractor:
         markdown: str,
         chunks: list[Chunk],
         structured_data: dict[str, Any],
+        cached_only: bool = False,
     ) -> PageExtraction:
         """The extraction result of one page and, when it failed, why (never raises).
 
         The page's structured data is in the result whatever becomes of the LLM calls.
+        ``cached_only``: answer from the LLM cache, never call the LLM (a page whose content
+        did not change since its last extraction); a chunk the cache lacks fails the page
+        as ``llm_not_retried``.
         """
         usage = Usage()
         try:
@@ -118,7 +125,9 @@ class Extractor:
             result.status = ExtractionStatus.SKIPPED
         elif self.llm is not None:
             try:
-                llm_entities, llm_relations = await self._llm_graph(texts, markdown, usage, result)
+                llm_entities, llm_relations = await self._llm_graph(
+                    texts, markdown, usage, result, cached_only
+                )
             except Exception as exc:
                 # Successful chunks are cached: a retry pays only for the failed ones.
                 failure = _as_llm_error(exc)
@@ -135,13 +144,13 @@ class Extractor:
         return PageExtraction(result, failure)
 
     async def _llm_graph(
-        self, texts: list[str], markdown: str, usage: Usage, result: PageFacts
+        self, texts: list[str], markdown: str, usage: Usage, result: PageFacts, cached_only: bool
     ) -> tuple[list[Entity], list[Relation]]:
         """The grounded entities and relations the LLM finds in ``texts``; counts in ``result``."""
         self.on_stat("llm/chunks", len(texts))
         dropped: list[DroppedItem] = []
         answers = await asyncio.gather(
-            *(self._chunk_answer(text, usage, dropped) for text in texts),
+            *(self._chunk_answer(text, usage, dropped, cached_only=cached_only) for text in texts),
             return_exceptions=True,
         )
         models = []
@@ -171,7 +180,12 @@ class Extractor:
         )
 
     async def _chunk_answer(
-        self, text: str, usage: Usage, dropped: list[DroppedItem], depth: int = 0
+        self,
+        text: str,
+        usage: Usage,
+        dropped: list[DroppedItem],
+        depth: int = 0,
+        cached_only: bool = False,
     ) -> BaseModel:
         """The validated answer for one piece of text, from the cache or the LLM.
 
@@ -184,6 +198,12 @@ class Extractor:
             self.on_stat("llm/cache_hits", 1)
             return self.schema.model_validate_json(cached)
         self.on_stat("llm/cache_misses", 1)
+        if cached_only:
+            raise LLMError(
+                NOT_RETRIED,
+                "the page did not change since its extraction failed: "
+                "run `scrapy retry_failed` to extract it again",
+            )
         try:
             parsed = await self._ask(text, usage)
         except TruncatedError:

@@ -9,7 +9,7 @@ import os
 from scrapy.crawler import Crawler
 
 from prompts import load_prompt
-from schemas import load_schema
+from schemas import load_schema, schema_name
 from scraper.config import extraction_config
 from scraper.extract import Extractor
 from scraper.extract.failures import STAGE, FailedPage, FailuresFile
@@ -116,6 +116,7 @@ class ExtractionPipeline:
             markdown=item.markdown or "",
             chunks=item.chunks,
             structured_data=item.structured_data or {},
+            cached_only=self._unchanged(item),
         )
         outcome = await (self.io.run(extraction) if self.io else extraction)
         item.extraction = outcome.result
@@ -128,6 +129,23 @@ class ExtractionPipeline:
             self.failures.record(FailedPage(item, reason, detail, schema))
             self._say_llm_stopped(outcome.failure)
         return item
+
+    def _unchanged(self, item: PageRecord) -> bool:
+        """Whether the store's facts of the page came from this very content, extracted with
+        these settings: its extraction is then read from the LLM cache, never paid again
+        (an unchanged site costs no call, even where the last extraction failed; those
+        pages wait for `scrapy retry_failed`)."""
+        if self.cache is None or self.extractor is None:
+            return False
+        pages = getattr(self.crawler.spider, "previous_pages", {})
+        previous = pages.get(item.final_url or item.url)
+        return (
+            previous is not None
+            and previous.content_hash == item.content_hash
+            and previous.model == self.extractor.model
+            and previous.prompt_version == self.prompt.version
+            and previous.schema == schema_name(self.extractor.schema)
+        )
 
     def _say_llm_stopped(self, failure: LLMError) -> None:
         """One log line when the LLM calls stop for the rest of the crawl, and why."""

@@ -208,6 +208,10 @@ class SemanticSpider(scrapy.Spider):
         headers = {}
         if self.render == "always":
             meta.update(self._render_meta("render=always"))
+        elif self.settings.getbool("HTTPCACHE_ENABLED"):
+            # The HTTP cache revalidates its stored response (If-None-Match and
+            # If-Modified-Since from that response) and answers a 304 with the stored body.
+            headers["Cache-Control"] = "max-age=0"
         elif previous := self.previous_pages.get(url):
             # Ask the server whether the page changed since the stored fetch.
             if previous.etag:
@@ -239,6 +243,7 @@ class SemanticSpider(scrapy.Spider):
         """Request meta that has scrapy-playwright render the page."""
         self.crawler.stats.inc_value("pages/rendered")
         return {
+            "dont_cache": True,  # a browser's page is not the server's response
             "playwright": True,
             "playwright_page_goto_kwargs": {"wait_until": "networkidle"},
             "render_reason": reason,
@@ -254,6 +259,8 @@ class SemanticSpider(scrapy.Spider):
 
     def parse(self, response: Response) -> Iterator[PageRecord | scrapy.Request]:
         record = self._record(response)
+        if "cached" in response.flags:  # the HTTP cache's stored body, revalidated (304)
+            self.crawler.stats.inc_value("pages/not_modified")
         if response.status == 304:
             # Unchanged since the stored fetch: the graph keeps its facts.
             self.crawler.stats.inc_value("pages/not_modified")
