@@ -131,6 +131,11 @@ REPORT_DIR = ".semantic/reports"
 HTTPCACHE_ENABLED = True
 HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
 HTTPCACHE_DIR = "httpcache"
+# Feed files get every record as it is written, so a killed crawl loses none it finished.
+FEED_STORAGES = {
+    "": "scraper.feedstorage.UnbufferedFileFeedStorage",
+    "file": "scraper.feedstorage.UnbufferedFileFeedStorage",
+}
 # Re-check every in-scope page the graph store already holds, linked or not.
 RECRAWL_KNOWN_PAGES = True
 # Keep the facts of a page that now answers 404 or 410 (marked for retry) instead of removing them.

@@ -45,10 +45,14 @@ def state_settings(tmp_path: Path) -> dict[str, str]:
 
 
 def scrapy_command(
-    command: list[str], out: Path, settings: dict[str, str], args: dict[str, str] | None = None
+    command: list[str],
+    out: Path,
+    settings: dict[str, str],
+    args: dict[str, str] | None = None,
+    output: str = "-O",
 ) -> list[str]:
-    """``python -m scrapy COMMAND -a k=v … -s K=V … -O out``."""
-    argv = [sys.executable, "-m", "scrapy", *command, "-O", str(out)]
+    """``python -m scrapy COMMAND -a k=v … -s K=V … -O out`` (``output="-o"`` appends)."""
+    argv = [sys.executable, "-m", "scrapy", *command, output, str(out)]
     for key, value in (args or {}).items():
         argv += ["-a", f"{key}={value}"]
     for key, value in settings.items():
@@ -96,11 +100,15 @@ def run_crawl(
 
 
 def start_crawl(
-    tmp_path: Path, args: dict[str, str], out: Path, settings: dict[str, str] | None = None
+    tmp_path: Path,
+    args: dict[str, str],
+    out: Path,
+    settings: dict[str, str] | None = None,
+    output: str = "-O",
 ) -> subprocess.Popen:
     """Start ``scrapy crawl semantic`` in the background (output discarded, state in tmp)."""
     argv = scrapy_command(
-        ["crawl", "semantic"], out, {**state_settings(tmp_path), **(settings or {})}, args
+        ["crawl", "semantic"], out, {**state_settings(tmp_path), **(settings or {})}, args, output
     )
     return subprocess.Popen(
         argv, cwd=PROJECT_DIR, env=without_openai(), stdout=subprocess.DEVNULL,

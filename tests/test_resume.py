@@ -52,6 +52,9 @@ def test_killed_crawl_resumes_without_refetching(tmp_path):
             if '"e": "done"' in line
         }
         assert 8 <= len(finished_first) < PAGES
+        # Every page the killed crawl finished is in its feed (written through, not buffered).
+        fed_first = {json.loads(line)["url"] for line in (tmp_path / "first.jsonl").open()}
+        assert finished_first <= fed_first
 
         resumed = run_crawl(
             tmp_path,
@@ -74,3 +77,26 @@ def test_killed_crawl_resumes_without_refetching(tmp_path):
     with open_store(str(tmp_path / "graph"), write=False) as store:
         pages = store.pages()
     assert len(pages) == len(set(pages)) and set(pages) == expected
+
+
+def test_interrupted_crawl_resumes_into_the_same_feed_without_fetching_twice(tmp_path):
+    """The README's Ctrl-C example: stop, resume with the same JOBDIR and -o file."""
+    site = {("/" if i == 0 else f"/p{i}"): _slow_page(i) for i in range(PAGES)}
+    site["/robots.txt"] = Page("", content_type="text/plain")
+    jobdir, feed = tmp_path / "job", tmp_path / "pages.jsonl"
+    settings = {"JOBDIR": str(jobdir), "CONCURRENT_REQUESTS": "2"}
+    with serve(site) as running:
+        args = {"url": running.url, "render": "never"}
+        proc = start_crawl(tmp_path, args, feed, settings, output="-o")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(running.hits) < 8:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGINT)  # Ctrl-C: Scrapy stops gracefully
+        assert proc.wait(timeout=60) == 0
+        assert 0 < len(feed.read_text().splitlines()) < PAGES
+        resumed = start_crawl(tmp_path, args, feed, settings, output="-o")
+        assert resumed.wait(timeout=120) == 0
+    urls = [json.loads(line)["url"] for line in feed.read_text().splitlines()]
+    assert len(urls) == PAGES and len(set(urls)) == PAGES  # every page once in the feed
+    fetched = Counter(h for h in running.hits if h != "/robots.txt")
+    assert [p for p, n in fetched.items() if n > 1] == []  # none fetched twice

@@ -151,7 +151,9 @@ class SemanticSpider(scrapy.Spider):
         if settings.get("JOBDIR"):
             # The journal replaces Scrapy's JOBDIR queues, which are lost on kill -9.
             spider.journal = CrawlJournal(Path(settings["JOBDIR"]) / "pages.journal")
-            settings.set("JOBDIR", None, priority="spider")
+            # At JOBDIR's own priority (the command line's for -s JOBDIR=…): a lower one
+            # would leave Scrapy's queue on, and a resumed crawl would fetch pages twice.
+            settings.set("JOBDIR", None, priority=settings.getpriority("JOBDIR") or "spider")
             crawler.signals.connect(spider._page_finished, signal=signals.item_scraped)
             crawler.signals.connect(spider._close_journal, signal=signals.spider_closed)
         if not settings.get("FEED_EXPORT_FIELDS"):
