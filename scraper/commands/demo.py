@@ -21,6 +21,18 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+# The demo site's port, when free: a second `scrapy demo` in the same folder is then a
+# re-crawl of the same pages (unchanged, nothing paid again), not a crawl of a new site.
+DEMO_PORT = 8765
+
+
+def _server(handler: functools.partial) -> ThreadingHTTPServer:
+    try:
+        return ThreadingHTTPServer(("127.0.0.1", DEMO_PORT), handler)
+    except OSError:  # taken: any free port (the store's pages on other ports stay as they are)
+        return ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+
 class Command(ScrapyCommand):
     requires_project = True
     default_settings = {"LOG_LEVEL": "INFO"}
@@ -42,7 +54,7 @@ class Command(ScrapyCommand):
         output.mkdir(parents=True, exist_ok=True)
         pages = output / "pages.jsonl"
         handler = functools.partial(_QuietHandler, directory=str(SITE_DIR))
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = _server(handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         settings, process = self.settings, self.crawler_process
@@ -54,6 +66,7 @@ class Command(ScrapyCommand):
         settings.set("REPORT_DIR", str(output / "reports"), priority="cmdline")
         settings.set("FAILURES_FILE", str(output / "failures.jsonl"), priority="cmdline")
         settings.set("LLM_CACHE_DIR", str(output / "llm-cache"), priority="cmdline")
+        settings.set("HTTPCACHE_DIR", str(output / "httpcache"), priority="cmdline")
         settings.set("FEEDS", {str(pages): {"format": "jsonlines", "overwrite": True}}, "cmdline")
         try:
             crawler = process.create_crawler("semantic")

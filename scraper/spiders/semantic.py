@@ -43,6 +43,7 @@ from scraper.middlewares import RefusedAddress
 from scraper.signals import previous_pages_loaded
 
 RENDER_MODES = ("never", "always", "auto")
+_REVALIDATION_HEADERS = (b"cache-control", b"if-none-match", b"if-modified-since")
 _HTML_TYPES = re.compile(r"^\s*(text/html|application/xhtml\+xml)", re.I)
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _NON_HTML_EXTENSIONS = {f".{ext}" for ext in IGNORED_EXTENSIONS}
@@ -182,7 +183,7 @@ class SemanticSpider(scrapy.Spider):
         if self.follow and self.settings.getbool("RECRAWL_KNOWN_PAGES"):
             # A site crawl re-checks the pages the store holds even when no changed
             # page links to them: an unchanged page (304) is not parsed for links.
-            known = [u for u in self.previous_pages if self._in_scope(u)]
+            known = [u for u in self.previous_pages if self._in_scope(u) and self._on_start_port(u)]
             for request in self._page_requests(known):
                 yield request
 
@@ -255,7 +256,11 @@ class SemanticSpider(scrapy.Spider):
         """The same page again, rendered in the browser."""
         request = request_of(response)
         meta = {**request.meta, **self._render_meta(reason)}
-        return request.replace(url=response.url, meta=meta, dont_filter=True)
+        # Not the HTTP cache's revalidation headers: the browser would get a 304, no page.
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() not in _REVALIDATION_HEADERS
+        }
+        return request.replace(url=response.url, meta=meta, headers=headers, dont_filter=True)
 
     # --- callbacks --------------------------------------------------------
 
@@ -334,6 +339,13 @@ class SemanticSpider(scrapy.Spider):
     def _in_scope(self, url: str) -> bool:
         """True when ``url`` is in the start domains and passes allow/deny."""
         return self._in_domains(url) and self.link_extractor.matches(url)
+
+    def _on_start_port(self, url: str) -> bool:
+        """True when ``url``'s explicit port (or its absence) is a start URL's: the pages a
+        store holds from a server on another port (an earlier `scrapy demo`) are another
+        site's, not pages to re-check."""
+        ports = {urlsplit(u).port for u in self.start_urls + self.sitemap_urls}
+        return urlsplit(url).port in ports
 
     def _in_domains(self, url: str) -> bool:
         """True when ``url``'s host is a start domain or one of its subdomains."""
