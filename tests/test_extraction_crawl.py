@@ -96,9 +96,11 @@ def test_crawl_extracts_records_failures_caches_and_retries(tmp_path):
         assert record["extraction"]["usage"]["calls"] == 1
     assert "Crawl summary" in first.log and "extract/llm_server_error: 1" in first.log
     assert "'llm/calls': 9" in first.log  # 7 good pages + 2 attempts for the bad one
-    # The re-run: the same pages cost no LLM call (only the failed page is asked again).
+    # The re-run of the unchanged site costs no LLM call: the good pages come from the cache,
+    # and the failed one waits for `scrapy retry_failed` (no call paid twice for it).
     assert second.returncode == 0
-    assert calls_second == 2
+    assert calls_second == 0
+    assert second.by_url()[site.url + "bad"]["extraction"]["failure_reason"] == "llm_not_retried"
     assert all(
         r["extraction"]["usage"]["cache_hits"] == 1
         for u, r in second.by_url().items()
