@@ -237,3 +237,48 @@ def test_huge_document_is_cleaned():
     html = "<html><body><main>" + paragraph * 2500 + "</main></body></html>"
     assert len(html) > 2_000_000
     assert "build deltas" in clean_html(html, URL).markdown
+
+
+OVERLAY_ARTICLE = (
+    "<html><head><title>Otters</title><meta property='og:type' content='article'></head><body>"
+    "<main><article><h1>Otters use tools</h1>{overlay}"
+    + "<p>Sea otters crack open shellfish with stones they keep under their arms.</p>"
+    + "<p>Young otters learn the habit from their mothers over their first year.</p>"
+    + "<p>Researchers filmed the animals along the coast of California for months.</p>"
+    + "</article></main></body></html>"
+)
+CONSENT = "We use cookies to personalise content and ads and to analyse our traffic with partners."
+
+
+@pytest.mark.parametrize(
+    "overlay",
+    [
+        f"<div class='cookie-banner' role='dialog'><p>{CONSENT}</p></div>",
+        f"<div id='ConsentManager'><p>{CONSENT}</p></div>",
+        f"<section aria-modal='true'><p>{CONSENT}</p></section>",
+        f"<dialog open><p>{CONSENT}</p></dialog>",
+        f"<div class='newsletter-popup'><p>{CONSENT}</p></div>",
+        f"<div style='position: fixed; bottom: 0'><p>{CONSENT}</p></div>",
+        f"<div class='fixed inset-0 z-50'><p>{CONSENT}</p></div>",
+    ],
+)
+def test_overlays_are_removed_before_trafilatura_reads_the_page(overlay):
+    """On articles trafilatura's output is kept: the banner must be gone before it runs."""
+    md = clean_html(OVERLAY_ARTICLE.format(overlay=overlay), URL).markdown
+    assert "Sea otters crack open shellfish" in md
+    assert "personalise content" not in md
+
+
+def test_overlay_words_match_whole_words_and_never_take_the_main_content():
+    # "cookierecipe" is no cookie banner.
+    recipe = "<div class='cookierecipe'><p>Otters fold the butter into the sugar first.</p></div>"
+    md = clean_html(OVERLAY_ARTICLE.format(overlay=recipe), URL).markdown
+    assert "fold the butter into the sugar" in md
+    # Some sites open their articles in a modal: it holds the content.
+    in_modal = (
+        "<html><body><nav><a href='/'>Home</a></nav><div class='modal' role='dialog'>"
+        "<article><h1>Otters</h1>"
+        + "<p>Sea otters crack open shellfish with stones they keep under their arms.</p>" * 4
+        + "</article></div></body></html>"
+    )
+    assert "Sea otters crack open shellfish" in clean_html(in_modal, URL).markdown

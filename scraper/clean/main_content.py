@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import trafilatura
 from lxml.html import HtmlElement
 
+from scraper.clean.chrome import remove_overlays
 from scraper.clean.dom import (
     drop_reviews,
     drop_titled_sections,
@@ -212,6 +213,8 @@ def clean_tree(tree: HtmlElement | None, url: str) -> CleanedPage:
     """:func:`clean_html` of a page parsed by :func:`~scraper.clean.dom.parse_html`."""
     if tree is None:
         return CleanedPage(markdown="")
+    # Before any extractor: trafilatura keeps a consent banner that sits by the content.
+    remove_overlays(tree)
     nodes = jsonld_nodes(tree)  # parsed once: metadata, page kind and description read it
     meta = extract_metadata(tree, url, nodes)
     from_trafilatura = trafilatura_markdown(tree)

@@ -1,0 +1,72 @@
+"""Remove overlays from a parsed page before any extractor reads it.
+
+Consent and cookie banners, dialogs, newsletter pop-ups and other modals sit over the page
+rather than in it. Left in the tree, an article extractor such as trafilatura keeps their
+text when it sits next to the content, so they go first, for every extractor.
+
+Signals are general, not site lists: the ``<dialog>`` element, ``role=dialog|alertdialog``,
+``aria-modal``, whole class/id words (``cookie-banner``, ``ConsentDialog``, but not
+``cookierecipe``), and fixed-position overlays. An element that holds the page's main
+container, or most of its text when that is long, is never removed: some sites open
+articles in a modal.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+from lxml.html import HtmlElement
+
+from scraper.clean.dom import class_words
+
+_OVERLAY_ROLES = frozenset({"dialog", "alertdialog"})
+# Whole class/id words of overlays ("cookie-banner" → cookie, banner).
+OVERLAY_WORDS = frozenset(
+    {"cookie", "cookies", "consent", "gdpr", "ccpa", "cmp", "newsletter", "popup", "modal",
+     "lightbox", "dialog", "interstitial"}
+)  # fmt: skip
+# Whole classes of fixed-position utilities (Tailwind, Bootstrap): sticky bars and overlays.
+_FIXED_CLASSES = frozenset({"fixed", "fixed-top", "fixed-bottom"})
+_FIXED_STYLE = re.compile(r"position\s*:\s*fixed", re.I)
+# An element holding this share of the page's visible text and this many characters is
+# content (a page shown in a modal); a consent banner over an empty JavaScript shell holds
+# most of its text but is short.
+CONTENT_SHARE = 0.5
+CONTENT_MIN_CHARS = 1500
+_VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script) and not(ancestor::style)]")
+_MAIN_CONTAINERS = etree.XPath(".//main|.//article|.//*[@role='main']")
+
+
+def visible_length(el: HtmlElement) -> int:
+    """Characters of text under ``el`` outside scripts and styles (whitespace ignored)."""
+    return sum(len(str(t).strip()) for t in _VISIBLE_TEXT(el))
+
+
+def is_overlay(el: HtmlElement) -> bool:
+    """Whether ``el`` looks like a dialog, banner or pop-up laid over the page."""
+    return (
+        el.tag == "dialog"
+        or el.get("role", "").strip().lower() in _OVERLAY_ROLES
+        or el.get("aria-modal", "").strip().lower() == "true"
+        or bool(class_words(el) & OVERLAY_WORDS)
+        or bool(set(el.get("class", "").split()) & _FIXED_CLASSES)
+        or bool(_FIXED_STYLE.search(el.get("style", "")))
+    )
+
+
+def remove_overlays(root: HtmlElement) -> None:
+    """Remove consent banners, dialogs, pop-ups and fixed overlays from ``root`` in place
+    (the text after each removed element stays)."""
+    page_length = visible_length(root)
+    for el in list(root.iter(etree.Element)):
+        if el.tag in ("html", "body", "main", "article") or not is_overlay(el):
+            continue
+        if el.getparent() is None or not any(a is root for a in el.iterancestors()):
+            continue  # already gone with an overlay around it
+        length = visible_length(el)
+        if _MAIN_CONTAINERS(el) or (
+            length >= CONTENT_SHARE * page_length and length >= CONTENT_MIN_CHARS
+        ):
+            continue
+        el.drop_tree()
