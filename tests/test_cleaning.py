@@ -282,3 +282,54 @@ def test_overlay_words_match_whole_words_and_never_take_the_main_content():
         + "</article></div></body></html>"
     )
     assert "Sea otters crack open shellfish" in clean_html(in_modal, URL).markdown
+
+
+def _article(body: str, head: str = "", footer: str = "") -> str:
+    return (
+        f"<html><head><title>Guide</title><meta property='og:type' content='article'>{head}"
+        "</head><body><main><article><h1>Install the crawler</h1>"
+        "<p>Install the package with pip, then run the command below to check it works.</p>"
+        f"{body}<p>The crawl writes one JSON line per page and a summary at the end.</p>"
+        f"</article></main><footer>{footer}</footer></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pre", "fenced"),
+    [
+        # One line: trafilatura writes it as inline code.
+        ("<pre><code>pip install semantic-scraper</code></pre>", "pip install semantic-scraper"),
+        # No <code>: trafilatura writes paragraphs.
+        ("<pre>a = 1\nb = 2</pre>", "a = 1\nb = 2"),
+        # A blank line inside, which trafilatura drops, and the language.
+        (
+            "<pre><code class='language-python'>def f():\n    return 1\n\nprint(f())</code></pre>",
+            "def f():\n    return 1\n\nprint(f())",
+        ),
+    ],
+)
+def test_code_blocks_are_fenced_on_the_trafilatura_path(pre, fenced):
+    md = clean_html(_article(pre), URL).markdown
+    assert "The crawl writes one JSON line" in md  # trafilatura's output (an article)
+    assert re.search(rf"\n\n```\w*\n{re.escape(fenced)}\n```\n\n", md), md
+
+
+def test_inline_code_stays_inline():
+    md = clean_html(_article("<p>Run <code>scrapy crawl</code> from the project folder.</p>"), URL)
+    assert "Run `scrapy crawl` from the project folder." in md.markdown
+
+
+def test_a_copyright_line_is_no_publication_date():
+    assert clean_html(_article("", footer="© 2026 Example Inc."), URL).published is None
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p>Posted <time datetime='2024-05-02T09:00:00Z'>2 May</time></p>",
+        "<meta itemprop='datePublished' content='2024-05-02'>",
+    ],
+)
+def test_the_articles_own_date_is_published(markup):
+    page = clean_html(_article(markup, footer="© 2026 Example Inc."), URL)
+    assert page.published.startswith("2024-05-02")

@@ -72,6 +72,11 @@ def test_no_page_keeps_the_consent_banner_or_the_newsletter_popup(crawl):
     assert [r["url"] for r in pages if NEWSLETTER_TEXT[:40] in r["markdown"]] == []
 
 
+def test_the_footers_copyright_year_is_no_publication_date(crawl):
+    _, _, records = crawl
+    assert {r["published"] for r in records.values()} == {None}  # "© 2026" in every footer
+
+
 def test_a_long_rendered_page_keeps_every_fact_sentence_whole_in_a_chunk(crawl):
     _, _, records = crawl
     history = records["/history"]
