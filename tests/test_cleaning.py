@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from scraper.clean.chrome import remove_overlays
 from scraper.clean.dom import parse_html, strip_boilerplate
 from scraper.clean.main_content import (
     CleanedPage,
@@ -259,7 +260,6 @@ CONSENT = "We use cookies to personalise content and ads and to analyse our traf
         f"<dialog open><p>{CONSENT}</p></dialog>",
         f"<div class='newsletter-popup'><p>{CONSENT}</p></div>",
         f"<div style='position: fixed; bottom: 0'><p>{CONSENT}</p></div>",
-        f"<div class='fixed inset-0 z-50'><p>{CONSENT}</p></div>",
     ],
 )
 def test_overlays_are_removed_before_trafilatura_reads_the_page(overlay):
@@ -270,10 +270,27 @@ def test_overlays_are_removed_before_trafilatura_reads_the_page(overlay):
 
 
 def test_overlay_words_match_whole_words_and_never_take_the_main_content():
-    # "cookierecipe" is no cookie banner.
-    recipe = "<div class='cookierecipe'><p>Otters fold the butter into the sugar first.</p></div>"
-    md = clean_html(OVERLAY_ARTICLE.format(overlay=recipe), URL).markdown
-    assert "fold the butter into the sugar" in md
+    # "cookierecipe" is no cookie banner; layout classes that content wears too are no
+    # overlay (a "fixed" section, Adobe's "cmp-container" components).
+    for wrapper in ("cookierecipe", "fixed", "cmp-container"):
+        section = f"<div class='{wrapper}'><p>Otters fold the butter into the sugar.</p></div>"
+        md = clean_html(OVERLAY_ARTICLE.format(overlay=section), URL).markdown
+        assert "fold the butter into the sugar" in md, wrapper
+
+
+def test_a_long_popup_named_element_is_content():
+    """A pop-up is short: a long "newsletter" element is an issue of the newsletter."""
+    lines = "".join(
+        f"<p>Issue {n}: otters crack shellfish on stones, again.</p>" for n in range(70)
+    )
+    story = "<p>" + "Otters fold the butter into the sugar before they bake. " * 150 + "</p>"
+    root = parse_html(
+        f"<html><body><div>{story}</div><div class='newsletter-issue'>{lines}</div>"
+        f"<div class='newsletter-popup'><p>{CONSENT}</p></div></body></html>"
+    )
+    remove_overlays(root)
+    assert "Issue 69: otters crack shellfish" in root.text_content()
+    assert "personalise content" not in root.text_content()
     # Some sites open their articles in a modal: it holds the content.
     in_modal = (
         "<html><body><nav><a href='/'>Home</a></nav><div class='modal' role='dialog'>"

@@ -6,7 +6,9 @@ text when it sits next to the content, so they go first, for every extractor.
 
 Signals are general, not site lists: the ``<dialog>`` element, ``role=dialog|alertdialog``,
 ``aria-modal``, whole class/id words (``cookie-banner``, ``ConsentDialog``, but not
-``cookierecipe``), and fixed-position overlays. An element that holds the page's main
+``cookierecipe``), and inline fixed-position overlays. Class names that layout frameworks
+use for content too (``fixed``, Adobe's ``cmp-`` components, ``lightbox`` galleries) are
+no signal: they cost content on the WCXB pages. An element that holds the page's main
 container, or most of its text when that is long, is never removed: some sites open
 articles in a modal.
 """
@@ -21,13 +23,13 @@ from lxml.html import HtmlElement
 from scraper.clean.dom import class_words
 
 _OVERLAY_ROLES = frozenset({"dialog", "alertdialog"})
-# Whole class/id words of overlays ("cookie-banner" → cookie, banner).
-OVERLAY_WORDS = frozenset(
-    {"cookie", "cookies", "consent", "gdpr", "ccpa", "cmp", "newsletter", "popup", "modal",
-     "lightbox", "dialog", "interstitial"}
-)  # fmt: skip
-# Whole classes of fixed-position utilities (Tailwind, Bootstrap): sticky bars and overlays.
-_FIXED_CLASSES = frozenset({"fixed", "fixed-top", "fixed-bottom"})
+# Whole class/id words of consent managers ("cookie-banner" → cookie, banner). Their
+# preference centres can be long.
+CONSENT_WORDS = frozenset({"cookie", "cookies", "consent", "gdpr", "ccpa"})
+# Whole class/id words of pop-ups, which are short: an element with more text is content
+# that a site's markup happens to name so (a "newsletter" issue, a "modal-content" wrapper).
+POPUP_WORDS = frozenset({"newsletter", "popup", "modal", "dialog", "interstitial"})
+POPUP_MAX_CHARS = 3000
 _FIXED_STYLE = re.compile(r"position\s*:\s*fixed", re.I)
 # An element holding this share of the page's visible text and this many characters is
 # content (a page shown in a modal); a consent banner over an empty JavaScript shell holds
@@ -43,16 +45,23 @@ def visible_length(el: HtmlElement) -> int:
     return sum(len(str(t).strip()) for t in _VISIBLE_TEXT(el))
 
 
-def is_overlay(el: HtmlElement) -> bool:
-    """Whether ``el`` looks like a dialog, banner or pop-up laid over the page."""
-    return (
+def overlay_kind(el: HtmlElement) -> str | None:
+    """ "dialog", "consent", "popup" or "fixed" when ``el`` looks like a dialog, banner or
+    pop-up laid over the page, else None."""
+    if (
         el.tag == "dialog"
         or el.get("role", "").strip().lower() in _OVERLAY_ROLES
         or el.get("aria-modal", "").strip().lower() == "true"
-        or bool(class_words(el) & OVERLAY_WORDS)
-        or bool(set(el.get("class", "").split()) & _FIXED_CLASSES)
-        or bool(_FIXED_STYLE.search(el.get("style", "")))
-    )
+    ):
+        return "dialog"
+    words = class_words(el)
+    if words & CONSENT_WORDS:
+        return "consent"
+    if words & POPUP_WORDS:
+        return "popup"
+    if _FIXED_STYLE.search(el.get("style", "")):
+        return "fixed"
+    return None
 
 
 def remove_overlays(root: HtmlElement) -> None:
@@ -60,13 +69,15 @@ def remove_overlays(root: HtmlElement) -> None:
     (the text after each removed element stays)."""
     page_length = visible_length(root)
     for el in list(root.iter(etree.Element)):
-        if el.tag in ("html", "body", "main", "article") or not is_overlay(el):
+        if el.tag in ("html", "body", "main", "article") or not (kind := overlay_kind(el)):
             continue
         if el.getparent() is None or not any(a is root for a in el.iterancestors()):
             continue  # already gone with an overlay around it
         length = visible_length(el)
-        if _MAIN_CONTAINERS(el) or (
-            length >= CONTENT_SHARE * page_length and length >= CONTENT_MIN_CHARS
+        if (
+            _MAIN_CONTAINERS(el)
+            or (length >= CONTENT_SHARE * page_length and length >= CONTENT_MIN_CHARS)
+            or (kind == "popup" and length > POPUP_MAX_CHARS)
         ):
             continue
         el.drop_tree()
