@@ -46,6 +46,12 @@ _ENABLE_JS = re.compile(
 
 
 _WORD = re.compile(r"\w+")
+_PROSE = etree.XPath(
+    "//p[not(ancestor::nav or ancestor::header or ancestor::footer or ancestor::aside"
+    " or ancestor::form or ancestor::noscript)]"
+)
+# A paragraph with more of its text in links than this is a menu or a list of links.
+_MAX_LINKED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -99,13 +105,37 @@ def _noscript_notice(root: HtmlElement) -> bool:
     return any(_ENABLE_JS.search(" ".join(n.itertext())) for n in root.iter("noscript"))
 
 
+def _paragraph_words(root: HtmlElement) -> int:
+    """Words of the prose paragraphs of ``root`` outside page furniture (nav, header,
+    footer, aside, forms) that are not mostly links."""
+    words = 0
+    for p in _PROSE(root):
+        text = " ".join(p.itertext())
+        linked = " ".join(" ".join(a.itertext()) for a in p.iter("a"))
+        if len(linked) <= _MAX_LINKED_SHARE * len(text):
+            words += len(_WORD.findall(text))
+    return words
+
+
+def _main_words(tree: HtmlElement) -> int:
+    """Words of main content in ``tree`` (modified): the DOM extractor's, or the page's
+    prose paragraphs when there are more; overlays removed first (a static consent banner
+    is no content)."""
+    remove_overlays(tree)
+    # The DOM extractor misses what trafilatura finds on a few articles (a content column
+    # whose class names mark chrome): prose paragraphs, counted before it prunes the tree,
+    # are content too.
+    paragraphs = _paragraph_words(tree)
+    return max(paragraphs, len(_WORD.findall(dom_markdown(tree))))
+
+
 def render_reason(html: str) -> RenderReason | None:
     """Why ``html`` needs a browser to show its main content, or None when it does not.
 
-    The main content is the DOM extractor's (recall-oriented: when it finds next to
-    nothing, trafilatura finds less); signs of what the scripts would fill in name the
-    reason: an empty mount point (``<div id="root"></div>``), a loading skeleton, a
-    ``<noscript>`` notice asking for JavaScript.
+    The main content is what the cleaner's DOM extractor finds, or the page's prose
+    paragraphs when there are more; signs of what the scripts would fill in
+    name the reason: an empty mount point (``<div id="root"></div>``), a loading skeleton,
+    a ``<noscript>`` notice asking for JavaScript.
     """
     tree = parse_html(html)
     if tree is None:
@@ -117,8 +147,7 @@ def render_reason(html: str) -> RenderReason | None:
     mount = _empty_mount_point(tree)
     skeleton = _skeleton(tree)
     notice = _noscript_notice(tree)
-    remove_overlays(tree)  # a static consent banner is no content
-    words = len(_WORD.findall(dom_markdown(tree)))
+    words = _main_words(tree)
     signs: list[tuple[str, str]] = []  # (code, detail), the most specific sign first
     if mount:
         signs.append(("empty_mount_point", f"empty mount point {mount}"))
