@@ -11,8 +11,9 @@ Datasets (see ``<data>/README.md``):
 
 Scores use ``<data>/scoring/metrics.py`` (the reference scorer) on text with Markdown
 syntax stripped. Also reports median tokens per page of the cleaned Markdown vs raw HTML,
-and how many pages ``render=auto`` would send to a browser (these pages are served with
-their content, so about none should be) with the reasons.
+how many pages ``render=auto`` would send to a browser (these pages are served with
+their content, so about none should be) with the reasons, and ``published`` against
+WCXB's gold publication dates.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def wcxb_pages(data: Path) -> list[dict]:
              "type": _wcxb_page_type(truth),
              "half": "tune" if int(file_id) % 2 else "held-out",
              "path": str(root / "html" / f"{file_id}.html.gz"),
-             "gold": (truth.get("ground_truth") or {}).get("main_content") or ""}
+             "gold": (truth.get("ground_truth") or {}).get("main_content") or "",
+             "gold_date": (truth.get("ground_truth") or {}).get("publish_date")}
         )  # fmt: skip
     return pages
 
@@ -133,6 +135,7 @@ def run_page(page: dict) -> dict:
         "whole-page": markdown_to_text(whole_page_text(html)),
         "seconds": seconds,
         "baseline_seconds": baseline_seconds,
+        "published": cleaned.published,
         "render": render.code if render else None,
         "render_seconds": render_seconds,
         "markdown_tokens": count_tokens(cleaned.markdown),
@@ -238,6 +241,23 @@ def report_render(results: list[dict]) -> None:
     print(f"mean seconds per page of the render decision: {seconds:.3f}")
 
 
+def report_dates(results: list[dict]) -> None:
+    """``published`` against WCXB's gold ``publish_date`` (same day counts as right)."""
+    wcxb = [r for r in results if r["dataset"] == "wcxb"]
+    if not wcxb:
+        return
+    dated = [r for r in wcxb if r["gold_date"]]
+    right = sum((r["published"] or "")[:10] == r["gold_date"][:10] for r in dated)
+    missing = sum(not r["published"] for r in dated)
+    undated = [r for r in wcxb if not r["gold_date"]]
+    invented = sum(bool(r["published"]) for r in undated)
+    print(
+        f"\npublished vs WCXB gold date: {right} / {len(dated)} right, "
+        f"{len(dated) - right - missing} wrong, {missing} missing; "
+        f"{invented} / {len(undated)} pages without a gold date given one"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -267,6 +287,7 @@ def main() -> None:
     print(f"{len(results)} pages in {time.perf_counter() - started:.0f} s\n")
     report(results, metrics)
     report_render(results)
+    report_dates(results)
 
 
 if __name__ == "__main__":
