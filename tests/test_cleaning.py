@@ -279,19 +279,37 @@ def test_overlay_words_match_whole_words_and_never_take_the_main_content():
 
 
 def test_a_long_popup_named_element_is_content():
-    """A pop-up is short: a long "newsletter" element is an issue of the newsletter."""
-    lines = "".join(
-        f"<p>Issue {n}: otters crack shellfish on stones, again.</p>" for n in range(70)
+    """A pop-up is short: a long "newsletter" element is an issue of the newsletter, a long
+    "modal" one a product page's content wrapper."""
+    issue = "".join(f"<p>Issue {n}: otters crack shellfish on stones.</p>" for n in range(30))
+    modal = "".join(
+        f"<p>Otter {n} dives for urchins along the coast at dawn.</p>" for n in range(110)
     )
-    story = "<p>" + "Otters fold the butter into the sugar before they bake. " * 150 + "</p>"
+    story = "<p>" + "Otters fold the butter into the sugar before they bake. " * 250 + "</p>"
     root = parse_html(
-        f"<html><body><div>{story}</div><div class='newsletter-issue'>{lines}</div>"
+        f"<html><body><div>{story}</div><div class='newsletter-issue'>{issue}</div>"
+        f"<div class='modal-content'>{modal}</div>"
         f"<div class='newsletter-popup'><p>{CONSENT}</p></div></body></html>"
     )
     remove_overlays(root)
-    assert "Issue 69: otters crack shellfish" in root.text_content()
-    assert "personalise content" not in root.text_content()
-    # Some sites open their articles in a modal: it holds the content.
+    text = root.text_content()
+    assert "Issue 29: otters crack shellfish" in text and "Otter 109 dives" in text
+    assert "personalise content" not in text
+
+
+def test_a_consent_preference_centre_goes_however_long():
+    """Consent managers carry long preference centres, on a short page most of its text."""
+    purposes = "".join(
+        f"<h4>Purpose {n}</h4><p>{CONSENT} Partners may store data on your device.</p>"
+        for n in range(25)
+    )
+    page = OVERLAY_ARTICLE.format(overlay=f"<div id='onetrust-consent-sdk'>{purposes}</div>")
+    md = clean_html(page, URL).markdown
+    assert "Sea otters crack open shellfish" in md
+    assert "Partners may store data" not in md
+
+
+def test_an_article_shown_in_a_modal_is_kept():
     in_modal = (
         "<html><body><nav><a href='/'>Home</a></nav><div class='modal' role='dialog'>"
         "<article><h1>Otters</h1>"

@@ -8,9 +8,8 @@ Signals are general, not site lists: the ``<dialog>`` element, ``role=dialog|ale
 ``aria-modal``, whole class/id words (``cookie-banner``, ``ConsentDialog``, but not
 ``cookierecipe``), and inline fixed-position overlays. Class names that layout frameworks
 use for content too (``fixed``, Adobe's ``cmp-`` components, ``lightbox`` galleries) are
-no signal: they cost content on the WCXB pages. An element that holds the page's main
-container, or most of its text when that is long, is never removed: some sites open
-articles in a modal.
+no signal: they cost content on the WCXB pages. An element that holds the page's
+``<main>`` or an ``<article>`` is never removed (some sites open articles in a modal).
 """
 
 from __future__ import annotations
@@ -24,16 +23,20 @@ from scraper.clean.dom import class_words
 
 _OVERLAY_ROLES = frozenset({"dialog", "alertdialog"})
 # Whole class/id words of consent managers ("cookie-banner" → cookie, banner). Their
-# preference centres can be long.
+# preference centres can be long, and on a short page hold most of its text.
 CONSENT_WORDS = frozenset({"cookie", "cookies", "consent", "gdpr", "ccpa"})
 # Whole class/id words of pop-ups, which are short: an element with more text is content
-# that a site's markup happens to name so (a "newsletter" issue, a "modal-content" wrapper).
-POPUP_WORDS = frozenset({"newsletter", "popup", "modal", "dialog", "interstitial"})
-POPUP_MAX_CHARS = 3000
+# that a site's markup happens to name so (a "modal-content" wrapper of a product page).
+POPUP_WORDS = frozenset({"popup", "modal", "dialog", "interstitial"})
+POPUP_MAX_CHARS = 5000
+# A newsletter sign-up box is shorter still; a longer "newsletter" element is an issue.
+NEWSLETTER_WORDS = frozenset({"newsletter"})
+NEWSLETTER_MAX_CHARS = 1000
 _FIXED_STYLE = re.compile(r"position\s*:\s*fixed", re.I)
-# An element holding this share of the page's visible text and this many characters is
-# content (a page shown in a modal); a consent banner over an empty JavaScript shell holds
-# most of its text but is short.
+# Dialog semantics and consent words are reliable; pop-up words and fixed positions are
+# worn by content too, so an element they mark that holds this share of the page's visible
+# text and this many characters is content (a page shown in a modal).
+_WEAK_KINDS = frozenset({"popup", "newsletter", "fixed"})
 CONTENT_SHARE = 0.5
 CONTENT_MIN_CHARS = 1500
 _VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script) and not(ancestor::style)]")
@@ -59,6 +62,8 @@ def overlay_kind(el: HtmlElement) -> str | None:
         return "consent"
     if words & POPUP_WORDS:
         return "popup"
+    if words & NEWSLETTER_WORDS:
+        return "newsletter"
     if _FIXED_STYLE.search(el.get("style", "")):
         return "fixed"
     return None
@@ -73,11 +78,17 @@ def remove_overlays(root: HtmlElement) -> None:
             continue
         if el.getparent() is None or not any(a is root for a in el.iterancestors()):
             continue  # already gone with an overlay around it
-        length = visible_length(el)
-        if (
-            _MAIN_CONTAINERS(el)
-            or (length >= CONTENT_SHARE * page_length and length >= CONTENT_MIN_CHARS)
-            or (kind == "popup" and length > POPUP_MAX_CHARS)
-        ):
+        if _MAIN_CONTAINERS(el) or (kind in _WEAK_KINDS and _is_content(el, kind, page_length)):
             continue
         el.drop_tree()
+
+
+def _is_content(el: HtmlElement, kind: str, page_length: int) -> bool:
+    """Whether ``el``, marked only by a pop-up word or a fixed position (``kind``), holds
+    content: more text than such a pop-up has, or most of a page's long text (a page shown
+    in a modal)."""
+    length = visible_length(el)
+    longest = NEWSLETTER_MAX_CHARS if kind == "newsletter" else POPUP_MAX_CHARS
+    return length > longest or (
+        length >= CONTENT_SHARE * page_length and length >= CONTENT_MIN_CHARS
+    )
