@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from lxml import etree
 from lxml.html import HtmlElement
 
-from scraper.clean.chrome import remove_overlays
+from scraper.clean.chrome import remove_overlays, visible_length
 from scraper.clean.dom import class_words, parse_html
-from scraper.clean.main_content import dom_markdown
+from scraper.clean.main_content import dom_markdown, trafilatura_markdown
 
 # Fewer words of main content than this, in a page that runs scripts, is no content.
 MIN_MAIN_WORDS = 20
@@ -46,12 +46,9 @@ _ENABLE_JS = re.compile(
 
 
 _WORD = re.compile(r"\w+")
-_PROSE = etree.XPath(
-    "//p[not(ancestor::nav or ancestor::header or ancestor::footer or ancestor::aside"
-    " or ancestor::form or ancestor::noscript)]"
-)
-# A paragraph with more of its text in links than this is a menu or a list of links.
-_MAX_LINKED_SHARE = 0.5
+_FURNITURE = ("nav", "header", "footer", "aside")
+# Page furniture never holds this share of the page's text.
+_MAX_FURNITURE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -105,35 +102,35 @@ def _noscript_notice(root: HtmlElement) -> bool:
     return any(_ENABLE_JS.search(" ".join(n.itertext())) for n in root.iter("noscript"))
 
 
-def _paragraph_words(root: HtmlElement) -> int:
-    """Words of the prose paragraphs of ``root`` outside page furniture (nav, header,
-    footer, aside, forms) that are not mostly links."""
-    words = 0
-    for p in _PROSE(root):
-        text = " ".join(p.itertext())
-        linked = " ".join(" ".join(a.itertext()) for a in p.iter("a"))
-        if len(linked) <= _MAX_LINKED_SHARE * len(text):
-            words += len(_WORD.findall(text))
-    return words
-
-
-def _main_words(tree: HtmlElement) -> int:
-    """Words of main content in ``tree`` (modified): the DOM extractor's, or the page's
-    prose paragraphs when there are more; overlays removed first (a static consent banner
-    is no content)."""
+def _dom_words(tree: HtmlElement) -> int:
+    """Words of main content the DOM extractor finds in ``tree`` (modified), overlays
+    removed first (a static consent banner is no content)."""
     remove_overlays(tree)
-    # The DOM extractor misses what trafilatura finds on a few articles (a content column
-    # whose class names mark chrome): prose paragraphs, counted before it prunes the tree,
-    # are content too.
-    paragraphs = _paragraph_words(tree)
-    return max(paragraphs, len(_WORD.findall(dom_markdown(tree))))
+    return len(_WORD.findall(dom_markdown(tree)))
+
+
+def _trafilatura_words(html: str) -> int:
+    """Words of main content trafilatura finds in ``html`` without its overlays and page
+    furniture (nav, header, footer, aside: on a page with no content of its own,
+    trafilatura returns the footer)."""
+    tree = parse_html(html)
+    if tree is None:
+        return 0
+    remove_overlays(tree)
+    page_length = visible_length(tree)
+    for el in list(tree.iter(*_FURNITURE)):
+        # Unclosed tags make a <header> of the whole page on some sites.
+        attached = any(a is tree for a in el.iterancestors())
+        if attached and visible_length(el) < _MAX_FURNITURE_SHARE * page_length:
+            el.drop_tree()
+    return len(_WORD.findall(trafilatura_markdown(tree)))
 
 
 def render_reason(html: str) -> RenderReason | None:
     """Why ``html`` needs a browser to show its main content, or None when it does not.
 
-    The main content is what the cleaner's DOM extractor finds, or the page's prose
-    paragraphs when there are more; signs of what the scripts would fill in
+    The main content is what the cleaner's DOM extractor finds, or trafilatura when that
+    is next to nothing; signs of what the scripts would fill in
     name the reason: an empty mount point (``<div id="root"></div>``), a loading skeleton,
     a ``<noscript>`` notice asking for JavaScript.
     """
@@ -147,7 +144,7 @@ def render_reason(html: str) -> RenderReason | None:
     mount = _empty_mount_point(tree)
     skeleton = _skeleton(tree)
     notice = _noscript_notice(tree)
-    words = _main_words(tree)
+    words = _dom_words(tree)
     signs: list[tuple[str, str]] = []  # (code, detail), the most specific sign first
     if mount:
         signs.append(("empty_mount_point", f"empty mount point {mount}"))
@@ -155,7 +152,12 @@ def render_reason(html: str) -> RenderReason | None:
         signs.append(("skeleton", f"loading placeholder {skeleton}"))
     if notice:
         signs.append(("noscript_notice", "a <noscript> notice asks for JavaScript"))
-    if words >= (MIN_MAIN_WORDS_WITH_SIGN if signs else MIN_MAIN_WORDS):
+    needed = MIN_MAIN_WORDS_WITH_SIGN if signs else MIN_MAIN_WORDS
+    if words < needed:
+        # The DOM extractor misses what trafilatura finds on a few articles (a content
+        # column whose class names mark chrome). Asked only then: most pages stop above.
+        words = max(words, _trafilatura_words(html))
+    if words >= needed:
         return None
     code = signs[0][0] if signs else "no_main_content"
     detail = [f"{words} words of main content", f"{scripts} script(s)"]
