@@ -91,5 +91,5 @@ def test_rendered_requests_carry_no_download_meta(crawl):
     running, result, records = crawl
     assert "internal meta keys" not in result.log
     assert records["/latest"]["final_url"] == running.url + "news"
-    warnings = [line for line in result.log.splitlines() if "WARNING" in line]
+    warnings = [line for line in result.log.splitlines() if "] WARNING: " in line]
     assert [w for w in warnings if "No LLM configured" not in w] == []

@@ -40,6 +40,18 @@ from scraper.clean.metadata import (
 
 logger = logging.getLogger(__name__)
 
+
+class _NoEmptyResultWarning(logging.Filter):
+    """Drops trafilatura's warning on every page where it finds nothing ("discarding data:
+    None"): an empty result is an outcome the clean stage handles, and the render decision
+    asks trafilatura about pages that are empty on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("discarding data")
+
+
+logging.getLogger("trafilatura.core").addFilter(_NoEmptyResultWarning())
+
 __all__ = ["CleanedPage", "clean_html"]
 
 # trafilatura's output is kept when it has at least this share of the DOM extractor's
