@@ -10,7 +10,10 @@ Datasets (see ``<data>/README.md``):
   were tuned on the odd half only and both halves are reported.
 
 Scores use ``<data>/scoring/metrics.py`` (the reference scorer) on text with Markdown
-syntax stripped. Also reports median tokens per page of the cleaned Markdown vs raw HTML.
+syntax stripped. Also reports median tokens per page of the cleaned Markdown vs raw HTML,
+how many pages ``render=auto`` would send to a browser (these pages are served with
+their content, so about none should be) with the reasons, and ``published`` against
+WCXB's gold publication dates.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from scraper.chunk.tokens import count_tokens
 from scraper.clean import clean_html
 from scraper.clean.dom import parse_html
 from scraper.clean.markdown import to_markdown
+from scraper.fetch.rendering import render_reason
 
 SYSTEMS = ("cleaner", "trafilatura", "whole-page")
 WCXB_TYPES = ("article", "product", "forum", "listing", "collection", "documentation", "service")
@@ -106,7 +110,8 @@ def wcxb_pages(data: Path) -> list[dict]:
              "type": _wcxb_page_type(truth),
              "half": "tune" if int(file_id) % 2 else "held-out",
              "path": str(root / "html" / f"{file_id}.html.gz"),
-             "gold": (truth.get("ground_truth") or {}).get("main_content") or ""}
+             "gold": (truth.get("ground_truth") or {}).get("main_content") or "",
+             "gold_date": (truth.get("ground_truth") or {}).get("publish_date")}
         )  # fmt: skip
     return pages
 
@@ -120,6 +125,9 @@ def run_page(page: dict) -> dict:
     started = time.perf_counter()
     baseline = trafilatura.extract(html) or ""
     baseline_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    render = render_reason(html)
+    render_seconds = time.perf_counter() - started
     return {
         **{k: v for k, v in page.items() if k != "path"},
         "cleaner": markdown_to_text(cleaned.markdown),
@@ -127,6 +135,9 @@ def run_page(page: dict) -> dict:
         "whole-page": markdown_to_text(whole_page_text(html)),
         "seconds": seconds,
         "baseline_seconds": baseline_seconds,
+        "published": cleaned.published,
+        "render": render.code if render else None,
+        "render_seconds": render_seconds,
         "markdown_tokens": count_tokens(cleaned.markdown),
         "html_tokens": count_tokens(html),
     }
@@ -212,6 +223,41 @@ def report(results: list[dict], metrics: ModuleType) -> None:
     )
 
 
+def report_render(results: list[dict]) -> None:
+    """Pages ``render=auto`` would render, per dataset and page type, with the reasons."""
+    print("\nrender=auto decisions on static pages (should be ~0 rendered)")
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in results:
+        groups["AEB articles" if r["dataset"] == "aeb" else f"WCXB {r['type']}"].append(r)
+    for label, rows in groups.items():
+        rendered = [r for r in rows if r["render"]]
+        reasons = defaultdict(int)
+        for r in rendered:
+            reasons[r["render"]] += 1
+        detail = ", ".join(f"{code} {n}" for code, n in sorted(reasons.items()))
+        ids = " ".join(r["id"] for r in rendered[:8])
+        print(f"{label:<24} {len(rendered):>4} / {len(rows):<5} {detail}  {ids}")
+    seconds = statistics.mean(r["render_seconds"] for r in results)
+    print(f"mean seconds per page of the render decision: {seconds:.3f}")
+
+
+def report_dates(results: list[dict]) -> None:
+    """``published`` against WCXB's gold ``publish_date`` (same day counts as right)."""
+    wcxb = [r for r in results if r["dataset"] == "wcxb"]
+    if not wcxb:
+        return
+    dated = [r for r in wcxb if r["gold_date"]]
+    right = sum((r["published"] or "")[:10] == r["gold_date"][:10] for r in dated)
+    missing = sum(not r["published"] for r in dated)
+    undated = [r for r in wcxb if not r["gold_date"]]
+    invented = sum(bool(r["published"]) for r in undated)
+    print(
+        f"\npublished vs WCXB gold date: {right} / {len(dated)} right, "
+        f"{len(dated) - right - missing} wrong, {missing} missing; "
+        f"{invented} / {len(undated)} pages without a gold date given one"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -240,6 +286,8 @@ def main() -> None:
         results = pool.map(run_page, pages, chunksize=4)
     print(f"{len(results)} pages in {time.perf_counter() - started:.0f} s\n")
     report(results, metrics)
+    report_render(results)
+    report_dates(results)
 
 
 if __name__ == "__main__":

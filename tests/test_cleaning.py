@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from scraper.clean.chrome import remove_overlays
 from scraper.clean.dom import parse_html, strip_boilerplate
 from scraper.clean.main_content import (
     CleanedPage,
@@ -237,3 +238,133 @@ def test_huge_document_is_cleaned():
     html = "<html><body><main>" + paragraph * 2500 + "</main></body></html>"
     assert len(html) > 2_000_000
     assert "build deltas" in clean_html(html, URL).markdown
+
+
+OVERLAY_ARTICLE = (
+    "<html><head><title>Otters</title><meta property='og:type' content='article'></head><body>"
+    "<main><article><h1>Otters use tools</h1>{overlay}"
+    + "<p>Sea otters crack open shellfish with stones they keep under their arms.</p>"
+    + "<p>Young otters learn the habit from their mothers over their first year.</p>"
+    + "<p>Researchers filmed the animals along the coast of California for months.</p>"
+    + "</article></main></body></html>"
+)
+CONSENT = "We use cookies to personalise content and ads and to analyse our traffic with partners."
+
+
+@pytest.mark.parametrize(
+    "overlay",
+    [
+        f"<div class='cookie-banner' role='dialog'><p>{CONSENT}</p></div>",
+        f"<div id='ConsentManager'><p>{CONSENT}</p></div>",
+        f"<section aria-modal='true'><p>{CONSENT}</p></section>",
+        f"<dialog open><p>{CONSENT}</p></dialog>",
+        f"<div class='newsletter-popup'><p>{CONSENT}</p></div>",
+        f"<div style='position: fixed; bottom: 0'><p>{CONSENT}</p></div>",
+    ],
+)
+def test_overlays_are_removed_before_trafilatura_reads_the_page(overlay):
+    """On articles trafilatura's output is kept: the banner must be gone before it runs."""
+    md = clean_html(OVERLAY_ARTICLE.format(overlay=overlay), URL).markdown
+    assert "Sea otters crack open shellfish" in md
+    assert "personalise content" not in md
+
+
+def test_overlay_words_match_whole_words_and_never_take_the_main_content():
+    # "cookierecipe" is no cookie banner; layout classes that content wears too are no
+    # overlay (a "fixed" section, Adobe's "cmp-container" components).
+    for wrapper in ("cookierecipe", "fixed", "cmp-container"):
+        section = f"<div class='{wrapper}'><p>Otters fold the butter into the sugar.</p></div>"
+        md = clean_html(OVERLAY_ARTICLE.format(overlay=section), URL).markdown
+        assert "fold the butter into the sugar" in md, wrapper
+
+
+def test_a_long_popup_named_element_is_content():
+    """A pop-up is short: a long "newsletter" element is an issue of the newsletter, a long
+    "modal" one a product page's content wrapper."""
+    issue = "".join(f"<p>Issue {n}: otters crack shellfish on stones.</p>" for n in range(30))
+    modal = "".join(
+        f"<p>Otter {n} dives for urchins along the coast at dawn.</p>" for n in range(110)
+    )
+    story = "<p>" + "Otters fold the butter into the sugar before they bake. " * 250 + "</p>"
+    root = parse_html(
+        f"<html><body><div>{story}</div><div class='newsletter-issue'>{issue}</div>"
+        f"<div class='modal-content'>{modal}</div>"
+        f"<div class='newsletter-popup'><p>{CONSENT}</p></div></body></html>"
+    )
+    remove_overlays(root)
+    text = root.text_content()
+    assert "Issue 29: otters crack shellfish" in text and "Otter 109 dives" in text
+    assert "personalise content" not in text
+
+
+def test_a_consent_preference_centre_goes_however_long():
+    """Consent managers carry long preference centres, on a short page most of its text."""
+    purposes = "".join(
+        f"<h4>Purpose {n}</h4><p>{CONSENT} Partners may store data on your device.</p>"
+        for n in range(25)
+    )
+    page = OVERLAY_ARTICLE.format(overlay=f"<div id='onetrust-consent-sdk'>{purposes}</div>")
+    md = clean_html(page, URL).markdown
+    assert "Sea otters crack open shellfish" in md
+    assert "Partners may store data" not in md
+
+
+def test_an_article_shown_in_a_modal_is_kept():
+    in_modal = (
+        "<html><body><nav><a href='/'>Home</a></nav><div class='modal' role='dialog'>"
+        "<article><h1>Otters</h1>"
+        + "<p>Sea otters crack open shellfish with stones they keep under their arms.</p>" * 4
+        + "</article></div></body></html>"
+    )
+    assert "Sea otters crack open shellfish" in clean_html(in_modal, URL).markdown
+
+
+def _article(body: str, head: str = "", footer: str = "") -> str:
+    return (
+        f"<html><head><title>Guide</title><meta property='og:type' content='article'>{head}"
+        "</head><body><main><article><h1>Install the crawler</h1>"
+        "<p>Install the package with pip, then run the command below to check it works.</p>"
+        f"{body}<p>The crawl writes one JSON line per page and a summary at the end.</p>"
+        f"</article></main><footer>{footer}</footer></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pre", "fenced"),
+    [
+        # One line: trafilatura writes it as inline code.
+        ("<pre><code>pip install semantic-scraper</code></pre>", "pip install semantic-scraper"),
+        # No <code>: trafilatura writes paragraphs.
+        ("<pre>a = 1\nb = 2</pre>", "a = 1\nb = 2"),
+        # A blank line inside, which trafilatura drops, and the language.
+        (
+            "<pre><code class='language-python'>def f():\n    return 1\n\nprint(f())</code></pre>",
+            "def f():\n    return 1\n\nprint(f())",
+        ),
+    ],
+)
+def test_code_blocks_are_fenced_on_the_trafilatura_path(pre, fenced):
+    md = clean_html(_article(pre), URL).markdown
+    assert "The crawl writes one JSON line" in md  # trafilatura's output (an article)
+    assert re.search(rf"\n\n```\w*\n{re.escape(fenced)}\n```\n\n", md), md
+
+
+def test_inline_code_stays_inline():
+    md = clean_html(_article("<p>Run <code>scrapy crawl</code> from the project folder.</p>"), URL)
+    assert "Run `scrapy crawl` from the project folder." in md.markdown
+
+
+def test_a_copyright_line_is_no_publication_date():
+    assert clean_html(_article("", footer="© 2026 Example Inc."), URL).published is None
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p>Posted <time datetime='2024-05-02T09:00:00Z'>2 May</time></p>",
+        "<meta itemprop='datePublished' content='2024-05-02'>",
+    ],
+)
+def test_the_articles_own_date_is_published(markup):
+    page = clean_html(_article(markup, footer="© 2026 Example Inc."), URL)
+    assert page.published.startswith("2024-05-02")

@@ -156,7 +156,7 @@ def test_wrong_charset_is_corrected(bad_input_crawl):
 def test_js_shell_is_rendered_with_a_reason(bad_input_crawl):
     record = _record(bad_input_crawl, "/app")
     assert record["rendered"] is True
-    assert "JavaScript shell" in record["render_reason"]
+    assert record["render_reason"] == "empty_mount_point"  # <div id="app"></div>
     assert "only exists after scripts run" in record["markdown"]
     static = _record(bad_input_crawl, "/a")
     assert static["rendered"] is False and static["render_reason"] is None

@@ -1,4 +1,4 @@
-"""Unit tests of the crawl stage's pure helpers: decoding, addresses, JS-shell detection."""
+"""Unit tests of the crawl stage's pure helpers: decoding, addresses, render decisions."""
 
 import asyncio
 
@@ -7,7 +7,7 @@ import pytest
 from scraper.chunk.tokens import count_tokens
 from scraper.fetch.addresses import is_public_address, non_public_addresses
 from scraper.fetch.decoding import decode_html
-from scraper.fetch.rendering import js_shell_reason
+from scraper.fetch.rendering import RenderReason, render_reason
 
 FRENCH = "<p>Café crème brûlée, très élégant, déjà vu à la française.</p>"
 
@@ -59,17 +59,57 @@ def test_localhost_resolves_to_non_public():
     assert asyncio.run(non_public_addresses("127.0.0.1")) == ["127.0.0.1"]
 
 
+CHROME = (
+    "<header><nav>" + "".join(f"<a href='/{n}'>Section {n}</a>" for n in range(12)) + "</nav>"
+    "</header><div class='cookie-banner' role='dialog'><p>"
+    + "We use cookies to measure our audience and personalise what you see. " * 4
+    + "</p></div>{main}<footer><p>"
+    + "Example Ltd, 1 High Street, London. Registered in England and Wales. " * 3
+    + "</p></footer>"
+)
+
+
+def _page(main: str, head: str = "<script src='/app.js'></script>") -> str:
+    return f"<html><head>{head}</head><body>{CHROME.format(main=main)}</body></html>"
+
+
 def test_js_shell_detection():
     shell = (
         '<html><head><script src="/app.js"></script></head>'
         '<body><div id="root"></div><noscript>Please enable JavaScript.</noscript></body></html>'
     )
-    reason = js_shell_reason(shell)
-    assert reason and "#root" in reason and "noscript" in reason
+    reason = render_reason(shell)
+    assert reason and reason.code == "empty_mount_point"
+    assert "#root" in reason.detail and "noscript" in reason.detail
     article = "<html><body><p>" + "Real server-rendered text. " * 20 + "</p><script></script>"
-    assert js_shell_reason(article) is None
-    assert js_shell_reason("<html><body><p>Tiny page, no scripts.</p></body></html>") is None
-    assert js_shell_reason("") is None
+    assert render_reason(article) is None
+    assert render_reason("<html><body><p>Tiny page, no scripts.</p></body></html>") is None
+    assert render_reason("") is None
+
+
+def test_static_chrome_around_a_client_rendered_body_is_rendered():
+    """Menus, a consent banner and a footer are static; the main content is not there."""
+    cases = {
+        "<main><div id='app'></div></main>": "empty_mount_point",
+        "<main><h1>Shop</h1><div class='product-skeleton'></div></main>": "skeleton",
+        "<main><noscript>This site requires JavaScript.</noscript></main>": "noscript_notice",
+        "<main><h1>News</h1></main>": "no_main_content",
+    }
+    for main, code in cases.items():
+        reason = render_reason(_page(main))
+        assert isinstance(reason, RenderReason) and reason.code == code, main
+
+
+def test_pages_with_their_content_are_not_rendered():
+    body = "<p>" + "The rover maps a warehouse in an hour and reports every pallet. " * 6 + "</p>"
+    # Content next to an empty widget mount point and a skeleton of comments still to load.
+    main = f"<main><h1>Rover</h1>{body}<div id='root'></div><div class='skeleton'></div></main>"
+    assert render_reason(_page(main)) is None
+    # No script to run: a browser would show the same page.
+    assert render_reason(_page("<main><div id='app'></div></main>", head="")) is None
+    # A JSON-LD block runs nothing.
+    json_ld = "<script type='application/ld+json'>{}</script>"
+    assert render_reason(_page("<main><h1>News</h1></main>", head=json_ld)) is None
 
 
 def test_count_tokens_handles_huge_text():

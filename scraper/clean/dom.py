@@ -22,18 +22,18 @@ _NON_CONTENT_TAGS = (
     "script", "style", "template", "svg", "canvas", "iframe", "object", "embed", "head",
     "button", "select", "textarea", "input",
 )  # fmt: skip
-_DROP_TAGS = frozenset({"nav", "aside", "footer", "form", "dialog", "menu"})
+# Dialogs, consent banners and pop-ups are gone already (``chrome.remove_overlays``).
+_DROP_TAGS = frozenset({"nav", "aside", "footer", "form", "menu"})
 _DROP_ROLES = (
-    "navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog",
-    "menu", "menubar", "toolbar", "tablist",
+    "navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar",
+    "toolbar", "tablist",
 )  # fmt: skip
 # Words in class/id that mark chrome wherever they occur.
 _CHROME_WORDS = frozenset(
-    {"nav", "navbar", "navigation", "breadcrumb", "breadcrumbs", "cookie", "cookies",
-     "consent", "gdpr", "advert", "advertisement", "ads", "ad", "adsense", "sponsored",
-     "newsletter", "popup", "modal", "skip", "pagination", "pager", "offcanvas", "masthead",
-     "topbar", "sidebar", "share", "sharing", "social", "subscribe", "signup", "login",
-     "signature", "extras", "userinfo"}
+    {"nav", "navbar", "navigation", "breadcrumb", "breadcrumbs", "advert", "advertisement",
+     "ads", "ad", "adsense", "sponsored", "skip", "pagination", "pager", "offcanvas",
+     "masthead", "topbar", "sidebar", "share", "sharing", "social", "subscribe", "signup",
+     "login", "signature", "extras", "userinfo"}
 )  # fmt: skip
 # Words that mark chrome only on link-heavy elements ("card-header" holds a title).
 _LINKY_CHROME_WORDS = frozenset({"header", "footer", "menu", "related", "recommended", "widget"})
@@ -89,7 +89,8 @@ def link_density(el: HtmlElement, length: int | None = None) -> float:
     return sum(text_length(a) for a in el.iter("a")) / length
 
 
-def _class_words(el: HtmlElement) -> set[str]:
+def class_words(el: HtmlElement) -> set[str]:
+    """The lowercased words of ``el``'s class and id ("cookie-banner" → cookie, banner)."""
     attrs = f"{el.get('class', '')} {el.get('id', '')}"
     return {w.lower() for w in _CLASS_SPLIT.split(attrs) if w}
 
@@ -116,7 +117,7 @@ def _is_panel(el: HtmlElement, panel_ids: set[str]) -> bool:
         (parent is not None and parent.tag == "details")
         or el.get("role", "").lower() in _PANEL_ROLES
         or el.get("id") in panel_ids
-        or bool(_class_words(el) & _PANEL_WORDS)
+        or bool(class_words(el) & _PANEL_WORDS)
     )
 
 
@@ -134,7 +135,7 @@ def _is_chrome(el: HtmlElement, page_length: int, panel_ids: set[str] | None = N
     if hidden and not (panel_ids is not None and _is_panel(el, panel_ids)):
         # Small hidden parts are menus and dialogs; large ones are content revealed by script.
         return text_length(el) < _MAX_HIDDEN_SHARE * page_length
-    words = _class_words(el)
+    words = class_words(el)
     chrome = bool(words & _CHROME_WORDS) or el.get("id", "").lower() in _PAGE_REGION_IDS
     if not chrome and words & _LINKY_CHROME_WORDS:
         chrome = link_density(el) > _LINKY
@@ -194,7 +195,7 @@ def drop_reviews(root: HtmlElement) -> None:
     page_length = text_length(root)
     for el in list(root.iter(etree.Element)):
         if (
-            _class_words(el) & _REVIEW_WORDS
+            class_words(el) & _REVIEW_WORDS
             and _attached(el, root)
             and not _holds_main(el)
             and text_length(el) < _MAX_CHROME_SHARE * page_length

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import trafilatura
 from lxml.html import HtmlElement
 
+from scraper.clean.chrome import remove_overlays
 from scraper.clean.dom import (
     drop_reviews,
     drop_titled_sections,
@@ -28,7 +29,7 @@ from scraper.clean.dom import (
     prune_link_lists,
     strip_boilerplate,
 )
-from scraper.clean.markdown import to_markdown
+from scraper.clean.markdown import code_block, to_markdown
 from scraper.clean.metadata import (
     Metadata,
     extract_metadata,
@@ -38,6 +39,18 @@ from scraper.clean.metadata import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+class _NoEmptyResultWarning(logging.Filter):
+    """Drops trafilatura's warning on every page where it finds nothing ("discarding data:
+    None"): an empty result is an outcome the clean stage handles, and the render decision
+    asks trafilatura about pages that are empty on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("discarding data")
+
+
+logging.getLogger("trafilatura.core").addFilter(_NoEmptyResultWarning())
 
 __all__ = ["CleanedPage", "clean_html"]
 
@@ -106,6 +119,59 @@ def trafilatura_markdown(tree) -> str:
         logger.debug("trafilatura failed: %s", exc)
         return ""
     return _INLINE_HTML.sub("", text or "")
+
+
+def _code_lines(line: str) -> str:
+    """A line of trafilatura's Markdown as code text: stripped, without inline backticks."""
+    line = line.strip()
+    return line[1:-1] if len(line) > 1 and line[0] == line[-1] == "`" else line
+
+
+def _code_run_end(lines: list[str], start: int, code: list[str]) -> int | None:
+    """End (exclusive) of the run of ``lines`` from ``start`` that holds the non-blank
+    lines ``code`` and nothing else (a fence trafilatura wrote around them included)."""
+    end = start
+    fenced = lines[start].strip().startswith("```")
+    if fenced:
+        end += 1
+    matched = 0
+    while matched < len(code) and end < len(lines):
+        line = lines[end].strip()
+        if line and _code_lines(line) != code[matched]:
+            return None
+        matched += bool(line)
+        end += 1
+    if matched < len(code):
+        return None
+    if fenced:
+        if end >= len(lines) or not lines[end].strip().startswith("```"):
+            return None
+        end += 1
+    return end
+
+
+def fence_code_blocks(markdown: str, blocks: list[str]) -> str:
+    """``markdown`` (trafilatura's) with the page's code ``blocks`` (fenced Markdown of each
+    ``<pre>``, in page order) fenced as the page wrote them.
+
+    trafilatura writes a one-line ``<pre><code>`` as inline code, a ``<pre>`` without
+    ``<code>`` as paragraphs, drops blank lines inside code and glues the text after a
+    fence to it. A block whose lines are not found as a run is left as trafilatura wrote it.
+    """
+    lines = markdown.split("\n")
+    cursor = 0
+    for block in blocks:
+        code = [line.strip() for line in block.split("\n")[1:-1] if line.strip()]
+        for start in range(cursor, len(lines)):
+            first = _code_lines(lines[start])
+            if first != code[0] and not lines[start].strip().startswith("```"):
+                continue
+            end = _code_run_end(lines, start, code)
+            if end is not None:
+                lines[start:end] = ["", *block.split("\n"), ""]
+                cursor = start + block.count("\n") + 3
+                break
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 def dom_markdown(tree, product_page: bool = False) -> str:
@@ -212,9 +278,12 @@ def clean_tree(tree: HtmlElement | None, url: str) -> CleanedPage:
     """:func:`clean_html` of a page parsed by :func:`~scraper.clean.dom.parse_html`."""
     if tree is None:
         return CleanedPage(markdown="")
+    # Before any extractor: trafilatura keeps a consent banner that sits by the content.
+    remove_overlays(tree)
     nodes = jsonld_nodes(tree)  # parsed once: metadata, page kind and description read it
     meta = extract_metadata(tree, url, nodes)
-    from_trafilatura = trafilatura_markdown(tree)
+    code = [block for pre in tree.iter("pre") if (block := code_block(pre))]
+    from_trafilatura = fence_code_blocks(trafilatura_markdown(tree), code)
     kind = page_kind(tree, nodes)
     description = product_description(nodes) if kind == "product" else None
     from_dom = dom_markdown(tree, product_page=kind == "product")

@@ -169,12 +169,19 @@ class _Renderer:
         self.blocks.append("\n".join(lines))
 
     def render_code(self, el: HtmlElement) -> None:
-        code = "".join(el.itertext()).strip("\n")
-        if not code.strip():
-            return
-        classes = " ".join(node.get("class", "") for node in (el, *el.iterdescendants("code")))
-        match = _LANGUAGE_CLASS.search(classes)
-        self.blocks.append(f"```{match.group(1) if match else ''}\n{code}\n```")
+        if block := code_block(el):
+            self.blocks.append(block)
+
+
+def code_block(pre: HtmlElement) -> str | None:
+    """The ``<pre>`` element ``pre`` as a fenced Markdown code block (its language from a
+    ``language-*`` class), or None when it holds no code."""
+    code = "".join(pre.itertext()).strip("\n")
+    if not code.strip():
+        return None
+    classes = " ".join(node.get("class", "") for node in (pre, *pre.iterdescendants("code")))
+    match = _LANGUAGE_CLASS.search(classes)
+    return f"```{match.group(1) if match else ''}\n{code}\n```"
 
 
 def _unique(blocks: list[str]) -> list[str]:

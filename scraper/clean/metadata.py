@@ -1,7 +1,8 @@
 """Page metadata: title, language, canonical URL, dates and author.
 
 Explicit signals first (``<link rel=canonical>``, ``<html lang>``, ``article:*`` meta
-tags, JSON-LD), then trafilatura's metadata extraction (which uses htmldate).
+tags, JSON-LD, microdata and ``<time>`` in the article), then trafilatura's metadata
+extraction (which uses htmldate; a bare year it falls back to is dropped).
 """
 
 from __future__ import annotations
@@ -166,12 +167,35 @@ def _canonical(root: HtmlElement, url: str) -> str | None:
     return urljoin(url, og_url) if og_url else None
 
 
+def _text_date(value: str | None) -> str | None:
+    """htmldate's date of the page, unless it is the 1 January its last resorts make of a
+    bare year: a copyright line ("© 2026" in a footer) or a year alone is no publication
+    date."""
+    value = _clean(value)
+    return None if value is None or value.endswith("-01-01") else value
+
+
+def _article_date(root: HtmlElement) -> str | None:
+    """The publication date the page's markup gives its article: a microdata
+    ``datePublished`` (on any element, as ``datetime`` or ``content``), else the first
+    ``<time datetime>`` inside the ``<article>``."""
+    for el in root.xpath("//*[@itemprop='datePublished']"):
+        if value := _clean(el.get("datetime") or el.get("content") or el.text_content()):
+            return value
+    for el in root.xpath("//article//time[@datetime]"):
+        if value := _clean(el.get("datetime")):
+            return value
+    return None
+
+
 def extract_metadata(root: HtmlElement, url: str, nodes: list[dict]) -> Metadata:
     """Metadata of the parsed page ``root`` fetched from ``url`` (``nodes``: its JSON-LD)."""
     meta = Metadata(
         language=_language(root),
         canonical_url=_canonical(root, url),
-        published=_meta_content(root, _PUBLISHED_META) or _jsonld_value(nodes, "datePublished"),
+        published=_meta_content(root, _PUBLISHED_META)
+        or _jsonld_value(nodes, "datePublished")
+        or _article_date(root),
         modified=_meta_content(root, _MODIFIED_META) or _jsonld_value(nodes, "dateModified"),
     )
     try:
@@ -182,7 +206,7 @@ def extract_metadata(root: HtmlElement, url: str, nodes: list[dict]) -> Metadata
     if document is not None:
         meta.title = _clean(document.title)
         meta.author = _clean(document.author)
-        meta.published = meta.published or _clean(document.date)
+        meta.published = meta.published or _text_date(document.date)
     if meta.title is None:
         meta.title = _clean(root.findtext(".//title"))
     return meta

@@ -1,49 +1,164 @@
-"""Decide whether a page's static HTML is an empty JavaScript shell that needs a browser."""
+"""Decide whether a page's static HTML lacks the main content a browser would render.
+
+Today's sites often serve their menus, footer and consent banner as static HTML and fill
+the main content in with JavaScript, so the whole page's text says nothing: what counts is
+the main content the cleaner finds in the static page. A page is rendered only when that is
+(almost) empty and the page runs scripts; a render costs a browser page, so a page whose
+content is already there is never rendered.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-import lxml.html
 from lxml import etree
+from lxml.html import HtmlElement
 
-# A page with less visible text than this is a candidate JavaScript shell.
-MIN_VISIBLE_CHARS = 200
-_MOUNT_POINT = re.compile(r"^(root|app|__next|__nuxt|svelte|main-app|react-root|ember\d*)$", re.I)
-_ENABLE_JS = re.compile(
-    r"enable\s+javascript|requires\s+javascript|javascript\s+is\s+(disabled|required)", re.I
+from scraper.clean.chrome import remove_overlays, visible_length
+from scraper.clean.dom import class_words, parse_html
+from scraper.clean.main_content import dom_markdown, trafilatura_markdown
+
+# Fewer words of main content than this, in a page that runs scripts, is no content.
+MIN_MAIN_WORDS = 20
+# With a sign of what the scripts fill in (an empty mount point, a skeleton, a noscript
+# notice), a heading and a line of intro are no content either.
+MIN_MAIN_WORDS_WITH_SIGN = 50
+# Script types a browser runs (a JSON-LD or template block runs nothing).
+_RUNNABLE_SCRIPT_TYPES = frozenset(
+    {"", "text/javascript", "application/javascript", "module", "text/ecmascript"}
 )
-_INVISIBLE = ("script", "style", "noscript", "template", "head")
+# Ids and attributes of the elements single-page-app frameworks mount into.
+_MOUNT_ID = re.compile(
+    r"^(root|app|__next|__nuxt|___gatsby|svelte|main-app|react-root|app-root|ember\d*)$", re.I
+)
+_MOUNT_ATTRIBUTES = ("data-reactroot", "data-v-app", "ng-app", "ng-version", "data-server-rendered")
+_MOUNT_TAGS = ("app-root",)  # Angular's default root component
+# Class/id words of loading placeholders shown until the scripts have fetched the content.
+_SKELETON_WORDS = frozenset(
+    {"skeleton", "shimmer", "placeholder", "spinner", "loader", "loading", "preloader"}
+)
+_ENABLE_JS = re.compile(
+    r"enable\s+javascript|requires?\s+javascript|javascript\s+(is\s+)?(disabled|required|"
+    r"must\s+be\s+enabled)|turn\s+on\s+javascript|without\s+javascript",
+    re.I,
+)
 
 
-def js_shell_reason(html: str) -> str | None:
-    """Why ``html`` looks like an empty JavaScript shell, or None when it has content.
+_WORD = re.compile(r"\w+")
+_FURNITURE = ("nav", "header", "footer", "aside")
+# Page furniture never holds this share of the page's text.
+_MAX_FURNITURE_SHARE = 0.5
 
-    A shell has almost no visible text but runs scripts, usually into an
-    empty mount point (``<div id="root">``) or behind a "please enable
-    JavaScript" notice.
+
+@dataclass(frozen=True)
+class RenderReason:
+    """Why a static page is rendered: a stable ``code`` and a ``detail`` for people."""
+
+    code: str  # no_main_content, empty_mount_point, skeleton or noscript_notice
+    detail: str
+
+
+def _runs_scripts(root: HtmlElement) -> int:
+    """How many scripts of ``root`` a browser would run."""
+    return sum(
+        (script.get("type") or "").strip().lower() in _RUNNABLE_SCRIPT_TYPES
+        for script in root.iter("script")
+    )
+
+
+def _is_empty(el: HtmlElement) -> bool:
+    return not "".join(el.itertext()).strip()
+
+
+def _empty_mount_point(root: HtmlElement) -> str | None:
+    """``#id`` (or tag) of an empty element a JavaScript framework mounts into, if any."""
+    for el in root.iter(etree.Element):
+        if el.tag in ("script", "noscript", "template", "style"):
+            continue
+        mount = (
+            _MOUNT_ID.match(el.get("id", ""))
+            or el.tag in _MOUNT_TAGS
+            or any(el.get(a) is not None for a in _MOUNT_ATTRIBUTES)
+        )
+        if mount and _is_empty(el):
+            return f"#{el.get('id')}" if el.get("id") else f"<{el.tag}>"
+    return None
+
+
+def _skeleton(root: HtmlElement) -> str | None:
+    """A loading placeholder of ``root`` (class words or ``aria-busy``), if any."""
+    body = root.find("body")
+    for el in (body if body is not None else root).iter(etree.Element):
+        if el.tag in ("script", "style", "template"):
+            continue
+        words = class_words(el) & _SKELETON_WORDS
+        if words or el.get("aria-busy", "").lower() == "true":
+            return f"<{el.tag}> {'class ' + sorted(words)[0] if words else 'aria-busy'}"
+    return None
+
+
+def _noscript_notice(root: HtmlElement) -> bool:
+    return any(_ENABLE_JS.search(" ".join(n.itertext())) for n in root.iter("noscript"))
+
+
+def _dom_words(tree: HtmlElement) -> int:
+    """Words of main content the DOM extractor finds in ``tree`` (modified), overlays
+    removed first (a static consent banner is no content)."""
+    remove_overlays(tree)
+    return len(_WORD.findall(dom_markdown(tree)))
+
+
+def _trafilatura_words(html: str) -> int:
+    """Words of main content trafilatura finds in ``html`` without its overlays and page
+    furniture (nav, header, footer, aside: on a page with no content of its own,
+    trafilatura returns the footer)."""
+    tree = parse_html(html)
+    if tree is None:
+        return 0
+    remove_overlays(tree)
+    page_length = visible_length(tree)
+    for el in list(tree.iter(*_FURNITURE)):
+        # Unclosed tags make a <header> of the whole page on some sites.
+        attached = any(a is tree for a in el.iterancestors())
+        if attached and visible_length(el) < _MAX_FURNITURE_SHARE * page_length:
+            el.drop_tree()
+    return len(_WORD.findall(trafilatura_markdown(tree)))
+
+
+def render_reason(html: str) -> RenderReason | None:
+    """Why ``html`` needs a browser to show its main content, or None when it does not.
+
+    The main content is what the cleaner's DOM extractor finds, or trafilatura when that
+    is next to nothing; signs of what the scripts would fill in
+    name the reason: an empty mount point (``<div id="root"></div>``), a loading skeleton,
+    a ``<noscript>`` notice asking for JavaScript.
     """
-    try:
-        doc = lxml.html.document_fromstring(html)
-    except (etree.ParserError, ValueError):
+    tree = parse_html(html)
+    if tree is None:
         return None
-    scripts = doc.xpath("//script")
+    scripts = _runs_scripts(tree)
     if not scripts:
+        return None  # nothing in the page would change in a browser
+    # Read the signs before the extractor prunes the tree.
+    mount = _empty_mount_point(tree)
+    skeleton = _skeleton(tree)
+    notice = _noscript_notice(tree)
+    words = _dom_words(tree)
+    signs: list[tuple[str, str]] = []  # (code, detail), the most specific sign first
+    if mount:
+        signs.append(("empty_mount_point", f"empty mount point {mount}"))
+    if skeleton:
+        signs.append(("skeleton", f"loading placeholder {skeleton}"))
+    if notice:
+        signs.append(("noscript_notice", "a <noscript> notice asks for JavaScript"))
+    needed = MIN_MAIN_WORDS_WITH_SIGN if signs else MIN_MAIN_WORDS
+    if words < needed:
+        # The DOM extractor misses what trafilatura finds on a few articles (a content
+        # column whose class names mark chrome). Asked only then: most pages stop above.
+        words = max(words, _trafilatura_words(html))
+    if words >= needed:
         return None
-    noscript_text = " ".join(n.text_content() for n in doc.xpath("//noscript"))
-    for element in doc.xpath("|".join(f"//{tag}" for tag in _INVISIBLE)):
-        element.drop_tree()
-    visible = " ".join(doc.text_content().split())
-    if len(visible) >= MIN_VISIBLE_CHARS:
-        return None
-    empty_mounts = [
-        f"#{el.get('id')}"
-        for el in doc.xpath("//*[@id]")
-        if _MOUNT_POINT.match(el.get("id", "")) and not " ".join(el.text_content().split())
-    ]
-    signs = [f"{len(visible)} characters of visible text", f"{len(scripts)} script(s)"]
-    if empty_mounts:
-        signs.append(f"empty mount point {empty_mounts[0]}")
-    if _ENABLE_JS.search(noscript_text):
-        signs.append("a <noscript> notice asks for JavaScript")
-    return "static HTML looks like a JavaScript shell: " + ", ".join(signs)
+    code = signs[0][0] if signs else "no_main_content"
+    detail = [f"{words} words of main content", f"{scripts} script(s)"]
+    return RenderReason(code, ", ".join(detail + [sign for _, sign in signs]))

@@ -37,7 +37,7 @@ from w3lib.url import canonicalize_url
 from scraper.facts import Stage
 from scraper.fetch.decoding import decode_html
 from scraper.fetch.journal import CrawlJournal
-from scraper.fetch.rendering import js_shell_reason
+from scraper.fetch.rendering import render_reason
 from scraper.items import PageRecord
 from scraper.middlewares import RefusedAddress
 from scraper.signals import previous_pages_loaded
@@ -210,7 +210,7 @@ class SemanticSpider(scrapy.Spider):
         meta: dict[str, Any] = {"depth": depth}
         headers = {}
         if self.render == "always":
-            meta.update(self._render_meta("render=always"))
+            meta.update(self._render_meta("always"))
         elif self.settings.getbool("HTTPCACHE_ENABLED"):
             # The HTTP cache revalidates its stored response (If-None-Match and
             # If-Modified-Since from that response) and answers a 304 with the stored body.
@@ -253,9 +253,16 @@ class SemanticSpider(scrapy.Spider):
         }
 
     def _render_request(self, response: Response, reason: str) -> scrapy.Request:
-        """The same page again, rendered in the browser."""
+        """The same page again, rendered in the browser.
+
+        Only the page's own meta is carried over (its depth, the URL first asked for): the
+        keys Scrapy's components set while downloading (``download_latency``,
+        ``redirect_urls``, …) belong to the static fetch, and Scrapy warns when they are
+        copied into a new request.
+        """
         request = request_of(response)
-        meta = {**request.meta, **self._render_meta(reason)}
+        meta = {"depth": request.meta.get("depth", 0), "page_url": page_url(request)}
+        meta.update(self._render_meta(reason))
         # Not the HTTP cache's revalidation headers: the browser would get a 304, no page.
         headers = {
             k: v for k, v in request.headers.items() if k.lower() not in _REVALIDATION_HEADERS
@@ -294,9 +301,11 @@ class SemanticSpider(scrapy.Spider):
         if charset_was_wrong:
             self.crawler.stats.inc_value("pages/charset_corrected")
         if self.render == "auto" and not record.rendered:
-            reason = js_shell_reason(html)
+            reason = render_reason(html)
             if reason:
-                yield self._render_request(response, reason)
+                self.crawler.stats.inc_value(f"render/auto/{reason.code}")
+                self.logger.debug("Rendering %s: %s", response.url, reason.detail)
+                yield self._render_request(response, reason.code)
                 return
         record.html = html
         yield record
@@ -367,7 +376,7 @@ class SemanticSpider(scrapy.Spider):
             self._record(response)
             if response is not None
             else PageRecord(
-                url=request.meta.get("redirect_urls", [request.url])[0],
+                url=page_url(request),
                 fetched_at=utc_now(),
                 rendered=bool(request.meta.get("playwright")),
                 render_reason=request.meta.get("render_reason"),
@@ -383,7 +392,7 @@ class SemanticSpider(scrapy.Spider):
         headers = response.headers
         content_type = headers.get(b"Content-Type")
         return PageRecord(
-            url=request.meta.get("redirect_urls", [request.url])[0],
+            url=page_url(request),
             final_url=response.url,
             status=response.status,
             fetched_at=utc_now(),
@@ -398,6 +407,12 @@ class SemanticSpider(scrapy.Spider):
 def _header(headers: Headers, name: bytes) -> str | None:
     value = headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+def page_url(request: Request) -> str:
+    """The URL first asked for of the page ``request`` fetches (before redirects, and
+    before a rendered re-request)."""
+    return request.meta.get("page_url") or request.meta.get("redirect_urls", [request.url])[0]
 
 
 def request_of(response: Response) -> Request:
