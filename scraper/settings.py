@@ -27,6 +27,9 @@ REDIRECT_MAX_TIMES = 10
 RETRY_TIMES = 2
 LOGSTATS_INTERVAL = 30.0
 FEED_EXPORT_ENCODING = "utf-8"
+# Progress lines and the end-of-crawl summary, not Scrapy's DEBUG line per request and per
+# record (a whole record each); -L DEBUG (or -s LOG_LEVEL=DEBUG) brings them back.
+LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # Refuse requests to private, loopback, link-local and reserved addresses.
 ALLOW_PRIVATE_ADDRESSES = False

@@ -2,10 +2,11 @@
 
 import gzip
 import json
+import subprocess
 
 import pytest
 
-from tests.crawling import run_crawl
+from tests.crawling import PROJECT_DIR, run_crawl, scrapy_command, state_settings, without_openai
 from tests.sites import Page, serve
 
 ARTICLE = (
@@ -304,3 +305,19 @@ def test_private_arguments_pass_through(tmp_path):
     with serve({"/": article("Job")}) as running:
         result = run_crawl(tmp_path, {"url": running.url, "follow": "false", "_job": "42"})
     assert result.returncode == 0 and [r["title"] for r in result.records] == ["Job"]
+
+
+def test_default_log_shows_progress_and_summary_not_records(tmp_path):
+    settings = {k: v for k, v in state_settings(tmp_path).items() if k != "LOG_LEVEL"}
+    out = tmp_path / "out.jsonl"
+    with serve({"/": article("Quiet", "<p>A sentence only the record holds.</p>")}) as running:
+        argv = scrapy_command(["crawl", "semantic"], out, settings, {"url": running.url})
+        proc = subprocess.run(
+            argv, cwd=PROJECT_DIR, env=without_openai(), capture_output=True, text=True
+        )
+    assert proc.returncode == 0 and out.read_text().count("\n") == 2  # the page and its link
+    log = proc.stderr
+    assert "Crawled 0 pages (at 0 pages/min)" in log  # the progress line
+    assert "Crawl summary (finished" in log
+    assert "DEBUG" not in log and "Scraped from" not in log
+    assert "A sentence only the record holds" not in log
