@@ -14,9 +14,10 @@ import sys
 from scrapy import Spider
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
+from scrapy.exceptions import UsageError
 
 from scraper.config import store_write_refusal
-from scraper.spiders.arguments import ArgumentError, parse_arguments
+from scraper.spiders.arguments import parse_arguments
 from scraper.spiders.semantic import SemanticSpider
 
 logger = logging.getLogger(__name__)
@@ -32,17 +33,19 @@ class Command(ScrapyCrawlCommand):
         return self.crawler
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().process_options(args, opts)
         assert self.settings is not None, "Scrapy sets the settings before process_options()"
-        if args and args[0] == SemanticSpider.name:
-            # Checked here, before the crawler process starts and logs: an error raised
-            # while the crawler starts reaches the user inside an asyncio traceback, and a
-            # UsageError here would print the whole usage text and exit 2.
-            try:
+        # Checked here, before the crawler process starts and logs: an error raised while the
+        # crawler starts reaches the user inside an asyncio traceback, and a UsageError left
+        # to Scrapy prints the whole usage text and exits 2.
+        try:
+            super().process_options(args, opts)  # -a, -s, and -o/-O (a feed format refused)
+            if args and args[0] == SemanticSpider.name:
                 parse_arguments(opts.spargs, self.settings.get("RENDER_MODE"))
-            except ArgumentError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                sys.exit(USAGE_EXIT_CODE)
+        except UsageError as exc:
+            if not str(exc):
+                raise
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(USAGE_EXIT_CODE)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         settings = self.settings
