@@ -89,35 +89,52 @@ def _llm_mode(llm: dict[str, Any]) -> str:
     return f"; {', '.join(parts)}" if parts else ""
 
 
-def format_report(report: dict[str, Any]) -> str:
-    """The report as the few lines a person reads at the end of the log."""
-    pages, llm, graph = report["pages"], report["llm"], report["graph"]
-    extraction = report["extraction"]
+def _counts(counts: list[tuple[int, str]]) -> str:
+    """``3 new, 1 removed``: only what happened, or ``none``."""
+    return ", ".join(f"{n} {label}" for n, label in counts if n) or "none"
+
+
+def _llm_lines(llm: dict[str, Any]) -> list[str]:
+    """What the LLM did; one line when no LLM was configured."""
     if llm["model"] is None:
-        cost = "none (no LLM configured)"
-    elif llm["cost_usd"] is not None:
+        return ["  LLM:        off (structured data only; set OPENAI_API_KEY or OPENAI_BASE_URL)"]
+    if llm["cost_usd"] is not None:
         cost = f"${llm['cost_usd']:.4f} ({llm['model']})"
     else:
         cost = f"unknown (no price for {llm['model']}; set LLM_PRICES)"
+    return [
+        f"  chunks:     {llm['chunks']} ({llm['cache_hits']} cache hits)",
+        f"  LLM calls:  {llm['calls']} ({llm['retries']} retries, {llm['reasks']} re-asks, "
+        f"{llm['splits']} splits){_llm_mode(llm)}",
+        f"  tokens:     {llm['prompt_tokens']:,} prompt + {llm['completion_tokens']:,} completion",
+        f"  cost:       {cost}",
+        f"  dropped:    {llm['dropped_ungrounded']} ungrounded entities/relations, "
+        f"{llm['dropped_invalid']} invalid",
+    ]
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as the few lines a person reads at the end of the log: what happened."""
+    pages, llm, graph = report["pages"], report["llm"], report["graph"]
+    extraction = report["extraction"]
     failures = ", ".join(f"{k}: {n}" for k, n in report["failures"].items()) or "none"
     return "\n".join(
         [
             f"Crawl summary ({report['finish_reason']}, {report['elapsed_seconds'] or 0:.1f} s)",
             f"  pages:      {pages['records']} ({pages['ok']} ok, {pages['failed']} failed)",
-            "  changes:    " + ", ".join(f"{pages[c]} {c}" for c in CHANGES),
-            f"  extraction: {extraction['ok']} by LLM, "
-            f"{extraction['structured_data_only']} structured data only, "
-            f"{extraction['skipped']} skipped, {extraction['failed']} failed",
-            f"  chunks:     {llm['chunks']} ({llm['cache_hits']} cache hits)",
-            f"  LLM calls:  {llm['calls']} ({llm['retries']} retries, {llm['reasks']} re-asks, "
-            f"{llm['splits']} splits){_llm_mode(llm)}",
-            f"  tokens:     {llm['prompt_tokens']:,} prompt + "
-            f"{llm['completion_tokens']:,} completion",
-            f"  cost:       {cost}",
+            "  changes:    " + _counts([(pages[c], c) for c in CHANGES]),
+            "  extraction: "
+            + _counts(
+                [
+                    (extraction["ok"], "by LLM"),
+                    (extraction["structured_data_only"], "structured data only"),
+                    (extraction["skipped"], "skipped"),
+                    (extraction["failed"], "failed"),
+                ]
+            ),
+            *_llm_lines(llm),
             f"  graph:      entities +{graph['entities_added']} -{graph['entities_removed']}, "
             f"relations +{graph['relations_added']} -{graph['relations_removed']}",
-            f"  dropped:    {llm['dropped_ungrounded']} ungrounded entities/relations, "
-            f"{llm['dropped_invalid']} invalid",
             f"  failures:   {failures}",
         ]
     )

@@ -27,6 +27,17 @@ REDIRECT_MAX_TIMES = 10
 RETRY_TIMES = 2
 LOGSTATS_INTERVAL = 30.0
 FEED_EXPORT_ENCODING = "utf-8"
+# JSON lines, JSON, CSV (nested fields JSON-encoded) and XML; the other formats Scrapy knows
+# cannot hold a page record as it is, so -O pages.marshal is refused.
+FEED_EXPORTERS = {
+    "csv": "scraper.exporters.CsvPageExporter",
+    "xml": "scraper.exporters.XmlPageExporter",
+    "marshal": None,
+    "pickle": None,
+}
+# Progress lines and the end-of-crawl summary, not Scrapy's DEBUG line per request and per
+# record (a whole record each); -L DEBUG (or -s LOG_LEVEL=DEBUG) brings them back.
+LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # Refuse requests to private, loopback, link-local and reserved addresses.
 ALLOW_PRIVATE_ADDRESSES = False

@@ -2,10 +2,11 @@
 
 import gzip
 import json
+import subprocess
 
 import pytest
 
-from tests.crawling import run_crawl
+from tests.crawling import PROJECT_DIR, run_crawl, scrapy_command, state_settings, without_openai
 from tests.sites import Page, serve
 
 ARTICLE = (
@@ -254,3 +255,69 @@ def test_bad_arguments_fail_clearly(tmp_path):
     bad_render = run_crawl(tmp_path, {"url": "http://127.0.0.1:9/", "render": "sometimes"})
     assert bad_render.returncode != 0 and "render must be one of" in bad_render.log
     assert json.dumps(bad_render.records) == "[]"
+
+
+START = {"url": "http://127.0.0.1:9/"}
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ({}, "error: give a start URL: -a url=https://example.com/ (or urls_file, sitemap)"),
+        (
+            {**START, "depth": "abc"},
+            "error: depth must be a whole number >= 1 (follow=false fetches only the given "
+            "URLs), not 'abc'",
+        ),
+        (
+            {**START, "allow": "["},
+            "error: allow must be a regular expression, not '[' "
+            "(unterminated character set at position 0)",
+        ),
+        ({**START, "max_pages": "-1"}, "error: max_pages must be a whole number >= 1, not '-1'"),
+        ({**START, "follow": "maybe"}, "error: follow must be true or false, not 'maybe'"),
+        (
+            {**START, "colour": "red"},
+            "error: unknown argument -a colour: known arguments are url, urls_file, sitemap, "
+            "depth, max_pages, allow, deny, follow, render, schema",
+        ),
+        (
+            {**START, "render": "sometimes"},
+            "error: render must be one of never, always, auto, not 'sometimes'",
+        ),
+    ],
+)
+def test_a_bad_argument_is_one_line_and_exit_status_1(tmp_path, args, line):
+    result = run_crawl(tmp_path, args)
+    assert (result.returncode, result.log, result.records) == (1, line + "\n", [])
+
+
+def test_a_bad_render_setting_is_one_line(tmp_path):
+    result = run_crawl(tmp_path, START, {"RENDER_MODE": "sometimes"})
+    assert (result.returncode, result.log) == (
+        1,
+        "error: RENDER_MODE must be one of never, always, auto, not 'sometimes'\n",
+    )
+
+
+def test_private_arguments_pass_through(tmp_path):
+    """scrapyd passes -a _job=… to every spider: not an unknown argument."""
+    with serve({"/": article("Job")}) as running:
+        result = run_crawl(tmp_path, {"url": running.url, "follow": "false", "_job": "42"})
+    assert result.returncode == 0 and [r["title"] for r in result.records] == ["Job"]
+
+
+def test_default_log_shows_progress_and_summary_not_records(tmp_path):
+    settings = {k: v for k, v in state_settings(tmp_path).items() if k != "LOG_LEVEL"}
+    out = tmp_path / "out.jsonl"
+    with serve({"/": article("Quiet", "<p>A sentence only the record holds.</p>")}) as running:
+        argv = scrapy_command(["crawl", "semantic"], out, settings, {"url": running.url})
+        proc = subprocess.run(
+            argv, cwd=PROJECT_DIR, env=without_openai(), capture_output=True, text=True
+        )
+    assert proc.returncode == 0 and out.read_text().count("\n") == 2  # the page and its link
+    log = proc.stderr
+    assert "Crawled 0 pages (at 0 pages/min)" in log  # the progress line
+    assert "Crawl summary (finished" in log
+    assert "DEBUG" not in log and "Scraped from" not in log
+    assert "A sentence only the record holds" not in log

@@ -242,3 +242,29 @@ def test_a_schema_named_on_the_command_line_is_used(tmp_path, schema):
     assert [(names[r["source"]], r["type"], names[r["target"]]) for r in home["relations"]] == [
         ("Road Runner Trap", "brand", "Acme Corporation")
     ]
+
+
+def test_a_bad_line_in_the_failures_file_is_skipped_and_the_rest_retried(tmp_path):
+    pages = {"/bad1": page("Bad One", "FAULT one."), "/bad2": page("Bad Two", "FAULT two.")}
+    with serve(site_of(pages)) as site, serve_fake_llm(flaky_llm()) as fake:
+        env = {"OPENAI_BASE_URL": fake.base_url}
+        settings = {**FAST_LLM, "LLM_MAX_RETRIES": "0"}
+        run_crawl(tmp_path, {"url": site.url, "render": "never"}, settings, env)
+        path = tmp_path / "failures.jsonl"
+        first, second = path.read_text().splitlines(keepends=True)
+        # A hand edit in the middle, and a last line cut short by a killed process.
+        path.write_text(first + "not json\n" + second + second[:40] + "\n")
+        fake.healed = True
+        retry = retry_failed(tmp_path, env, settings)
+    assert retry.returncode == 0, retry.log[-3000:]
+    assert sorted(r["url"] for r in retry.records) == [site.url + "bad1", site.url + "bad2"]
+    assert {r["extraction"]["status"] for r in retry.records} == {"ok"}
+    warnings = [line for line in retry.log.splitlines() if "not a failure record" in line]
+    assert len(warnings) == 2 and "WARNING" in warnings[0]
+    assert f"{path}:2: not a failure record, skipped" in warnings[0]
+    assert f"{path}:4: not a failure record, skipped" in warnings[1]
+    assert "Traceback" not in retry.log and "Retried 2 of 2" in retry.stdout
+    kept = tmp_path / "failures.jsonl.unreadable"
+    assert kept.read_text() == "not json\n" + second[:40] + "\n"
+    assert f"Kept 2 unreadable line(s) in {kept}." in retry.stdout
+    assert failures_file(tmp_path) == []

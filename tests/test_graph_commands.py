@@ -196,3 +196,50 @@ def test_commands_work_against_a_sparql_endpoint():
 def test_a_missing_store_is_a_clear_error(tmp_path):
     result = scrapy_graph(tmp_path / "none", "stats")
     assert result.returncode == 1 and result.stderr.startswith("error: no graph store at")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("export", "-f", "nquads", "-o", "-"),
+        ("export", "-f", "jsonl"),
+        ("entity", "Acme"),
+        ("stats",),
+        ("query", "SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }"),
+    ],
+)
+def test_a_reader_that_stops_early_ends_the_command_quietly(graph_dir, args):
+    """`scrapy graph … | head`: the pipe closes before the command writes; exit 0, no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scrapy", "graph", *args, "-s", f"GRAPH_STORE={graph_dir}"],
+        cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    proc.stdout.close()  # the reader is gone before the first byte is written
+    stderr = proc.communicate(timeout=120)[1].decode()
+    assert (proc.returncode, stderr) == (0, "")
+
+
+def test_head_reads_one_line_of_an_export(graph_dir):
+    shell = subprocess.run(
+        f"{sys.executable} -m scrapy graph export -f nquads -o - -s GRAPH_STORE={graph_dir}"
+        " | head -n 1; echo \"status ${PIPESTATUS[0]}\"",
+        shell=True, executable="/bin/bash", cwd=PROJECT_DIR, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    lines = shell.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].endswith(" .") and lines[1] == "status 0"
+    assert shell.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("unmerge", "http://a b", "Acme"), "error: not an absolute IRI: 'http://a b'"),
+        (("undo-unmerge", "acme"), "error: not an absolute IRI: 'acme'"),
+        (("entity", "http://a b"), "error: no entity named 'http://a b'"),
+    ],
+)
+def test_an_invalid_iri_is_one_line(graph_dir, args, line):
+    result = scrapy_graph(graph_dir, *args)
+    assert result.returncode == 1 and result.stderr.startswith(line)
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from typing import IO, Any
@@ -76,9 +77,15 @@ class Command(ScrapyCommand):
             raise UsageError(f"`graph {name}` takes {SUBCOMMANDS[name]} argument(s)")
         try:
             getattr(self, "_" + name.replace("-", "_"))(opts, *rest)
+            sys.stdout.flush()  # a reader gone early shows here, not at interpreter exit
         except GraphStoreError as exc:
             print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 1
+        except BrokenPipeError:
+            # The reader stopped early (`| head`): it has all it wanted, so the command ends
+            # quietly with status 0. stdout goes to devnull so the exit's flush cannot fail
+            # again (as Python's signal documentation advises).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     def _open(self, *, write: bool = False) -> GraphStore:
         assert self.settings is not None

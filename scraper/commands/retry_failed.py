@@ -4,7 +4,8 @@ The recorded pages are not fetched again: a small spider hands them to the
 item pipelines from the extraction pipeline on (graph store, feeds), so
 ``-O retried.jsonl`` and the graph get the new results. Pages that fail again
 are recorded again; pages the run did not reach (e.g. the budget ran out)
-are put back in the file.
+are put back in the file. Lines of the file that are not failure records are skipped
+with a warning each and kept in ``FAILURES_FILE.unreadable``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Command(BaseRunSpiderCommand):
         assert self.settings is not None and self.crawler_process is not None
         failures = FailuresFile(project_path(self.settings.get("FAILURES_FILE")))
         failed = failures.read()
+        unreadable = failures.unreadable
         if not failed:
             print(f"No failed extractions recorded in {failures.path}.")
             return
@@ -82,6 +84,10 @@ class Command(BaseRunSpiderCommand):
             if page.record.url not in reached:
                 failures.record(page)
         pending.unlink()
+        if unreadable:
+            with failures.unreadable_path.open("a", encoding="utf-8") as file:
+                file.writelines(unreadable)
+            print(f"Kept {len(unreadable)} unreadable line(s) in {failures.unreadable_path}.")
         print(
             f"Retried {len(reached)} of {len(failed)} recorded page(s); "
             f"{len(failures.read())} failed extraction(s) now recorded in {failures.path}."

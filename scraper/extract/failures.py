@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from scraper.facts import Chunk, PageFacts, Stage
 from scraper.items import Failure, PageRecord
 
 STAGE = Stage.EXTRACT
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,6 +29,12 @@ class FailuresFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.unreadable: list[str] = []  # lines the last read() skipped, as written
+
+    @property
+    def unreadable_path(self) -> Path:
+        """Where ``scrapy retry_failed`` keeps the lines it could not read."""
+        return self.path.with_name(self.path.name + ".unreadable")
 
     def record(self, failed: FailedPage) -> None:
         page = dataclasses.asdict(failed.record)
@@ -45,7 +53,12 @@ class FailuresFile:
             file.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     def read(self) -> list[FailedPage]:
-        """The recorded pages, the latest line per URL; an absent file has none."""
+        """The recorded pages, the latest line per URL; an absent file has none.
+
+        A line that is not a failure record (cut short by a killed process, edited by hand)
+        is skipped with a warning naming it, and kept in ``unreadable``: the others still count.
+        """
+        self.unreadable = []
         if not self.path.exists():
             return []
         latest: dict[str, FailedPage] = {}
@@ -68,6 +81,9 @@ class FailuresFile:
                     latest[entry["url"]] = FailedPage(
                         record, entry["reason"], entry.get("detail", ""), entry["schema"]
                     )
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise ValueError(f"{self.path}:{number}: not a failure record: {exc}") from exc
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    logger.warning(
+                        "%s:%d: not a failure record, skipped: %s", self.path, number, exc
+                    )
+                    self.unreadable.append(line)
         return list(latest.values())

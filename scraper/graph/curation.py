@@ -13,14 +13,14 @@ from pyoxigraph import Literal, NamedNode, Quad
 
 from scraper.facts import PageFacts
 from scraper.graph.store import GraphStore, GraphStoreError, insert_data, page_iri
-from scraper.graph.vocab import CURATION_GRAPH, provenance_graph, ss
+from scraper.graph.vocab import CURATION_GRAPH, node_iri, provenance_graph, ss
 
 
-def unmerge(store: GraphStore, node_iri: str, name: str) -> list[str]:
-    """Keep mentions written ``name`` (any case) apart from node ``node_iri`` and
+def unmerge(store: GraphStore, iri: str, name: str) -> list[str]:
+    """Keep mentions written ``name`` (any case) apart from node ``iri`` and
     re-resolve the pages that mention the node, from their stored extraction.
     Returns the re-resolved pages' URLs."""
-    node = NamedNode(node_iri)
+    node = _node(iri)
     rule = Literal(name.lower())
     split_off = _pages_where(
         store,
@@ -28,14 +28,14 @@ def unmerge(store: GraphStore, node_iri: str, name: str) -> list[str]:
         f"FILTER(LCASE(?n) = {rule}) }}",
     )
     if not split_off:
-        raise GraphStoreError(f"entity {node_iri} has no mention written {name!r}")
+        raise GraphStoreError(f"entity {iri} has no mention written {name!r}")
     store.update(insert_data([Quad(node, ss("keepApart"), rule, CURATION_GRAPH)]))
     return reresolve_urls(store, _pages_of(store, node), split_off)
 
 
-def undo_unmerge(store: GraphStore, node_iri: str) -> list[str]:
+def undo_unmerge(store: GraphStore, iri: str) -> list[str]:
     """Forget every unmerge rule of a node and re-resolve the pages it concerns."""
-    node = NamedNode(node_iri)
+    node = _node(iri)
     split_off = _pages_where(
         store,
         f"GRAPH {CURATION_GRAPH} {{ {node} ss:keepApart ?k }}\n"
@@ -43,6 +43,14 @@ def undo_unmerge(store: GraphStore, node_iri: str) -> list[str]:
     )
     store.update(f"DELETE WHERE {{ GRAPH {CURATION_GRAPH} {{ {node} {ss('keepApart')} ?k }} }}")
     return reresolve_urls(store, set(_pages_of(store, node)) | set(split_off), split_off)
+
+
+def _node(iri: str) -> NamedNode:
+    """The node a user names; a GraphStoreError (one line for the command) when not an IRI."""
+    try:
+        return node_iri(iri)
+    except ValueError as exc:
+        raise GraphStoreError(str(exc)) from None
 
 
 def _pages_where(store: GraphStore, pattern: str) -> list[str]:

@@ -32,6 +32,7 @@ from scraper.graph.vocab import (
     SS,
     is_entity,
     is_node,
+    node_iri,
     to_iri,
 )
 
@@ -198,11 +199,20 @@ def _nodes(store: GraphStore, iris: set[str]) -> set[str]:
     return nodes
 
 
+def _is_iri(text: str) -> bool:
+    """True when ``text`` is an absolute IRI (a name such as ``Note: x`` is not)."""
+    try:
+        node_iri(text)
+    except ValueError:
+        return False
+    return True
+
+
 def find_entities(store: GraphStore, name: str) -> list[str]:
     """IRIs of entities called ``name``: by its resolution keys (normalised, any type, aliases
     too), else by any name or alias written exactly so (case aside), else by an identity the
     pages gave it (``owl:sameAs``/``schema:sameAs``); a node's own IRI finds the node."""
-    if ":" in name and _nodes(store, {name.strip()}):
+    if _is_iri(name.strip()) and _nodes(store, {name.strip()}):
         return [name.strip()]
     keys = {key for t in ENTITY_TYPES if (key := name_key(t, name))}
     if keys:

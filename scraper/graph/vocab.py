@@ -65,6 +65,17 @@ def to_iri(url: str) -> NamedNode:
     return NamedNode(quote(url, safe=_IRI_SAFE))
 
 
+def node_iri(text: str) -> NamedNode:
+    """``text`` as an IRI node exactly as written (a node's IRI is never re-encoded).
+
+    Raises ``ValueError`` naming ``text`` when it is not an absolute IRI.
+    """
+    try:
+        return NamedNode(text)
+    except ValueError as exc:
+        raise ValueError(f"not an absolute IRI: {text!r} ({exc})") from None
+
+
 def _digest(text: str, size: int = 16) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:size]
 

@@ -129,7 +129,9 @@ class GraphPipeline:
         try:
             moved = await self._follow_redirect(item.url, provenance.url)
             previous = self.previous.get(provenance.url)
-            if previous is not None and self._removed(item):
+            # Only a page the store held content of can be removed: one that was never
+            # fetched (404 in every crawl) stays a failed attempt, marked for retry.
+            if previous is not None and previous.content_hash and self._removed(item):
                 removed = await self._with_retries(store.drop_page, provenance.url)
                 self.stats.inc_value("graph/facts_removed", removed)
                 del self.previous[provenance.url]

@@ -41,8 +41,8 @@ from scraper.fetch.rendering import render_reason
 from scraper.items import PageRecord
 from scraper.middlewares import RefusedAddress
 from scraper.signals import previous_pages_loaded
+from scraper.spiders.arguments import CrawlArguments, parse_arguments
 
-RENDER_MODES = ("never", "always", "auto")
 _REVALIDATION_HEADERS = (b"cache-control", b"if-none-match", b"if-modified-since")
 _HTML_TYPES = re.compile(r"^\s*(text/html|application/xhtml\+xml)", re.I)
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
@@ -78,12 +78,6 @@ def fetch_failure_reason(exc: BaseException) -> str:
     return "fetch_error"
 
 
-def _read_urls_file(path: str) -> list[str]:
-    """URLs from a file, one per line; blank lines and ``#`` comments skipped."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-
-
 class SemanticSpider(scrapy.Spider):
     """Crawl within the start URLs' domains and yield a PageRecord per page.
 
@@ -96,55 +90,33 @@ class SemanticSpider(scrapy.Spider):
 
     name = "semantic"
 
-    def __init__(
-        self,
-        url: str | None = None,
-        urls_file: str | None = None,
-        sitemap: str | None = None,
-        depth: str | int | None = None,
-        max_pages: str | int | None = None,
-        allow: str | None = None,
-        deny: str | None = None,
-        follow: str | bool = True,
-        render: str | None = None,
-        schema: str | None = None,
-        **kwargs: Any,
-    ):
+    def __init__(self, arguments: CrawlArguments, **kwargs: Any):
         super().__init__(**kwargs)
-        self.start_urls = [u.strip() for u in (url or "").split(",") if u.strip()]
-        if urls_file:
-            self.start_urls += _read_urls_file(urls_file)
-        self.sitemap_urls = [s.strip() for s in (sitemap or "").split(",") if s.strip()]
-        if not self.start_urls and not self.sitemap_urls:
-            raise ValueError(
-                "give a start URL: -a url=https://example.com/ (or urls_file, sitemap)"
-            )
-        self.depth = int(depth) if depth is not None else None
-        self.max_pages = int(max_pages) if max_pages is not None else None
-        self.follow = str(follow).lower() not in ("false", "0", "no")
-        self.render = render
-        self.schema = schema
-        for start_url in self.start_urls + self.sitemap_urls:
-            if not urlsplit(start_url).hostname:
-                raise ValueError(f"not an absolute http(s) URL: {start_url!r}")
+        self.start_urls = arguments.start_urls
+        self.sitemap_urls = arguments.sitemap_urls
+        self.depth = arguments.depth
+        self.max_pages = arguments.max_pages
+        self.follow = arguments.follow
+        self.render = arguments.render
+        self.schema = arguments.schema
         self.allowed_domains = sorted(
             {host for u in self.start_urls + self.sitemap_urls if (host := urlsplit(u).hostname)}
         )
-        self.link_extractor = LinkExtractor(allow=allow or (), deny=deny or (), deny_extensions=[])
+        self.link_extractor = LinkExtractor(
+            allow=arguments.allow or (), deny=arguments.deny or (), deny_extensions=[]
+        )
         self.seen: set[str] = set()
         self.journal: CrawlJournal | None = None
         self.previous_pages: dict[str, Any] = {}  # url -> PageState from the graph store
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SemanticSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
+        arguments = parse_arguments(kwargs, settings.get("RENDER_MODE"))
+        # Names starting with "_" (scrapyd's _job) stay spider attributes, as Scrapy sets them.
+        private = {name: value for name, value in kwargs.items() if name.startswith("_")}
+        spider = super().from_crawler(crawler, arguments, **private)
         # Settings may still change here (Scrapy >= 2.11): spider arguments win.
-        spider.render = spider.render or settings.get("RENDER_MODE")
-        if spider.render not in RENDER_MODES:
-            raise ValueError(
-                f"render must be one of {', '.join(RENDER_MODES)}, not {spider.render!r}"
-            )
         settings.set("RENDER_MODE", spider.render, priority="spider")
         if spider.depth is not None:
             settings.set("DEPTH_LIMIT", spider.depth, priority="spider")
