@@ -191,13 +191,17 @@ def store_page(
     return store.replace_page(provenance, facts)
 
 
-def query(store: GraphStore, sparql: str) -> list[dict[str, str]] | bool | list[str]:
-    """Run SPARQL (prefixes ``schema:``, ``rdf:``, ``xsd:``, ``ss:`` predeclared).
+def query(
+    store: GraphStore, sparql: str, *, allow_service: bool = False
+) -> list[dict[str, str]] | bool | list[str]:
+    """Run SPARQL (prefixes ``schema:``, ``rdf:``, ``xsd:``, ``owl:``, ``ss:`` predeclared)
+    over the union of the page graphs (``GRAPH ?g`` reaches every graph).
 
     SELECT gives rows of ``{variable: value}`` (IRIs and literals as strings, unbound
-    variables left out), ASK a bool, CONSTRUCT/DESCRIBE N-Triples lines.
+    variables left out), ASK a bool, CONSTRUCT/DESCRIBE N-Triples lines. A federated query
+    (``SERVICE``) raises ``GraphStoreError`` unless ``allow_service``.
     """
-    result = run_query(store, sparql)
+    result = run_query(store, sparql, allow_service=allow_service)
     if isinstance(result, QueryBoolean):
         return bool(result)
     if isinstance(result, QuerySolutions):

@@ -128,6 +128,9 @@ GRAPH_STORE_TIMEOUT = 30.0  # seconds per SPARQL request
 GRAPH_STORE_RETRY_TIMES = 2  # extra attempts of a page write while the store is unreachable
 GRAPH_STORE_LOCK_TIMEOUT = 10.0  # seconds a writer waits for the embedded store's lock
 GRAPH_SNAPSHOT_INTERVAL = 10.0  # seconds between snapshots readers see during a crawl
+# `scrapy graph query` with SERVICE <url> (federation) makes the store send requests to any
+# server the query names: off unless set.
+GRAPH_QUERY_SERVICE = False
 
 # --- re-crawl -------------------------------------------------------------
 EXTENSIONS = {"scraper.extensions.CrawlReport": 500}

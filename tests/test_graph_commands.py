@@ -15,6 +15,7 @@ from scraper.facts import PageFacts
 from scraper.graph import EmbeddedStore, PageProvenance, SparqlEndpointStore
 from tests.crawling import PROJECT_DIR
 from tests.oxigraph_server import oxigraph_server
+from tests.sites import serve
 
 ACME = "https://acme.example/"
 NEWS = "https://news.example/acme-hires"
@@ -243,3 +244,36 @@ def test_an_invalid_iri_is_one_line(graph_dir, args, line):
     result = scrapy_graph(graph_dir, *args)
     assert result.returncode == 1 and result.stderr.startswith(line)
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_federated_queries_are_refused_and_send_nothing(graph_dir):
+    with serve({"/sparql": "nothing"}) as other:
+        sparql = f"SELECT * WHERE {{ SERVICE <{other.url}sparql> {{ ?s ?p ?o }} }}"
+        result = scrapy_graph(graph_dir, "query", sparql)
+        assert other.hits == []  # the store never called out
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: SERVICE (a federated query) is off: it would make the graph store send "
+        "requests to other servers; allow it with -s GRAPH_QUERY_SERVICE=True"
+    ]
+    # The word in a string or an IRI is no federation.
+    plain = scrapy_graph(graph_dir, "query", 'ASK { ?s ?p "SERVICE" }')
+    assert plain.returncode == 0, plain.stderr
+
+
+def test_names_with_terminal_escapes_print_as_text(tmp_path):
+    hostile = "Evil\x1b]0;pwned\x07\x1b[2J Corp"
+    folder = tmp_path / "graph"
+    with EmbeddedStore.open_writer(folder) as store:
+        store.replace_page(
+            PageProvenance(url=ACME),
+            PageFacts.from_dict(
+                {"status": "ok", "entities": [{"name": hostile, "type": "Organization"}]}
+            ),
+        )
+    result = scrapy_graph(folder, "entity", hostile)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "Evil\\x1b]0;pwned\\x07\\x1b[2J Corp" in result.stdout
+    table = scrapy_graph(folder, "query", "SELECT ?n WHERE { ?e schema:name ?n }")
+    assert "\x1b" not in table.stdout and "Evil\\x1b" in table.stdout

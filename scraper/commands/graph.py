@@ -21,6 +21,7 @@ from scraper.graph.queries import (
     export,
     find_entities,
     format_result,
+    printable,
     run_query,
     similar_names,
     stats,
@@ -120,7 +121,9 @@ class Command(ScrapyCommand):
         fmt = self._format(opts, QUERY_FORMATS)
         text = sys.stdin.read() if sparql == "-" else sparql
         with self._open() as store:
-            format_result(run_query(store, text), fmt, sys.stdout)
+            assert self.settings is not None
+            allow_service = self.settings.getbool("GRAPH_QUERY_SERVICE")
+            format_result(run_query(store, text, allow_service=allow_service), fmt, sys.stdout)
 
     def _entity(self, opts: argparse.Namespace, name: str) -> None:
         fmt = self._format(opts, ("table", "json"))
@@ -182,25 +185,29 @@ def _inline(facts: dict[str, list[Any]]) -> str:
     return f"[{kinds} {rest}]".replace("[ ", "[") if rest else f"[{kinds}]"
 
 
+def _say(line: str) -> None:
+    print(printable(line))
+
+
 def _print_entity(view: dict[str, Any]) -> None:
-    print(f"{view['name']}  <{view['id']}>")
-    print(f"  types:       {', '.join(view['types'])}")
+    _say(f"{view['name']}  <{view['id']}>")
+    _say(f"  types:       {', '.join(view['types'])}")
     for label, key in (("aliases", "aliases"), ("same as", "same_as")):
         if view[key]:
-            print(f"  {label + ':':<12} {', '.join(view[key])}")
+            _say(f"  {label + ':':<12} {', '.join(view[key])}")
     for description in view["descriptions"]:
-        print(f"  description: {description}")
+        _say(f"  description: {description}")
     for attribute, values in view["attributes"].items():
-        print(f"  {attribute}: {', '.join(values)}")
+        _say(f"  {attribute}: {', '.join(values)}")
     for rel in view["relations_out"]:
         if "target_facts" in rel:  # a node of the page alone (an offer, an address): inline
             target = _inline(rel["target_facts"])
         else:
             target = rel["target_name"] or rel["target"]
-        print(f"  -> {rel['type']} {target}  ({rel['page']})")
+        _say(f"  -> {rel['type']} {target}  ({rel['page']})")
     for rel in view["relations_in"]:
-        print(f"  <- {rel['type']} {rel['source_name'] or rel['source']}  ({rel['page']})")
-    print("  mentions:")
+        _say(f"  <- {rel['type']} {rel['source_name'] or rel['source']}  ({rel['page']})")
+    _say("  mentions:")
     for m in view["mentions"]:
         key = f" on {m['matched_key']}" if m["matched_key"] else ""
-        print(f"    {m['name']!r} ({m['origin']}, {m['matched_by']}{key})  {m['page']}")
+        _say(f"    {m['name']!r} ({m['origin']}, {m['matched_by']}{key})  {m['page']}")

@@ -19,7 +19,7 @@ from pyoxigraph import (
 )
 
 from scraper.graph.resolution import name_key
-from scraper.graph.store import GraphStore, QuerySyntaxError
+from scraper.graph.store import GraphStore, GraphStoreError, QuerySyntaxError
 from scraper.graph.vocab import (
     ENTITY_TYPES,
     FACT_GRAPH_FILTER,
@@ -56,13 +56,21 @@ def short(term: Any) -> str:
     return str(term)
 
 
-def run_query(store: GraphStore, sparql: str) -> Any:
+def run_query(store: GraphStore, sparql: str, *, allow_service: bool = False) -> Any:
     """Run a user's query with the schema/rdf/xsd/owl/ss prefixes predeclared.
+
+    A federated query (``SERVICE <url>``) is refused unless ``allow_service``: it would make
+    the store send requests to whatever server the query names.
 
     Its default graph is the union of the page graphs (every fact, none of the provenance),
     so ``DESCRIBE <node>`` and patterns outside ``GRAPH`` see the whole graph; ``GRAPH ?g``
     still reaches every named graph, provenance included.
     """
+    if is_federated(sparql) and not allow_service:
+        raise QueryRefused(
+            "SERVICE (a federated query) is off: it would make the graph store send requests "
+            "to other servers; allow it with -s GRAPH_QUERY_SERVICE=True"
+        )
     prologue = SPARQL_PREFIXES.replace("\n", " ")
     pages = [NamedNode(url) for url in store.pages()]
     try:
@@ -81,6 +89,10 @@ def run_query(store: GraphStore, sparql: str) -> Any:
         if len(message) > _MAX_MESSAGE:  # parsers list every token they expected
             message = message[:_MAX_MESSAGE].rsplit(",", 1)[0] + ", …"
         raise QuerySyntaxError(message + _pointer(sparql, message)) from None
+
+
+class QueryRefused(GraphStoreError):
+    """A query the store is not allowed to run (a federated ``SERVICE`` clause)."""
 
 
 def _pointer(sparql: str, message: str) -> str:
@@ -128,9 +140,33 @@ def _serialized(result: QuerySolutions | QueryBoolean, kind: QueryResultsFormat)
     return (result.serialize(format=kind) or b"").decode("utf-8")
 
 
+# Control characters (terminal escape sequences among them) a page may put in a name.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters written as escapes (a page
+    named "\x1b]0;pwned\x07" cannot retitle, recolour or clear the reader's terminal)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _cell(term: Any, width: int = 80) -> str:
-    text = short(term).replace("\n", "\\n")
+    text = printable(short(term))
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# SERVICE outside strings, IRIs and comments: a federated query, which has the store send
+# requests to any server the query names.
+_NOT_KEYWORDS = re.compile(
+    r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\''
+    r"|<[^<>\"{}|^`\\\s]*>|#[^\n]*"
+)
+_SERVICE = re.compile(r"(?<![\w:])SERVICE(?![\w:-])", re.IGNORECASE)
+
+
+def is_federated(sparql: str) -> bool:
+    """Whether the query has a ``SERVICE`` clause."""
+    return bool(_SERVICE.search(_NOT_KEYWORDS.sub(" ", sparql)))
 
 
 def _table(names: list[str], rows: list[list[str]], out: IO[str]) -> None:
