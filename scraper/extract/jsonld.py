@@ -51,21 +51,19 @@ def expand(block: dict[str, Any], base_url: str | None) -> list[Any]:
     # No base: relative IRIs stay relative and are dropped (pyld's own default base would
     # invent http://example.org/base/ IRIs).
     options = {"base": base_url or None, "documentLoader": _load_document}
-    if "@context" not in block:
-        block = _with_schema_context(block)
-    try:
-        expanded: list[Any] = jsonld.expand(block, options)
-        return expanded
-    except jsonld.JsonLdError as exc:
-        logger.debug(
-            "JSON-LD block not readable with its own context (%s); using schema.org's", exc
-        )
-    try:
-        expanded = jsonld.expand(_with_schema_context(block), options)
-        return expanded
-    except jsonld.JsonLdError as exc:
-        logger.debug("skipping a JSON-LD block no JSON-LD processor can read: %s", exc)
-        return []
+    # Its own context first, then schema.org's (the only one, for a block naming none).
+    readings = [_with_schema_context(block)]
+    if "@context" in block:
+        readings.insert(0, block)
+    for reading in readings:
+        try:
+            expanded: list[Any] = jsonld.expand(reading, options)
+            return expanded
+        except jsonld.JsonLdError as exc:
+            logger.debug(
+                "a JSON-LD block unreadable with context %.80r: %s", reading["@context"], exc
+            )
+    return []
 
 
 def flatten(expanded: list[Any]) -> list[dict[str, Any]]:

@@ -108,21 +108,18 @@ class _ModelReader:
                 self._property(entity, local_name(field), value)
         return entity
 
+    def _mapping_node(self, mapping: dict[Any, Any]) -> Entity:
+        """A mapping is a node of its own too (no class): its keys are its properties."""
+        node = Entity(name="", classes=[], origin=Origin.LLM, ref=f"_:m{len(self.entities)}")
+        self.entities.append(node)
+        for key, inner in mapping.items():
+            self._property(node, local_name(str(key)), inner)
+        return node
+
     def _property(self, entity: Entity, prop: str, value: Any) -> None:
         for item in value if isinstance(value, list | tuple) else [value]:
-            if isinstance(item, BaseModel):
-                child = self.node(item)
-                self.relations.append(
-                    Relation(source=entity.ref, type=prop, target=child.ref, origin=Origin.LLM)
-                )
-            elif isinstance(item, dict):
-                # A mapping is a node of its own too (no class): its keys are its properties.
-                child = Entity(
-                    name="", classes=[], origin=Origin.LLM, ref=f"_:m{len(self.entities)}"
-                )
-                self.entities.append(child)
-                for key, inner in item.items():
-                    self._property(child, local_name(str(key)), inner)
+            if isinstance(item, BaseModel | dict):
+                child = self.node(item) if isinstance(item, BaseModel) else self._mapping_node(item)
                 self.relations.append(
                     Relation(source=entity.ref, type=prop, target=child.ref, origin=Origin.LLM)
                 )

@@ -33,8 +33,6 @@ SCHEMA_NAMESPACES = (
     "https://schema.org",
     "http://schema.org",
 )
-RELEASE = "30.0"
-
 # The coarse types of the default schema (public contract 2), most specific reading first:
 # a LocalBusiness is an Organization and a Place; it is filed as an Organization.
 COARSE_TYPES = ("Person", "Organization", "Product", "Event", "CreativeWork", "Place")
@@ -88,23 +86,27 @@ class Vocabulary:
     def is_class(self, name: str) -> bool:
         return name in self.superclasses
 
-    def is_property(self, name: str) -> bool:
-        return name in self.ranges
-
     def ancestors(self, name: str) -> frozenset[str]:
-        """``name`` and every class above it."""
-        seen = {name}
-        todo = [name]
-        while todo:
-            for parent in self.superclasses.get(todo.pop(), ()):
-                if parent not in seen:
-                    seen.add(parent)
-                    todo.append(parent)
-        return frozenset(seen)
+        """``name`` and every class above it (worked out once per class: every node of every
+        page asks, for its coarse type, its resolution and its merges)."""
+        return _ancestors(name)
 
     def range_of(self, prop: str) -> frozenset[str]:
         """The classes a property's values may have (``schema:rangeIncludes``)."""
         return frozenset(self.ranges.get(prop, ()))
+
+
+@cache
+def _ancestors(name: str) -> frozenset[str]:
+    superclasses = vocabulary().superclasses
+    seen = {name}
+    todo = [name]
+    while todo:
+        for parent in superclasses.get(todo.pop(), ()):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return frozenset(seen)
 
 
 @cache
@@ -121,8 +123,8 @@ def vocabulary() -> Vocabulary:
             superclasses[name] = tuple(_ids(term.get("rdfs:subClassOf")))
         elif "rdf:Property" in kinds:
             ranges[name] = tuple(_ids(term.get("schema:rangeIncludes")))
-        elif enumerations := _ids(kinds and [{"@id": k} for k in kinds if isinstance(k, str)]):
-            members[name] = enumerations[0]
+        elif enumerations := _ids([{"@id": kind} for kind in kinds if isinstance(kind, str)]):
+            members[name] = enumerations[0]  # typed with its enumeration: a member
     return Vocabulary(superclasses, ranges, members)
 
 

@@ -18,7 +18,6 @@ data assert it. Both graphs are replaced together, so origins never outlive thei
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import re
@@ -189,23 +188,16 @@ def term(value: Any) -> Literal | NamedNode:
     """The RDF term of an attribute value: an IRI for ``{"@id": …}``, a typed or
     language-tagged literal for a JSON-LD value object, :func:`literal` for the rest."""
     if isinstance(value, dict):
-        if isinstance(value.get("@id"), str):
-            try:
-                return to_iri(value["@id"])
-            except ValueError:
-                return Literal(clean_text(value["@id"]))
-        text = value.get("@value")
-        if isinstance(text, str):
-            if isinstance(value.get("@language"), str):
-                try:
-                    return Literal(clean_text(text), language=value["@language"])
-                except ValueError:
-                    return Literal(clean_text(text))
-            if isinstance(value.get("@type"), str):
-                try:
-                    return Literal(clean_text(text), datatype=to_iri(value["@type"]))
-                except ValueError:
-                    return Literal(clean_text(text))
+        iri, text = value.get("@id"), value.get("@value")
+        try:
+            if isinstance(iri, str):
+                return to_iri(iri)
+            if isinstance(text, str) and isinstance(value.get("@language"), str):
+                return Literal(clean_text(text), language=value["@language"])
+            if isinstance(text, str) and isinstance(value.get("@type"), str):
+                return Literal(clean_text(text), datatype=to_iri(value["@type"]))
+        except ValueError:  # not an IRI, a language tag or a datatype: the text as it is
+            return Literal(clean_text(iri if isinstance(iri, str) else str(text)))
     return literal(value)
 
 
@@ -336,9 +328,9 @@ def _entity_facts(builder: _PageGraphBuilder, node: NamedNode, entity: Entity, n
             builder.fact(node, schema("alternateName"), Literal(alias), origin)
     if entity.description:
         builder.fact(node, schema("description"), literal(entity.description), origin)
-    if entity.iri and _own_iri(entity) != node.value:
-        with contextlib.suppress(ValueError):  # not an IRI: nothing to say it is the same as
-            builder.fact(node, OWL_SAME_AS, to_iri(entity.iri), origin)
+    own_iri = _own_iri(entity)  # "" when the page gave none, or none that is an IRI
+    if own_iri and own_iri != node.value:
+        builder.fact(node, OWL_SAME_AS, NamedNode(own_iri), origin)
     for identifier in entity.identifiers:
         if identifier != entity.iri:  # the page's own IRI of the node is owl:sameAs, above
             try:
