@@ -13,12 +13,12 @@ and ``scrape(url_or_html, schema=...)``, all of it for one page in one synchrono
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import openai
 import urllib3
@@ -41,7 +41,7 @@ from scraper.extract.llm import (
     price_table,
 )
 from scraper.facts import PageFacts
-from scraper.fetch.addresses import non_public, resolve_blocking
+from scraper.fetch.addresses import AddressPolicy, AddressRefused, system_lookup
 from scraper.fetch.decoding import decode_html
 from scraper.graph import GraphStore, PageProvenance, ReplaceResult
 from scraper.graph import open_store as _open_store
@@ -210,64 +210,78 @@ def query(
     return [f"{t.subject} {t.predicate} {t.object} ." for t in result]
 
 
-def _check_address(host: str, allow_private_addresses: bool) -> None:
-    if allow_private_addresses:
-        return
+def _pool(parts: SplitResult, policy: AddressPolicy, timeout: float) -> urllib3.HTTPConnectionPool:
+    """A connection pool to the one checked address of ``parts``'s host (see AddressPolicy)."""
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        refused = non_public(resolve_blocking(host))
+        address = policy.address_to_connect(host, port, system_lookup)
+    except AddressRefused as exc:
+        raise FetchError(str(exc)) from None
     except OSError as exc:
         raise FetchError(f"cannot resolve {host}: {exc}") from None
-    if refused:
-        raise FetchError(
-            f"{host} resolves to a private, loopback or link-local address "
-            f"({', '.join(refused)}); allow private addresses to fetch it "
-            "(allow_private_addresses=True, or -s ALLOW_PRIVATE_ADDRESSES=True)"
+    headers = {"User-Agent": defaults.USER_AGENT, "Host": parts.netloc.rpartition("@")[2]}
+    if parts.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            headers=headers,
+            timeout=timeout,
+            server_hostname=host,
+            assert_hostname=host,
         )
+    return urllib3.HTTPConnectionPool(address, port, headers=headers, timeout=timeout)
 
 
 def fetch_html(
     url: str,
     *,
     allow_private_addresses: bool = False,
+    allowed_private_hosts: Sequence[str] = (),
     timeout: float = defaults.DOWNLOAD_TIMEOUT,
     max_size: int = defaults.DOWNLOAD_MAXSIZE,
 ) -> tuple[str, str]:
     """(final URL, decoded HTML) of ``url``, following redirects; raises :class:`FetchError`.
 
     Every hop obeys the crawl's address policy: hosts resolving to private, loopback or
-    link-local addresses are refused unless ``allow_private_addresses``.
+    link-local addresses are refused unless ``allow_private_addresses`` or named in
+    ``allowed_private_hosts`` (``host`` or ``host:port``); each connection goes to the address
+    that was checked.
     """
-    http = urllib3.PoolManager(headers={"User-Agent": defaults.USER_AGENT})
     try:
-        for _ in range(REDIRECT_MAX_TIMES + 1):
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise FetchError(f"not an http(s) URL: {url}")
-            _check_address(parts.hostname, allow_private_addresses)
-            try:
-                response = http.request(
-                    "GET", url, retries=False, preload_content=False, timeout=timeout
-                )
-            except urllib3.exceptions.HTTPError as exc:
-                raise FetchError(f"cannot fetch {url}: {exc}") from None
-            with response:
-                location = response.headers.get("Location")
-                if response.status in (301, 302, 303, 307, 308) and location:
-                    url = urljoin(url, location)
-                    continue
-                if response.status >= 400:
-                    raise FetchError(f"{url} answered HTTP {response.status}")
-                content_type = response.headers.get("Content-Type", "")
-                if content_type and "html" not in content_type.lower():
-                    raise FetchError(f"{url} is not HTML ({content_type})")
-                body = response.read(max_size + 1)
-                if len(body) > max_size:
-                    raise FetchError(f"{url} is bigger than {max_size} bytes")
-                charset = _charset(content_type)
-                return url, decode_html(body, charset)[0]
-        raise FetchError(f"{url}: more than {REDIRECT_MAX_TIMES} redirects")
-    finally:
-        http.clear()
+        policy = AddressPolicy.from_entries(allow_private_addresses, allowed_private_hosts)
+    except ValueError as exc:
+        raise FetchError(f"allowed_private_hosts: {exc}") from None
+    for _ in range(REDIRECT_MAX_TIMES + 1):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"not an http(s) URL: {url}")
+        pool = _pool(parts, policy, timeout)
+        target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        try:
+            response = pool.urlopen(
+                "GET", target, retries=False, redirect=False, preload_content=False
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise FetchError(f"cannot fetch {url}: {exc}") from None
+        finally:
+            pool.close()
+        with response:
+            location = response.headers.get("Location")
+            if response.status in (301, 302, 303, 307, 308) and location:
+                url = urljoin(url, location)
+                continue
+            if response.status >= 400:
+                raise FetchError(f"{url} answered HTTP {response.status}")
+            content_type = response.headers.get("Content-Type", "")
+            if content_type and "html" not in content_type.lower():
+                raise FetchError(f"{url} is not HTML ({content_type})")
+            body = response.read(max_size + 1)
+            if len(body) > max_size:
+                raise FetchError(f"{url} is bigger than {max_size} bytes")
+            charset = _charset(content_type)
+            return url, decode_html(body, charset)[0]
+    raise FetchError(f"{url}: more than {REDIRECT_MAX_TIMES} redirects")
 
 
 def _charset(content_type: str) -> str | None:
@@ -287,6 +301,7 @@ def scrape(
     api_key: str | None = None,
     url: str | None = None,
     allow_private_addresses: bool = False,
+    allowed_private_hosts: Sequence[str] = (),
     **options: Any,
 ) -> ScrapeResult:
     """Fetch (or take) one page, clean it and extract its facts, in one call.
@@ -299,7 +314,11 @@ def scrape(
     """
     text = url_or_html.strip()
     if urlsplit(text).scheme in ("http", "https") and not text.startswith("<"):
-        final_url, html = fetch_html(text, allow_private_addresses=allow_private_addresses)
+        final_url, html = fetch_html(
+            text,
+            allow_private_addresses=allow_private_addresses,
+            allowed_private_hosts=allowed_private_hosts,
+        )
     else:
         final_url, html = url or "", url_or_html
     page = clean_page(html, final_url)

@@ -13,12 +13,23 @@ from pathlib import Path
 from scrapy.settings import BaseSettings
 
 from scraper.extract.llm import LLMSettings, parse_mode, price_table
+from scraper.fetch.addresses import AddressPolicy
 from scraper.graph import GraphStore, open_store, write_refusal
 from scraper.paths import project_dir, project_path
 
 
 def _optional_float(value: object) -> float | None:
     return None if value in (None, "", "None") else float(value)  # type: ignore[arg-type]
+
+
+def address_policy(settings: BaseSettings) -> AddressPolicy:
+    """Which addresses requests, the browser and fetch_html may reach (ALLOW_PRIVATE_*)."""
+    try:
+        return AddressPolicy.from_entries(
+            settings.getbool("ALLOW_PRIVATE_ADDRESSES"), settings.getlist("ALLOWED_PRIVATE_HOSTS")
+        )
+    except ValueError as exc:
+        raise ValueError(f"ALLOWED_PRIVATE_HOSTS: {exc}") from None
 
 
 def llm_settings(settings: BaseSettings) -> LLMSettings:

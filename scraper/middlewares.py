@@ -2,48 +2,74 @@
 
 from __future__ import annotations
 
-import socket
-
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.error import DNSLookupError
 
-from scraper.fetch.addresses import non_public_addresses
+from scraper.config import address_policy
+from scraper.fetch.addresses import AddressPolicy, ip_literal
+from scraper.resolver import RefusedLookup
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class RefusedAddress(IgnoreRequest):
-    """The request's host resolves to a private, loopback or link-local address."""
+    """The request's host resolves to an address the address policy refuses."""
 
 
 class PrivateAddressMiddleware:
-    """Refuse requests whose host resolves to a non-public address.
+    """Refuse requests the address policy does not allow, with the reason in the failure.
 
-    Protects crawls of public sites from links (or redirects) into the
-    crawler's own network. ``ALLOW_PRIVATE_ADDRESSES = True`` turns it off,
-    which is what crawling a local or intranet site needs.
+    The crawl's resolver (``AddressPolicyResolver``) enforces the policy on each connection's
+    own lookup. This middleware looks the host up through that same caching resolver first, so
+    a refused request fails with its reason before any connection, and it checks what a
+    resolver cannot see: IP literals (never looked up) and the port of a host trusted only on
+    some ports. ``ALLOW_PRIVATE_ADDRESSES = True`` turns it off.
     """
 
-    def __init__(self, crawler: Crawler):
+    def __init__(self, crawler: Crawler, policy: AddressPolicy):
         self.stats = crawler.stats
+        self.policy = policy
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PrivateAddressMiddleware:
-        if crawler.settings.getbool("ALLOW_PRIVATE_ADDRESSES"):
+        policy = address_policy(crawler.settings)
+        if policy.allow_private:
             raise NotConfigured
-        return cls(crawler)
+        return cls(crawler, policy)
 
     async def process_request(self, request: Request) -> None:
-        host = urlparse_cached(request).hostname
+        parts = urlparse_cached(request)
+        host = parts.hostname
         if not host:
             return
-        try:
-            refused = await non_public_addresses(host)
-        except socket.gaierror:
-            return  # the download itself reports the DNS failure
-        if refused:
-            self.stats.inc_value("pages/refused/private_address")
-            raise RefusedAddress(
-                f"{host} resolves to non-public address {', '.join(refused)}; "
-                "set ALLOW_PRIVATE_ADDRESSES=True to crawl private networks"
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        if self.policy.trusts(host, port):
+            return
+        literal = ip_literal(host)
+        if literal is not None:
+            reason = self.policy.refusal(host, port, [literal])
+        elif self.policy.trusts(host, None):
+            reason = (
+                f"{host} is in ALLOWED_PRIVATE_HOSTS for other ports only; add {host}:{port} "
+                "to crawl this one"
             )
+        else:
+            reason = await self._lookup_refusal(host, port)
+        if reason is not None:
+            self.stats.inc_value("pages/refused/private_address")
+            raise RefusedAddress(reason)
+
+    async def _lookup_refusal(self, host: str, port: int | None) -> str | None:
+        from twisted.internet import reactor
+
+        try:
+            address = await maybe_deferred_to_future(reactor.resolver.getHostByName(host))
+        except RefusedLookup as exc:
+            return str(exc)
+        except DNSLookupError:
+            return None  # the download reports the failed lookup (and the resolver refuses)
+        return self.policy.refusal(host, port, [str(address)])

@@ -39,8 +39,14 @@ FEED_EXPORTERS = {
 # record (a whole record each); -L DEBUG (or -s LOG_LEVEL=DEBUG) brings them back.
 LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-# Refuse requests to private, loopback, link-local and reserved addresses.
+# Refuse requests to private, loopback, link-local and reserved addresses: Scrapy's requests
+# (checked on the address each connection uses), the browser's (every navigation, redirect and
+# subresource goes through a checking proxy) and fetch_html's.
 ALLOW_PRIVATE_ADDRESSES = False
+# Hosts that may be private all the same: "intranet.local", "127.0.0.1:8000", "[::1]:8080".
+ALLOWED_PRIVATE_HOSTS: list[str] = []
+# Scrapy's caching resolver, which also refuses answers the address policy does not allow.
+TWISTED_DNS_RESOLVER = "scraper.resolver.AddressPolicyResolver"
 # Keep the raw HTML in exported records.
 EXPORT_HTML = False
 
@@ -60,8 +66,13 @@ ITEM_PIPELINES = {
 # never | always | auto (auto renders only pages that look like an empty JS shell)
 RENDER_MODE = "auto"
 DOWNLOAD_HANDLERS = {
-    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    "http": "scraper.downloadhandlers.GuardedPlaywrightDownloadHandler",
+    "https": "scraper.downloadhandlers.GuardedPlaywrightDownloadHandler",
+    # Only the web: a page's links to file:, data:, ftp: or s3: URLs are never loaded.
+    "file": None,
+    "data": None,
+    "ftp": None,
+    "s3": None,
 }
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_LAUNCH_OPTIONS = {

@@ -103,7 +103,7 @@ def example_world(tmp_path, monkeypatch):
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         monkeypatch.chdir(tmp_path)
         # The local site is on loopback, which the API refuses like the crawl does.
-        monkeypatch.setattr(scraper.api, "non_public", lambda addresses: [])
+        monkeypatch.setattr(scraper.fetch.addresses, "non_public", lambda addresses: [])
         yield site, fake
 
 

@@ -1,11 +1,9 @@
 """Unit tests of the crawl stage's pure helpers: decoding, addresses, render decisions."""
 
-import asyncio
-
 import pytest
 
 from scraper.chunk.tokens import count_tokens
-from scraper.fetch.addresses import is_public_address, non_public_addresses
+from scraper.fetch.addresses import is_public_address, non_public, system_lookup
 from scraper.fetch.decoding import decode_html
 from scraper.fetch.rendering import RenderReason, render_reason
 
@@ -55,8 +53,8 @@ def test_public_addresses(address, public):
 
 
 def test_localhost_resolves_to_non_public():
-    assert asyncio.run(non_public_addresses("localhost"))
-    assert asyncio.run(non_public_addresses("127.0.0.1")) == ["127.0.0.1"]
+    assert non_public(system_lookup("localhost"))
+    assert non_public(system_lookup("127.0.0.1")) == ["127.0.0.1"]
 
 
 CHROME = (

@@ -65,6 +65,7 @@ class Command(ScrapyCommand):
                 args[0],
                 schema=schema,
                 allow_private_addresses=self.settings.getbool("ALLOW_PRIVATE_ADDRESSES"),
+                allowed_private_hosts=self.settings.getlist("ALLOWED_PRIVATE_HOSTS"),
                 llm_settings=llm_settings(self.settings),
                 chunk_size=chunking.size,
                 chunk_overlap=chunking.overlap,

@@ -257,6 +257,16 @@ class SemanticSpider(scrapy.Spider):
             record.last_modified = record.last_modified or previous.last_modified
             yield record
             return
+        if urlsplit(response.url).scheme not in ("http", "https"):
+            # The browser left the page for a URL it could not load: an address the policy
+            # refuses, an unreachable one, or a local (file:) one. Its error page is not content.
+            record.fail(
+                Stage.FETCH,
+                "navigation_blocked",
+                f"the rendered page navigated to a URL that did not load ({response.url})",
+            )
+            yield record
+            return
         content_type = record.content_type or ""
         if not (
             _HTML_TYPES.match(content_type)
