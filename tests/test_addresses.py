@@ -19,7 +19,8 @@ from scraper import api as scraper_api
 from scraper.fetch.addresses import AddressPolicy, AddressRefused, is_public_address
 from scraper.fetch.egress import EgressProxy
 from scraper.resolver import AddressPolicyResolver, RefusedLookup
-from tests.sites import serve
+from tests.crawling import run_crawl
+from tests.sites import Page, serve
 
 PUBLIC = "93.184.215.14"  # never connected to: every test refuses or answers from 127.0.0.1
 
@@ -164,3 +165,26 @@ def test_fetch_html_connects_to_the_checked_address(local_site, monkeypatch):
         scraper.fetch_html(f"http://site.test:{port}/")
     with pytest.raises(scraper.FetchError, match="cannot resolve"):
         scraper.fetch_html(f"http://nxdomain.test:{port}/")
+
+
+def test_a_crawl_reaches_only_the_trusted_origin(tmp_path):
+    with serve({"/secret": "<p>internal-secret</p>"}) as internal:
+        port = internal.url.rstrip("/").rsplit(":", 1)[1]
+        site = {
+            "/": f"<main><p>Home</p><a href='http://127.0.0.1:{port}/secret'>a</a>"
+            "<a href='/away'>b</a></main>",
+            "/away": Page(status=302, headers={"Location": f"http://localhost:{port}/secret"}),
+        }
+        with serve(site) as running:
+            origin = running.url.removeprefix("http://").rstrip("/")
+            result = run_crawl(
+                tmp_path,
+                {"url": running.url, "render": "never"},
+                {"ALLOW_PRIVATE_ADDRESSES": "False", "ALLOWED_PRIVATE_HOSTS": origin},
+            )
+    assert result.returncode == 0, result.log[-2000:]
+    assert internal.hits == []
+    reasons = {r["url"]: [f["reason"] for f in r["failures"]] for r in result.records}
+    assert reasons[f"http://127.0.0.1:{port}/secret"] == ["private_address"]
+    assert reasons[running.url + "away"] == ["private_address"]
+    assert reasons[running.url] == []
