@@ -473,3 +473,27 @@ def test_a_page_identity_met_after_the_node_was_made_is_kept_as_owl_same_as(stor
     assert acme != "https://acme.example/#org"  # the node existed: it keeps its IRI
     assert find_entities(store, "https://acme.example/#org") == [acme]
     assert describe_entity(store, acme)["same_as"] == ["https://acme.example/#org"]
+
+
+@pytest.mark.parametrize("evil_first", [True, False])
+def test_a_page_cannot_rename_or_rewrite_an_entity_by_claiming_its_identifiers(store, evil_first):
+    acme = {"@context": "https://schema.org", "@type": "Organization",
+            "@id": "https://acme.example/#org", "name": "Acme Robotics",
+            "telephone": "+1-555-0100"}  # fmt: skip
+    claims = [
+        {"@context": "https://schema.org", "@type": "Organization",
+         "@id": "https://acme.example/#org", "name": "Evil Corp", "telephone": "+1-555-6666"},
+        {"@context": "https://schema.org", "@type": "Organization", "name": "Evil Corp",
+         "sameAs": "https://acme.example/#org", "telephone": "+1-555-6666"},
+    ]  # fmt: skip
+    evil_pages = [(f"https://evil.example/{n}", claim) for n, claim in enumerate(claims)]
+    pages = [*evil_pages, (PAGE_A, acme)] if evil_first else [(PAGE_A, acme), *evil_pages]
+    for url, json_ld in pages:
+        store.replace_page(provenance(url), structured_page(json_ld, url))
+    (node,) = find_entities(store, "Acme Robotics")
+    view = describe_entity(store, node)
+    assert view["name"] == "Acme Robotics"
+    assert "Evil Corp" not in view["aliases"]
+    assert {str(v) for v in view["attributes"]["telephone"]} == {"+1-555-0100"}
+    assert {p for p in view["pages"] if "evil" in p} == set()
+    assert node not in find_entities(store, "Evil Corp")

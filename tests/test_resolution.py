@@ -71,12 +71,35 @@ def test_same_name_with_different_same_as_stays_apart():
     assert again.iri == two.iri and again.matched_by == "identifier"
 
 
-def test_identifiers_win_over_names():
+def test_an_identifier_joins_a_renamed_entity_that_keeps_its_old_name_as_an_alias():
     resolver = Resolver([])
     site = "https://acme.example/"
     first = resolver.resolve(org("Acme", ids=[site]))
-    renamed = resolver.resolve(org("Wile E. Industries", ids=["http://acme.example"]))
+    renamed = resolver.resolve(
+        org("Wile E. Industries", aliases=["Acme"], ids=["http://acme.example"])
+    )
     assert renamed.iri == first.iri and renamed.matched_by == "identifier"
+
+
+def test_another_entitys_identifier_joins_only_when_the_names_agree():
+    resolver = Resolver([])
+    acme = resolver.resolve(org("Acme", ids=["https://acme.example/"]))
+    claim = resolver.resolve(org("Evil Ltd", ids=["https://acme.example/"]))
+    assert claim.iri != acme.iri and claim.matched_by == "new"
+    assert resolver.resolve(org("ACME Inc.", ids=["https://acme.example/"])).iri == acme.iri
+    bare = MentionKeys.of("Organization", "", [], ["https://acme.example"])
+    assert resolver.resolve(bare).iri == acme.iri
+
+
+@pytest.mark.parametrize("own_iri", ["", "https://acme.example/#org"])
+def test_a_claim_made_first_does_not_become_the_real_entity(own_iri):
+    ids = [] if own_iri else ["https://acme.example/#org"]
+    resolver = Resolver([])
+    claim = resolver.resolve(MentionKeys.of("Organization", "Evil", [], ids, own_iri=own_iri))
+    real = resolver.resolve(MentionKeys.of("Organization", "Acme", [], ids, own_iri=own_iri))
+    assert real.iri != claim.iri and real.matched_by == "new"
+    again = resolver.resolve(MentionKeys.of("Organization", "Acme Inc", [], ids, own_iri=own_iri))
+    assert again.iri == real.iri
 
 
 def test_ambiguous_name_joins_no_identified_node():

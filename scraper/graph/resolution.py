@@ -10,6 +10,13 @@ Order of evidence (strongest first):
 3. aliases reported by the extractor (a mention's alias equals a node's name or the
    mention's name equals a node's alias).
 
+What a page may assert about an entity other pages define: a shared identifier (``@id``,
+``sameAs``) joins a mention to a node only when their names agree (a name or alias in
+common) or one of them is unnamed (a bare reference). A page naming another entity's
+identifier for a thing of another name gets a node of its own: it can neither rename that
+entity nor add its facts to it, whichever page was crawled first. (A renamed entity joins
+its old node when the page gives the old name as an alias.)
+
 Two mentions whose identifier sets are both non-empty and disjoint never merge on
 name or alias: same-named organisations with different ``sameAs`` stay apart.
 A name match that is ambiguous (several compatible nodes) merges with none of them.
@@ -122,6 +129,13 @@ class Resolution:
     matched_key: str | None = None
 
 
+def _names_agree(mention: MentionKeys, node: KnownNode) -> bool:
+    """A name or alias in common, or nothing to disagree on (a bare reference)."""
+    mention_names = {mention.name_key, *mention.alias_keys} - {None}
+    node_names = node.name_keys | node.alias_keys
+    return not mention_names or not node_names or not mention_names.isdisjoint(node_names)
+
+
 def _compatible(mention: MentionKeys, node: KnownNode) -> bool:
     if mention.name.lower() in node.kept_apart:
         return False
@@ -150,7 +164,9 @@ def _mint(mention: MentionKeys, nodes: Mapping[str, KnownNode], apart: frozenset
         return mention.own_iri
     iri = _natural_iri(mention)
     existing = nodes.get(iri)
-    if existing is not None and (iri in apart or not _compatible(mention, existing)):
+    if existing is not None and (
+        iri in apart or not _compatible(mention, existing) or not _names_agree(mention, existing)
+    ):
         # The natural IRI was unmerged from this name (or holds other identifiers): every
         # mention split off the same way lands on one shared new node.
         iri = entity_iri(f"{iri}|apart|{mention.name.lower()}", mention.entity_type).value
@@ -184,7 +200,7 @@ class Resolver:
             by_id = [
                 node
                 for node in self._with(lambda n: not mention.ids.isdisjoint(n.ids))
-                if mention.name.lower() not in node.kept_apart
+                if mention.name.lower() not in node.kept_apart and _names_agree(mention, node)
             ]
             if by_id:
                 best = min(by_id, key=lambda n: (-len(mention.ids & n.ids), n.iri))
