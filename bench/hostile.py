@@ -70,7 +70,9 @@ def main() -> None:
         print(json.dumps(run_case(Path(args.case))))
         return
 
-    cases = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "README.md")
+    cases = sorted(
+        p for p in CORPUS.rglob("*") if p.is_file() and p.suffix not in (".md", ".redirect")
+    )
     print(f"{len(cases)} hostile cases, each in its own process (limit {args.limit_seconds:.0f} s)")
     header = f"{'case':48} " + " ".join(f"{s + ' s':>9} {'MB':>6}" for s in STAGES)
     print(header)

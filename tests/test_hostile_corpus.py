@@ -27,6 +27,8 @@ def _cases() -> list[Path]:
 
 def _page(path: Path, internal: str) -> Page:
     body = path.read_bytes().replace(b"{{INTERNAL}}", internal.encode())
+    if path.suffix == ".redirect":
+        return Page(status=302, headers={"Location": body.decode().strip()})
     kind = mimetypes.guess_type(path.name)[0]
     if kind not in ("application/json", "application/xml", "text/xml", "text/plain"):
         kind = "text/html; charset=utf-8"
