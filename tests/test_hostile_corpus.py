@@ -8,12 +8,14 @@ is also checked against every other defence.
 from __future__ import annotations
 
 import mimetypes
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.crawling import run_crawl
+from tests.crawling import PROJECT_DIR, run_crawl
 from tests.sites import Page, serve
 
 CORPUS = Path(__file__).parent / "hostile"
@@ -58,7 +60,7 @@ def crawl(tmp_path_factory):
                 timeout=TIME_LIMIT,
             )
             elapsed = time.monotonic() - started
-            yield cases, base, internal, result, elapsed
+            yield cases, base, internal, result, elapsed, state
 
 
 def test_the_corpus_has_cases_of_every_area():
@@ -67,21 +69,35 @@ def test_the_corpus_has_cases_of_every_area():
 
 
 def test_the_crawl_ends_cleanly_in_bounded_time(crawl):
-    _cases, _base, _internal, result, elapsed = crawl
+    _cases, _base, _internal, result, elapsed, _state = crawl
     assert result.returncode == 0, result.log[-3000:]
     assert elapsed < TIME_LIMIT
     assert "Traceback" not in result.log, result.log[result.log.find("Traceback") - 500 :][:4000]
 
 
 def test_every_case_is_exactly_one_record(crawl):
-    cases, base, _internal, result, _elapsed = crawl
+    cases, base, _internal, result, _elapsed, _state = crawl
     urls = [r["url"].removeprefix(base) for r in result.records]
     assert sorted(urls) == sorted(cases)
 
 
 def test_nothing_reaches_the_internal_server(crawl):
-    _cases, _base, internal, result, _elapsed = crawl
+    _cases, _base, internal, result, _elapsed, _state = crawl
     assert internal.hits == []
     for record in result.records:
         assert INTERNAL_SECRET not in (record.get("markdown") or ""), record["url"]
         assert INTERNAL_SECRET not in str(record.get("structured_data")), record["url"]
+
+
+def test_scrapy_graph_prints_hostile_names_escaped(crawl):
+    *_, state = crawl
+    store = state / "graph"
+    names = "SELECT ?n WHERE { ?e schema:name|schema:alternateName ?n }"
+    for args in (["entity", "Acme"], ["query", names], ["query", names, "-f", "json"]):
+        shown = subprocess.run(
+            [sys.executable, "-m", "scrapy", "graph", *args, "-s", f"GRAPH_STORE={store}"],
+            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert "Robotics" in shown.stdout + shown.stderr
+        for raw in ("\x1b", "\x07", "\x00", "\u202e"):
+            assert raw not in shown.stdout + shown.stderr, (args, raw)

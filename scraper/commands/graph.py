@@ -22,6 +22,7 @@ from scraper.graph.queries import (
     find_entities,
     format_result,
     printable,
+    printable_json,
     run_query,
     similar_names,
     stats,
@@ -80,7 +81,7 @@ class Command(ScrapyCommand):
             getattr(self, "_" + name.replace("-", "_"))(opts, *rest)
             sys.stdout.flush()  # a reader gone early shows here, not at interpreter exit
         except GraphStoreError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(printable(f"error: {exc}"), file=sys.stderr)
             self.exitcode = 1
         except BrokenPipeError:
             # The reader stopped early (`| head`): it has all it wanted, so the command ends
@@ -136,7 +137,7 @@ class Command(ScrapyCommand):
                 hint = f"; names containing it: {', '.join(hints)}" if hints else ""
                 raise GraphStoreError(f"no entity named {name!r}{hint}")
         if fmt == "json":
-            print(json.dumps(views, indent=2, ensure_ascii=False))
+            print(printable_json(json.dumps(views, indent=2, ensure_ascii=False)))
             return
         for view in views:
             _print_entity(view)
@@ -155,17 +156,17 @@ class Command(ScrapyCommand):
             removed = store.drop_page(url)
         if not existed:
             raise GraphStoreError(f"the store has no page {url}")
-        print(f"dropped {url}: {removed} facts removed")
+        _say(f"dropped {url}: {removed} facts removed")
 
     def _unmerge(self, opts: argparse.Namespace, iri: str, name: str) -> None:
         with self._open(write=True) as store:
             pages = unmerge(store, iri, name)
-        print(f"mentions written {name!r} kept apart from {iri}; re-resolved {len(pages)} pages")
+        _say(f"mentions written {name!r} kept apart from {iri}; re-resolved {len(pages)} pages")
 
     def _undo_unmerge(self, opts: argparse.Namespace, iri: str) -> None:
         with self._open(write=True) as store:
             pages = undo_unmerge(store, iri)
-        print(f"unmerge rules of {iri} removed; re-resolved {len(pages)} pages")
+        _say(f"unmerge rules of {iri} removed; re-resolved {len(pages)} pages")
 
 
 def _output(path: str) -> AbstractContextManager[IO[bytes]]:

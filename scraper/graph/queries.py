@@ -122,8 +122,8 @@ def format_result(result: Any, fmt: str, out: IO[str]) -> None:
     if isinstance(result, QuerySolutions | QueryBoolean):
         if fmt in ("json", "csv"):
             kind = QueryResultsFormat.JSON if fmt == "json" else QueryResultsFormat.CSV
-            out.write(_serialized(result, kind))
-            out.write("\n" if fmt == "json" else "")
+            text = _serialized(result, kind)
+            out.write(printable_json(text) + "\n" if fmt == "json" else text)
         elif isinstance(result, QueryBoolean):
             out.write(f"{'true' if result else 'false'}\n")
         else:
@@ -140,14 +140,26 @@ def _serialized(result: QuerySolutions | QueryBoolean, kind: QueryResultsFormat)
     return (result.serialize(format=kind) or b"").decode("utf-8")
 
 
-# Control characters (terminal escape sequences among them) a page may put in a name.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Control characters (terminal escape sequences among them) and the bidirectional-text
+# controls that reorder what a reader sees, which a page may put in a name.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
     """``text`` safe to print on a terminal: control characters written as escapes (a page
     named "\x1b]0;pwned\x07" cannot retitle, recolour or clear the reader's terminal)."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+# What a JSON serializer leaves raw inside strings (it escapes U+0000-U+001F itself; raw
+# newlines and tabs outside strings are its layout).
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable_json(text: str) -> str:
+    """JSON ``text`` with the characters of :func:`printable` written as ``\\uXXXX``
+    escapes: the same JSON (they occur only inside its strings), now safe to print."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _cell(term: Any, width: int = 80) -> str:
