@@ -86,6 +86,9 @@ PLAYWRIGHT_LAUNCH_OPTIONS = {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        # A page's scripts' heap is capped per renderer: a page that allocates without end
+        # crashes its own renderer, not the machine.
+        "--js-flags=--max-old-space-size=512",
     ],
 }
 PLAYWRIGHT_MAX_CONTEXTS = 2

@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import (
@@ -62,6 +64,10 @@ def fetch_failure_reason(exc: BaseException) -> str:
         return "private_address"
     if isinstance(exc, DownloadCancelledError):
         return "too_large"
+    if isinstance(exc, PlaywrightTimeoutError):
+        return "render_timeout"
+    if isinstance(exc, PlaywrightError):
+        return "render_crashed" if "crashed" in str(exc).lower() else "render_error"
     if isinstance(exc, DownloadTimeoutError | TimeoutError):
         return "timeout"
     if isinstance(exc, CannotResolveHostError):
@@ -366,7 +372,8 @@ class SemanticSpider(scrapy.Spider):
         )
         reason = fetch_failure_reason(exc)
         self.crawler.stats.inc_value(f"pages/fetch_failed/{reason}")
-        record.fail(Stage.FETCH, reason, str(exc)[:500])
+        # Playwright's errors carry a multi-line call log; the record keeps the first line.
+        record.fail(Stage.FETCH, reason, (str(exc).strip().splitlines() or [""])[0][:500])
         yield record
 
     def _record(self, response: Response) -> PageRecord:
