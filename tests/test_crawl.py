@@ -300,6 +300,14 @@ def test_a_bad_render_setting_is_one_line(tmp_path):
     )
 
 
+def test_a_bad_allowed_private_host_is_one_line(tmp_path):
+    result = run_crawl(tmp_path, START, {"ALLOWED_PRIVATE_HOSTS": "intranet.local,:80"})
+    assert (result.returncode, result.log) == (
+        1,
+        "error: ALLOWED_PRIVATE_HOSTS: not a host or host:port: ':80'\n",
+    )
+
+
 def test_private_arguments_pass_through(tmp_path):
     """scrapyd passes -a _job=… to every spider: not an unknown argument."""
     with serve({"/": article("Job")}) as running:

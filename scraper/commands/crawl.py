@@ -16,7 +16,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
-from scraper.config import store_write_refusal
+from scraper.config import address_policy, store_write_refusal
 from scraper.spiders.arguments import parse_arguments
 from scraper.spiders.semantic import SemanticSpider
 
@@ -41,6 +41,10 @@ class Command(ScrapyCrawlCommand):
             super().process_options(args, opts)  # -a, -s, and -o/-O (a feed format refused)
             if args and args[0] == SemanticSpider.name:
                 parse_arguments(opts.spargs, self.settings.get("RENDER_MODE"))
+            address_policy(self.settings)
+        except ValueError as exc:  # a setting that cannot be read
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(USAGE_EXIT_CODE)
         except UsageError as exc:
             if not str(exc):
                 raise
