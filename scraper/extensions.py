@@ -10,9 +10,19 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from scraper.paths import project_path
+from scraper.redaction import install_log_redaction
 from scraper.report import crawl_report, format_report
 
 logger = logging.getLogger(__name__)
+
+
+class RedactLogs:
+    """Keys and credentials never reach the log: every record is redacted (scraper.redaction)."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RedactLogs:
+        install_log_redaction()
+        return cls()
 
 
 class CrawlReport:

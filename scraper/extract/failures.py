@@ -11,6 +11,7 @@ from pathlib import Path
 
 from scraper.facts import Chunk, PageFacts, Stage
 from scraper.items import Failure, PageRecord
+from scraper.redaction import redact_text
 
 STAGE = Stage.EXTRACT
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class FailuresFile:
             "url": failed.record.url,
             "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "reason": failed.reason,
-            "detail": failed.detail,
+            "detail": redact_text(failed.detail),
             "schema": failed.schema,
             "record": page,
         }

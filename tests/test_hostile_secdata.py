@@ -1,0 +1,106 @@
+"""Hostile cases of issue 14 about secrets, lost data and crashes, on real ``scrapy`` runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from scraper.redaction import install_log_redaction, redact_text
+from tests.crawling import (
+    PROJECT_DIR,
+    run_crawl,
+    scrapy_command,
+    state_settings,
+    without_openai,
+)
+from tests.fake_llm import FakeLLM, Reply, serve_fake_llm
+from tests.sites import serve
+
+HOSTILE = Path(__file__).parent / "hostile" / "secdata"
+FAST_LLM = {"LLM_BACKOFF_INITIAL": "0.01", "LLM_BACKOFF_MAX": "0.05", "LLM_TIMEOUT": "5"}
+KEY = "my-own-secret-key-0123456789"  # not shaped like sk-…: only the configured key says so
+
+
+def article(title: str, body: str = "", head: str = "") -> str:
+    return (
+        f"<html lang='en'><head><title>{title}</title>{head}</head><body><main><article>"
+        f"<h1>{title}</h1><p>{title} tells how Acme Corporation was founded by Jane Doe in "
+        "Springfield, and how its Road Runner Trap became a bestseller in the desert.</p>"
+        f"<p>{body}</p></article></main></body></html>"
+    )
+
+
+def every_file_text(folder: Path) -> str:
+    """The text of every file under ``folder`` (graph store files included, as bytes)."""
+    return "\n".join(
+        p.read_bytes().decode("utf-8", "replace") for p in folder.rglob("*") if p.is_file()
+    )
+
+
+def export_nquads(tmp_path: Path) -> str:
+    """``scrapy graph export -f nquads`` of the crawl's store."""
+    out = tmp_path / "graph.nq"
+    argv = scrapy_command(["graph", "export", "-f", "nquads"], out, state_settings(tmp_path))
+    argv[argv.index("-O")] = "-o"
+    proc = subprocess.run(argv, cwd=PROJECT_DIR, env=without_openai(), capture_output=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out.read_text()
+
+
+def test_an_llm_error_echoing_the_key_is_redacted_everywhere(tmp_path):
+    """OpenAI's 401 echoes the key it refused; the base URL carries user:pass@."""
+    fake = FakeLLM(lambda body: Reply(status=401, error=f"Incorrect API key provided: {KEY}"))
+    site = {"/": article("Home Page", "<a href='/a'>a</a>"), "/a": article("Page A")}
+    with serve(site) as running, serve_fake_llm(fake):
+        base = fake.base_url.replace("http://", "http://alice:hunter2-pass@")
+        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": base}
+        settings = {**FAST_LLM, "LLM_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+        result = run_crawl(tmp_path, {"url": running.url}, settings, env)
+        assert result.returncode == 0, result.log[-3000:]
+    assert fake.requests, "the LLM server was asked"
+    assert result.records and all(
+        f["reason"] == "llm_auth_error" for r in result.records for f in r["failures"]
+    ), result.records
+    assert "[REDACTED]" in json.dumps(result.records)
+    nquads = export_nquads(tmp_path)
+    assert "llm_auth_error" in nquads
+    written = {
+        "feed": json.dumps(result.records),
+        "log": result.log + result.stdout,
+        "graph": nquads,
+        "state files": every_file_text(tmp_path),
+    }
+    for where, text in written.items():
+        for secret in (KEY, "hunter2-pass", "alice:"):
+            assert secret not in text, f"{secret!r} written in the {where}"
+    audit = (tmp_path / "audit.jsonl").read_text()
+    assert '"event": "request"' in audit and "[REDACTED]@127.0.0.1" in audit
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Incorrect API key provided: sk-proj-abcDEF123456", "abcDEF123456"),
+        ("Authorization: Bearer eyJhbGciOi.J9.abc", "eyJhbGciOi"),
+        ("headers {'authorization': 'Basic YWxpY2U6cGFzcw=='}", "YWxpY2U6cGFzcw"),
+        ("connect to https://alice:s3cret@llm.internal/v1 failed", "s3cret"),
+        ("GET http://llm.internal/v1?api_key=zz9988&x=1", "zz9988"),
+        ('{"access_token": "tok-778899"}', "tok-778899"),
+        (f"the server echoed {KEY} back", KEY),
+    ],
+)
+def test_redact_text_removes_every_shape_of_credential(monkeypatch, text, secret):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    redacted = redact_text(text)
+    assert secret not in redacted and "[REDACTED]" in redacted
+
+
+def test_log_records_are_redacted_whatever_handler_writes_them(monkeypatch, caplog):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    install_log_redaction()
+    logging.getLogger("scraper.test").warning("refused %s", KEY)
+    assert KEY not in caplog.text and "refused [REDACTED]" in caplog.text
