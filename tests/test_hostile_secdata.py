@@ -104,3 +104,43 @@ def test_log_records_are_redacted_whatever_handler_writes_them(monkeypatch, capl
     install_log_redaction()
     logging.getLogger("scraper.test").warning("refused %s", KEY)
     assert KEY not in caplog.text and "refused [REDACTED]" in caplog.text
+
+
+def fixture_site(names: list[str]) -> dict[str, str]:
+    """The named tests/hostile/secdata files at /<name>, and an index linking to each."""
+    pages = {f"/{name}": (HOSTILE / name).read_text(encoding="utf-8") for name in names}
+    links = "".join(f"<a href='{path}'>{path}</a> " for path in pages)
+    return {"/": article("Index", links), **pages}
+
+
+def test_hostile_json_ld_loses_no_page_and_skips_only_the_bad_block(tmp_path):
+    """Lone surrogates and deep nesting, with every LLM call failing (so each page is also
+    written to the failures file, where a deep block used to raise RecursionError)."""
+    names = [
+        "jsonld-lone-surrogate.html",
+        "jsonld-nested-900-levels.html",
+        "jsonld-nested-100000-levels.html",
+    ]
+    fake = FakeLLM(lambda body: Reply(status=400, error="this request is not accepted"))
+    with serve(fixture_site(names)) as running, serve_fake_llm(fake):
+        env = {"OPENAI_BASE_URL": fake.base_url}
+        result = run_crawl(tmp_path, {"url": running.url}, FAST_LLM, env)
+    assert result.returncode == 0, result.log[-3000:]
+    assert "Traceback" not in result.log and "RecursionError" not in result.log
+    records = result.by_url()
+    assert sorted(records) == sorted([running.url, *(running.url + n for n in names)])
+    assert len(result.records) == len(records), "one record per page"
+    failed = {line["url"] for line in map(json.loads, (tmp_path / "failures.jsonl").open())}
+    assert failed == set(records), "every page reached the failures file"
+    surrogate = records[running.url + names[0]]
+    product = surrogate["structured_data"]["json-ld"][0]
+    assert product["name"] == "Trap \ufffd Deluxe" and product["description"].endswith("\ufffd")
+    for name in names[1:]:
+        blocks = records[running.url + name]["structured_data"]["json-ld"]
+        assert [b.get("name") for b in blocks] == ["Acme Corporation"], name
+        assert f"{running.url}{name}: jsonld_too_deep: JSON-LD block 1" in result.log
+    assert "'clean/skipped/jsonld_too_deep': 2" in result.log
+    nquads = export_nquads(tmp_path)
+    assert "Trap \ufffd Deluxe" in nquads
+    for name in names:
+        assert f"<{running.url}{name}>" in nquads, f"{name} is in the graph"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from scraper.redaction import redact, redact_text
+from scraper.safe_json import valid_text
 
 
 class AuditLog:
@@ -21,7 +22,7 @@ class AuditLog:
     def write(self, event: str, **fields: Any) -> None:
         record = {"time": time.time(), "event": event, **redact(fields)}
         # Values JSON cannot hold are written as str(): redacted once more as text.
-        line = redact_text(json.dumps(record, ensure_ascii=False, default=str))
+        line = redact_text(json.dumps(valid_text(record), ensure_ascii=False, default=str))
         self._file.write(line + "\n")
         self._file.flush()
 
