@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -144,3 +148,71 @@ def test_hostile_json_ld_loses_no_page_and_skips_only_the_bad_block(tmp_path):
     assert "Trap \ufffd Deluxe" in nquads
     for name in names:
         assert f"<{running.url}{name}>" in nquads, f"{name} is in the graph"
+
+
+@contextmanager
+def full_disk(folder: Path, room: int = 0) -> Iterator[Path]:
+    """A small tmpfs mounted at ``folder``, filled up to ``room`` bytes left (needs root)."""
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        with (folder / "filler").open("wb", buffering=0) as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"\0" * 4096)
+        if room:
+            os.truncate(folder / "filler", (folder / "filler").stat().st_size - room)
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def crawl_lines(out: Path) -> list[dict]:
+    """The whole JSON lines of a feed (a line the full disk cut short is not one)."""
+    lines = out.read_text().splitlines() if out.exists() else []
+    return [json.loads(line) for line in lines if line.endswith("}")]
+
+
+@pytest.mark.parametrize("full", ["output", "cache", "failures", "audit", "journal"])
+def test_a_full_disk_stops_the_crawl_with_an_error_and_status_3(tmp_path, full):
+    pages = {f"/p{n}": article(f"Page {n}") for n in range(8)}
+    site = {"/": article("Index", "".join(f"<a href='{p}'>{p}</a> " for p in pages)), **pages}
+    with full_disk(tmp_path / "full", room=8192 if full == "output" else 0) as disk:
+        out = (disk if full == "output" else tmp_path) / "out.jsonl"
+        # One page at a time, each extracted before the next arrives: the test can tell
+        # that no call is made once the crawl is stopping.
+        settings = {**state_settings(tmp_path), **FAST_LLM, "CONCURRENT_REQUESTS": "1"}
+        settings["DOWNLOAD_DELAY"] = "0.3"
+        settings["LLM_AUDIT_LOG"] = str(tmp_path / "audit.jsonl")
+        where = {
+            "cache": "LLM_CACHE_DIR",
+            "failures": "FAILURES_FILE",
+            "audit": "LLM_AUDIT_LOG",
+            "journal": "JOBDIR",
+        }
+        if full in where:
+            settings[where[full]] = str(disk / "state")
+        if full == "failures":
+            fake = FakeLLM(lambda body: Reply(status=400, error="not accepted"))
+        else:
+            fake = FakeLLM()
+        with serve(site) as running, serve_fake_llm(fake):
+            argv = scrapy_command(["crawl", "semantic"], out, settings, {"url": running.url})
+            env = without_openai({"OPENAI_BASE_URL": fake.base_url})
+            proc = subprocess.run(argv, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+        records = crawl_lines(out)
+    log = proc.stderr
+    assert proc.returncode == 3, log[-3000:]
+    assert "Traceback" not in log, log[-5000:]
+    stop = f"ERROR: Crawl stopped: cannot write {tmp_path / 'full'}"
+    assert stop in log and ("No space left on device" in log or "disk is full" in log), log
+    assert "Crawl summary (write_failed" in log
+    assert len(records) < len(site), "the crawl stopped"
+    report = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
+    assert report["finish_reason"] == "write_failed"
+    # Stopped at the first failed write: no LLM call is paid after it (the page whose
+    # record failed and one that was being extracted may have been asked).
+    assert len(fake.requests) <= len(records) + 2

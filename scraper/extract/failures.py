@@ -12,6 +12,7 @@ from pathlib import Path
 from scraper.facts import Chunk, PageFacts, Stage
 from scraper.items import Failure, PageRecord
 from scraper.redaction import redact_text
+from scraper.writes import WriteFailed
 
 STAGE = Stage.EXTRACT
 logger = logging.getLogger(__name__)
@@ -49,9 +50,22 @@ class FailuresFile:
             "schema": failed.schema,
             "record": page,
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.append([json.dumps(line, ensure_ascii=False) + "\n"])
+
+    def append(self, lines: list[str]) -> None:
+        """Add ``lines`` (each ending in a newline) at the end of the file, after a newline if
+        its last line was torn (a killed process): the torn line stays unreadable alone.
+
+        Raises :class:`~scraper.writes.WriteFailed` when the disk refuses them.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("ab") as file:
+                if file.tell() and not _ends_with_newline(self.path):
+                    file.write(b"\n")
+                file.write("".join(lines).encode("utf-8"))
+        except OSError as exc:
+            raise WriteFailed(self.path, exc) from None
 
     def read(self) -> list[FailedPage]:
         """The recorded pages, the latest line per URL; an absent file has none.
@@ -63,8 +77,9 @@ class FailuresFile:
         if not self.path.exists():
             return []
         latest: dict[str, FailedPage] = {}
-        with self.path.open(encoding="utf-8") as file:
-            for number, line in enumerate(file, 1):
+        with self.path.open("rb") as file:
+            for number, raw in enumerate(file, 1):
+                line = raw.decode("utf-8", "replace")
                 if not line.strip():
                     continue
                 try:
@@ -82,9 +97,15 @@ class FailuresFile:
                     latest[entry["url"]] = FailedPage(
                         record, entry["reason"], entry.get("detail", ""), entry["schema"]
                     )
-                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
                     logger.warning(
                         "%s:%d: not a failure record, skipped: %s", self.path, number, exc
                     )
                     self.unreadable.append(line)
         return list(latest.values())
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as file:
+        file.seek(-1, 2)
+        return file.read(1) == b"\n"

@@ -29,7 +29,8 @@ from scraper.graph import (
 from scraper.graph.leases import acquire_lease, release_lease, renew_lease
 from scraper.graph.recrawl import attempt_failures, brings_new_facts, page_provenance
 from scraper.items import PageRecord
-from scraper.signals import previous_pages_loaded
+from scraper.signals import previous_pages_loaded, state_write_failed
+from scraper.writes import WriteFailed, out_of_space
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -161,6 +162,9 @@ class GraphPipeline:
             self._fail(item, "invalid_page", exc)
         except StoreUnavailable as exc:
             self._fail(item, "store_unavailable", exc)
+            if exc.__cause__ is not None and out_of_space(exc.__cause__):
+                failure = WriteFailed(self.config.location, exc.__cause__)
+                self.crawler.signals.send_catch_log(state_write_failed, failure=failure)
         except GraphStoreError as exc:
             self._fail(item, "store_error", exc)
         return item

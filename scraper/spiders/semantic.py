@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,9 @@ from scraper.fetch.journal import CrawlJournal
 from scraper.fetch.rendering import render_reason
 from scraper.items import PageRecord
 from scraper.middlewares import RefusedAddress
-from scraper.signals import previous_pages_loaded
+from scraper.signals import previous_pages_loaded, state_write_failed
 from scraper.spiders.arguments import CrawlArguments, parse_arguments
+from scraper.writes import WRITE_FAILED, WriteFailed
 
 _REVALIDATION_HEADERS = (b"cache-control", b"if-none-match", b"if-modified-since")
 _HTML_TYPES = re.compile(r"^\s*(text/html|application/xhtml\+xml)", re.I)
@@ -175,7 +176,7 @@ class SemanticSpider(scrapy.Spider):
                 continue
             self.seen.add(key)
             if self.journal:
-                self.journal.schedule(url, depth)
+                self._journal_write(self.journal.schedule, url, depth)
             yield self._page_request(url, depth)
 
     def _page_request(self, url: str, depth: int) -> scrapy.Request:
@@ -207,8 +208,19 @@ class SemanticSpider(scrapy.Spider):
         )
 
     def _page_finished(self, item: PageRecord) -> None:
+        """Journal a page as done, unless its facts could not be stored or its results
+        written: a resumed crawl fetches it again."""
         assert self.journal is not None, "connected only with a journal"
-        self.journal.finish(item.url)
+        if any(f.stage == Stage.STORE or f.reason == WRITE_FAILED for f in item.failures):
+            self.crawler.stats.inc_value("journal/left_pending")
+            return
+        self._journal_write(self.journal.finish, item.url)
+
+    def _journal_write(self, write: Callable[..., None], *args: Any) -> None:
+        try:
+            write(*args)
+        except WriteFailed as failure:
+            self.crawler.signals.send_catch_log(state_write_failed, failure=failure)
 
     def _close_journal(self) -> None:
         assert self.journal is not None, "connected only with a journal"
