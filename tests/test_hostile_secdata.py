@@ -6,23 +6,43 @@ import contextlib
 import json
 import logging
 import os
+import signal
+import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from scraper.extract.failures import FailuresFile
+from scraper.extract.llm import LLMCache
+from scraper.fetch.journal import CrawlJournal
+from scraper.graph import EmbeddedStore, SparqlEndpointStore
 from scraper.redaction import install_log_redaction, redact_text
+from scraper.spiders.arguments import ArgumentError, parse_arguments
 from tests.crawling import (
     PROJECT_DIR,
     run_crawl,
+    run_scrapy,
     scrapy_command,
     state_settings,
     without_openai,
 )
-from tests.fake_llm import FakeLLM, Reply, serve_fake_llm
-from tests.sites import serve
+from tests.fake_llm import (
+    FakeLLM,
+    Reply,
+    StatsRecorder,
+    close_llm_clients,
+    default_responder,
+    serve_fake_llm,
+)
+from tests.oxigraph_server import oxigraph_server
+from tests.processes import free_port
+from tests.sites import Page, serve
+from tests.test_extraction import chunks_of, make_extractor
 
 HOSTILE = Path(__file__).parent / "hostile" / "secdata"
 FAST_LLM = {"LLM_BACKOFF_INITIAL": "0.01", "LLM_BACKOFF_MAX": "0.05", "LLM_TIMEOUT": "5"}
@@ -216,3 +236,208 @@ def test_a_full_disk_stops_the_crawl_with_an_error_and_status_3(tmp_path, full):
     # Stopped at the first failed write: no LLM call is paid after it (the page whose
     # record failed and one that was being extracted may have been asked).
     assert len(fake.requests) <= len(records) + 2
+
+
+# --- crashes: a corrupt cache, torn files, URL lists --------------------------------------
+
+
+def test_a_corrupt_llm_cache_is_moved_aside_and_the_crawl_runs(tmp_path):
+    cache = tmp_path / "llm-cache"
+    cache.mkdir()
+    (cache / "llm-cache.sqlite3").write_bytes(b"SQLite format 3\0" + os.urandom(3000))
+    site = {"/": article("Home Page", "<a href='/a'>a</a>"), "/a": article("Page A")}
+    with serve(site) as running, serve_fake_llm() as fake:
+        result = run_crawl(
+            tmp_path, {"url": running.url}, FAST_LLM, {"OPENAI_BASE_URL": fake.base_url}
+        )
+    assert result.returncode == 0 and "Traceback" not in result.log, result.log[-3000:]
+    assert [r["failures"] for r in result.records] == [[], []]
+    assert f"The LLM cache {cache / 'llm-cache.sqlite3'} is unreadable" in result.log
+    assert len(list(cache.glob("llm-cache.sqlite3.corrupt-*"))) == 1
+    assert len(LLMCache(cache)) == len(fake.requests) == 2  # the new cache holds the answers
+
+
+async def test_a_cached_value_that_does_not_validate_is_asked_again(tmp_path):
+    page = "Acme Corporation was founded by Jane Doe in Springfield."
+    with serve_fake_llm() as fake:
+        cache = LLMCache(tmp_path)
+        await make_extractor(fake, StatsRecorder(), cache=cache).extract_page(
+            url="https://a.example/", markdown=page, chunks=chunks_of(page), structured_data={}
+        )
+        cache._db.execute('UPDATE results SET value = \'{"entities": [{"name": 5\'')
+        stats = StatsRecorder()
+        outcome = await make_extractor(fake, stats, cache=cache).extract_page(
+            url="https://a.example/", markdown=page, chunks=chunks_of(page), structured_data={}
+        )
+        again = await make_extractor(fake, StatsRecorder(), cache=cache).extract_page(
+            url="https://a.example/", markdown=page, chunks=chunks_of(page), structured_data={}
+        )
+    await close_llm_clients()
+    assert outcome.failure is None and stats["llm/cache_invalid"] == 1
+    assert {e.name for e in outcome.result.entities} >= {"Acme Corporation", "Jane Doe"}
+    assert len(fake.requests) == 2  # asked once more, and the new answer replaced the bad one
+    assert again.result.usage["cache_hits"] == 1
+
+
+def test_a_cache_file_cut_short_reads_as_misses(tmp_path):
+    cache = LLMCache(tmp_path)
+    for n in range(2000):
+        cache.put(f"key-{n}", "x" * 200)
+    cache.close()
+    path = tmp_path / "llm-cache.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    os.truncate(path, path.stat().st_size // 3)
+    reopened = LLMCache(tmp_path)  # opens (or is moved aside), never raises
+    assert reopened.get("key-1999") is None
+    reopened.put("new", "value")
+    assert reopened.get("new") in ("value", None)
+
+
+def test_torn_and_foreign_lines_of_the_failures_file_are_skipped(tmp_path, caplog):
+    path = tmp_path / "failures.jsonl"
+    good = {
+        "url": "http://a.example/",
+        "failed_at": "2026-01-01T00:00:00+00:00",
+        "reason": "llm_server_error",
+        "detail": "",
+        "schema": "schemas.knowledge_graph:KnowledgeGraph",
+        "record": {"url": "http://a.example/", "failures": [], "chunks": []},
+    }
+    path.write_bytes(
+        b"\xff\xfe not utf-8\n[1, 2]\n"
+        + json.dumps({**good, "record": {**good["record"], "unknown": 1}}).encode()
+        + b"\n"
+        + json.dumps(good).encode()
+        + b'\n{"url": "http://b.example/", "fail'  # torn by a killed process
+    )
+    failures = FailuresFile(path)
+    failures.append([json.dumps({**good, "url": "http://c.example/"}) + "\n"])
+    assert sorted(p.record.url for p in failures.read()) == ["http://a.example/"] * 2
+    assert len(failures.unreadable) == 4, "the torn line stays alone, the next one is read"
+
+
+def test_torn_and_unknown_journal_lines_are_skipped(tmp_path, caplog):
+    path = tmp_path / "pages.journal"
+    path.write_bytes(
+        b'{"e": "scheduled", "url": "http://a/", "depth": 0}\n'
+        b'{"e": "rescheduled", "url": "http://b/"}\n[]\n\xff\xfe\n"text"\n'
+        b'{"e": "scheduled", "url": "http://c/", "depth": 1}\n'
+        b'{"e": "done", "url": "http://a/"'  # torn
+    )
+    journal = CrawlJournal(path)
+    journal.schedule("http://d/", 2)
+    journal.close()
+    assert CrawlJournal(path).pending() == [("http://a/", 0), ("http://c/", 1), ("http://d/", 2)]
+    assert "4 line(s) that are not journal events skipped" in caplog.text
+
+
+def test_a_url_list_is_split_between_urls_not_inside_them():
+    listed = parse_arguments({"url": "http://a.example/x,y, https://b.example/?q=1,2"}, "never")
+    assert listed.start_urls == ["http://a.example/x,y", "https://b.example/?q=1,2"]
+    with pytest.raises(ArgumentError, match=r"'data:text/html,<p>a,b</p>' is not an absolute"):
+        parse_arguments({"url": "http://a.example/,data:text/html,<p>a,b</p>"}, "never")
+
+
+# --- data lost: store outages, retry runs killed, odd URLs ---------------------------------
+
+
+def test_pages_the_store_could_not_take_stay_pending_for_the_resumed_crawl(tmp_path):
+    """The SPARQL endpoint dies mid-crawl: the pages it missed are fetched again on resume."""
+    port = free_port()
+    pages = {f"/p{n}": article(f"Page {n}") for n in range(5)}
+    with oxigraph_server(tmp_path / "oxi", port) as server:
+
+        def kill_store(handler: BaseHTTPRequestHandler) -> Page:
+            os.kill(server.pid, signal.SIGKILL)  # the store we started dies
+            return Page(article("Page 2"))
+
+        site = {
+            "/": article("Index", "".join(f"<a href='{p}'>{p}</a> " for p in pages)),
+            **pages,
+            "/p2": kill_store,
+        }
+        settings = {
+            "GRAPH_STORE": server.url,
+            "JOBDIR": str(tmp_path / "job"),
+            "GRAPH_STORE_RETRY_TIMES": "0",
+            "GRAPH_LEASE_SECONDS": "2",  # the dead crawl's lease is not released: it expires
+            "CONCURRENT_REQUESTS": "1",
+        }
+        with serve(site) as running:
+            first = run_crawl(tmp_path, {"url": running.url}, settings)
+            stored_first = {r["url"] for r in first.records if r["failures"] == []}
+            assert first.returncode == 0, first.log[-3000:]
+            assert "Traceback" not in first.log, first.log[-5000:]
+            assert len(first.records) == len(site) and stored_first, first.log[-3000:]
+            assert len(stored_first) < len(site)
+            time.sleep(2)
+            with oxigraph_server(tmp_path / "oxi", port):
+                second = run_crawl(tmp_path, {"url": running.url}, settings)
+                store = SparqlEndpointStore(server.url)
+                stored = set(store.pages())
+                store.close()
+    left = len(site) - len(stored_first)
+    assert f"{len(stored_first)} pages finished, {left} pending" in second.log, second.log[-3000:]
+    assert stored == {running.url + p.lstrip("/") for p in site}
+    assert {r["url"] for r in second.records} == stored - stored_first
+
+
+def test_urls_with_stray_percent_signs_are_stored_and_not_extracted_again(tmp_path):
+    # The server sees the paths validly encoded (a literal % is %25).
+    site = {
+        "/": article("Home Page", "<a href='/p%zzq'>odd</a> <a href='/100%'>full</a>"),
+        "/p%25zzq": article("Odd Page"),
+        "/100%25": article("Full Page"),
+    }
+    with serve(site) as running, serve_fake_llm() as fake:
+        env = {"OPENAI_BASE_URL": fake.base_url}
+        first = run_crawl(tmp_path, {"url": running.url}, FAST_LLM, env)
+        calls = len(fake.requests)
+        second = run_crawl(tmp_path, {"url": running.url}, FAST_LLM, env)
+    urls = {running.url, running.url + "p%25zzq", running.url + "100%25"}
+    for result in (first, second):
+        assert result.returncode == 0, result.log[-3000:]
+        assert {r["url"] for r in result.records} == urls
+        assert all(r["failures"] == [] for r in result.records), result.records
+    assert calls == 3 and len(fake.requests) == 3, "the re-crawl of an unchanged site is free"
+    assert {r["change"] for r in second.records} == {"unchanged"}
+    with EmbeddedStore.open_reader(tmp_path / "graph") as store:
+        assert set(store.pages()) == urls
+
+
+def test_a_killed_retry_failed_run_loses_no_recorded_page(tmp_path):
+    state = {"answer": "fail"}
+
+    def responder(body):
+        if state["answer"] == "fail":
+            return Reply(status=400, error="not accepted")
+        if state["answer"] == "hang":
+            return Reply({"entities": [], "relations": []}, delay=60)
+        return default_responder(body)
+
+    site = {"/": article("Home Page", "<a href='/a'>a</a>"), "/a": article("Page A")}
+    with serve(site) as running, serve_fake_llm(FakeLLM(responder)) as fake:
+        env = {"OPENAI_BASE_URL": fake.base_url}
+        settings = {**state_settings(tmp_path), **FAST_LLM, "LLM_TIMEOUT": "90"}
+        crawl = run_crawl(tmp_path, {"url": running.url}, settings, env)
+        assert crawl.returncode == 0 and len(FailuresFile(tmp_path / "failures.jsonl").read()) == 2
+        state["answer"], asked = "hang", len(fake.requests)
+        argv = scrapy_command(["retry_failed"], tmp_path / "killed.jsonl", settings)
+        killed = subprocess.Popen(argv, cwd=PROJECT_DIR, env=without_openai(env))
+        deadline = time.monotonic() + 60
+        while len(fake.requests) == asked and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.kill(killed.pid, signal.SIGKILL)  # mid-run, while the LLM is answering
+        killed.wait()
+        assert (tmp_path / "failures.jsonl.retrying").exists()
+        state["answer"] = "ok"
+        retry = run_scrapy(
+            tmp_path, ["retry_failed"], tmp_path / "retried.jsonl", settings=settings, env=env
+        )
+    assert retry.returncode == 0, retry.log[-3000:]
+    assert "Put back the pages of a retry_failed run that did not finish" in retry.stdout
+    assert "Retried 2 of 2 recorded page(s); 0 failed extraction(s)" in retry.stdout
+    assert {r["url"] for r in retry.records} == {running.url, running.url + "a"}
+    assert all(r["failures"] == [] for r in retry.records)
+    assert not (tmp_path / "failures.jsonl.retrying").exists()

@@ -67,6 +67,31 @@ class FailuresFile:
         except OSError as exc:
             raise WriteFailed(self.path, exc) from None
 
+    @property
+    def retrying_path(self) -> Path:
+        """Where ``scrapy retry_failed`` moves the file while it retries its pages."""
+        return self.path.with_name(self.path.name + ".retrying")
+
+    def put_back_retrying(self) -> bool:
+        """Put the lines of a retry run that did not finish (killed) back in the file, before
+        the lines recorded since (the latest line per URL counts); True if there were any."""
+        pending = self.retrying_path
+        if not pending.exists():
+            return False
+        merged = pending.with_name(pending.name + ".merging")
+        data = pending.read_bytes()
+        if data and not data.endswith(b"\n"):
+            data += b"\n"
+        if self.path.exists():
+            data += self.path.read_bytes()
+        try:
+            merged.write_bytes(data)
+            merged.replace(self.path)
+        except OSError as exc:
+            raise WriteFailed(self.path, exc) from None
+        pending.unlink()
+        return True
+
     def read(self) -> list[FailedPage]:
         """The recorded pages, the latest line per URL; an absent file has none.
 

@@ -27,6 +27,7 @@ from scraper.extract.llm import (
 )
 from scraper.items import PageRecord
 from scraper.signals import state_write_failed
+from scraper.urls import with_valid_percent_encoding
 from scraper.writes import WRITE_FAILED, WriteFailed
 
 logger = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ class ExtractionPipeline:
         if self.cache is None or self.extractor is None:
             return False
         pages = getattr(self.crawler.spider, "previous_pages", {})
-        previous = pages.get(item.final_url or item.url)
+        previous = pages.get(with_valid_percent_encoding(item.final_url or item.url))
         return (
             previous is not None
             and previous.content_hash == item.content_hash

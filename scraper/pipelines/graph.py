@@ -216,15 +216,23 @@ class GraphPipeline:
 
     async def close_spider(self) -> None:
         if self.store is not None:
-            entities, relations = await self._run(self.store.entity_and_relation_keys)
-            entities_before, relations_before = self.keys_before
-            self.stats.set_value("graph/entities_added", len(entities - entities_before))
-            self.stats.set_value("graph/entities_removed", len(entities_before - entities))
-            self.stats.set_value("graph/relations_added", len(relations - relations_before))
-            self.stats.set_value("graph/relations_removed", len(relations_before - relations))
             if self._renewing is not None:
                 self._renewing.cancel()
-                await self._run(release_lease, self.store, self.lease_holder)
+            try:
+                await self._count_changes(self.store)
+                if self._renewing is not None:
+                    await self._run(release_lease, self.store, self.lease_holder)
+            except GraphStoreError as exc:  # e.g. the endpoint went down during the crawl
+                logger.warning("Graph store unreachable at the end of the crawl: %s", exc)
             await self._run(self.store.close)
             self.store = None
         self._executor.shutdown(wait=True)
+
+    async def _count_changes(self, store: GraphStore) -> None:
+        """The entities and relations the crawl added and removed, in the stats."""
+        entities, relations = await self._run(store.entity_and_relation_keys)
+        entities_before, relations_before = self.keys_before
+        self.stats.set_value("graph/entities_added", len(entities - entities_before))
+        self.stats.set_value("graph/entities_removed", len(entities_before - entities))
+        self.stats.set_value("graph/relations_added", len(relations - relations_before))
+        self.stats.set_value("graph/relations_removed", len(relations_before - relations))

@@ -42,6 +42,7 @@ from scraper.items import PageRecord
 from scraper.middlewares import RefusedAddress
 from scraper.signals import previous_pages_loaded, state_write_failed
 from scraper.spiders.arguments import CrawlArguments, parse_arguments
+from scraper.urls import with_valid_percent_encoding
 from scraper.writes import WRITE_FAILED, WriteFailed
 
 _REVALIDATION_HEADERS = (b"cache-control", b"if-none-match", b"if-modified-since")
@@ -166,8 +167,9 @@ class SemanticSpider(scrapy.Spider):
     # --- requests ---------------------------------------------------------
 
     def _page_requests(self, urls: Iterable[str], depth: int = 0) -> Iterator[scrapy.Request]:
-        """Requests for the pages not seen yet, within ``max_pages``."""
-        for url in urls:
+        """Requests for the pages not seen yet, within ``max_pages``; a URL with a stray
+        ``%`` is asked for validly encoded (``/100%`` as ``/100%25``), as the store names it."""
+        for url in map(with_valid_percent_encoding, urls):
             key = canonicalize_url(url)
             if key in self.seen:
                 continue
