@@ -26,6 +26,7 @@ from scraper.graph.queries import (
     similar_names,
     stats,
 )
+from scraper.redaction import redact_text
 
 SUBCOMMANDS = {
     "stats": 0,
@@ -80,7 +81,7 @@ class Command(ScrapyCommand):
             getattr(self, "_" + name.replace("-", "_"))(opts, *rest)
             sys.stdout.flush()  # a reader gone early shows here, not at interpreter exit
         except GraphStoreError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {redact_text(str(exc))}", file=sys.stderr)  # an endpoint's user:pass
             self.exitcode = 1
         except BrokenPipeError:
             # The reader stopped early (`| head`): it has all it wanted, so the command ends
