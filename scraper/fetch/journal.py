@@ -27,6 +27,9 @@ class CrawlJournal:
         self.path = path
         self.scheduled: dict[str, int] = {}  # url -> depth
         self.done: set[str] = set()
+        self._fd: int | None = None
+        # A journal that cannot be opened fails its first write (the crawl then stops).
+        self._failed: WriteFailed | None = None
         torn = path.exists() and self._load()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,7 +37,7 @@ class CrawlJournal:
             if torn:
                 os.write(self._fd, b"\n")
         except OSError as exc:
-            raise WriteFailed(path, exc) from None
+            self._failed = WriteFailed(path, exc)
 
     def _load(self) -> bool:
         """Read the events; True when the last line was torn (no newline at its end)."""
@@ -70,6 +73,9 @@ class CrawlJournal:
         return True
 
     def _append(self, event: dict) -> None:
+        """Write one event; raises :class:`~scraper.writes.WriteFailed` when it cannot."""
+        if self._fd is None:
+            raise self._failed or WriteFailed(self.path, OSError("the journal is closed"))
         try:
             os.write(self._fd, (json.dumps(event) + "\n").encode("utf-8"))
         except OSError as exc:
@@ -90,4 +96,6 @@ class CrawlJournal:
             self._append({"e": "done", "url": url})
 
     def close(self) -> None:
-        os.close(self._fd)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
