@@ -32,17 +32,17 @@ def load_json(text: str, *, strict: bool = True, max_depth: int = MAX_DEPTH) -> 
         value = json.loads(text, strict=strict)
     except RecursionError:
         raise TooDeep(f"nested deeper than {max_depth} levels") from None
-    return bounded(value, max_depth, escapes=bool(_SURROGATE_ESCAPE.search(text)))
+    return bounded(value, text, max_depth)
 
 
-def bounded(value: Any, max_depth: int = MAX_DEPTH, *, escapes: bool = True) -> Any:
-    """``value`` (parsed JSON) checked for depth and made valid text; see :func:`load_json`.
-
-    ``escapes=False`` says the JSON text had no surrogate escapes (a faster path).
-    """
+def bounded(value: Any, text: str, max_depth: int = MAX_DEPTH) -> Any:
+    """``value``, parsed from the JSON ``text``, checked for depth and made valid text (only
+    walked for surrogates when ``text`` holds one, raw or escaped); see :func:`load_json`."""
     if nesting_depth(value, max_depth) > max_depth:
         raise TooDeep(f"nested deeper than {max_depth} levels")
-    return valid_text(value) if escapes else value
+    if _SURROGATE.search(text) or _SURROGATE_ESCAPE.search(text):
+        return valid_text(value)
+    return value
 
 
 def nesting_depth(value: Any, stop_after: int) -> int:

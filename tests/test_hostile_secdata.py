@@ -17,11 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from schemas.knowledge_graph import KnowledgeGraph
 from scraper.extract.failures import FailuresFile
 from scraper.extract.llm import LLMCache
+from scraper.extract.llm.answers import parse_answer
 from scraper.fetch.journal import CrawlJournal
 from scraper.graph import EmbeddedStore, SparqlEndpointStore
 from scraper.redaction import install_log_redaction, redact_text
+from scraper.safe_json import load_json
 from scraper.spiders.arguments import ArgumentError, parse_arguments
 from tests.crawling import (
     PROJECT_DIR,
@@ -443,3 +446,18 @@ def test_a_killed_retry_failed_run_loses_no_recorded_page(tmp_path):
     assert {r["url"] for r in retry.records} == {running.url, running.url + "a"}
     assert all(r["failures"] == [] for r in retry.records)
     assert not (tmp_path / "failures.jsonl.retrying").exists()
+
+
+@pytest.mark.parametrize(
+    "text", ['{"name": "a\\ud800b"}', '{"name": "a\ud800b"}', '{"a\\udfffb": ["a\\ud800b"]}']
+)
+def test_json_text_with_lone_surrogates_reads_as_valid_text(text):
+    value = load_json(text)
+    assert "\ufffd" in json.dumps(value, ensure_ascii=False)
+    json.dumps(value, ensure_ascii=False).encode("utf-8")  # a UTF-8 writer takes it
+
+
+def test_an_llm_answer_nested_too_deep_reads_as_no_json():
+    deep = '{"entities": [{"name": "Acme", "type": "Thing", "attributes": {"x": ' + "[" * 5000
+    answer = parse_answer(deep + "]" * 5000 + "}}]}", KnowledgeGraph)
+    assert answer.value is None and answer.error

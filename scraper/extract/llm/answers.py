@@ -215,7 +215,7 @@ def _strict_loads(text: str) -> Any:
 def _repaired_loads(text: str) -> Any:
     try:
         # strict loads already failed
-        return bounded(json_repair.loads(text, skip_json_loads=True))
+        return bounded(json_repair.loads(text, skip_json_loads=True), text)
     except Exception:  # a repair library bug must read as "no JSON", not crash the crawl
         return None
 
