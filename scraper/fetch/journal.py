@@ -95,6 +95,10 @@ class CrawlJournal:
             self.done.add(url)
             self._append({"e": "done", "url": url})
 
+    @property
+    def closed(self) -> bool:
+        return self._fd is None and self._failed is None
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)

@@ -7,6 +7,7 @@ stages (cleaning, chunking, extraction, graph) run as item pipelines.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -210,13 +211,20 @@ class SemanticSpider(scrapy.Spider):
         )
 
     def _page_finished(self, item: PageRecord) -> None:
-        """Journal a page as done, unless its facts could not be stored or its results
-        written: a resumed crawl fetches it again."""
-        assert self.journal is not None, "connected only with a journal"
+        """Journal a page as done once its record is in the feeds (the feed exporter's
+        handler of this signal runs after this one), unless its facts could not be stored or
+        its results written: a resumed crawl fetches it again."""
         if any(f.stage == Stage.STORE or f.reason == WRITE_FAILED for f in item.failures):
             self.crawler.stats.inc_value("journal/left_pending")
             return
-        self._journal_write(self.journal.finish, item.url)
+        asyncio.get_running_loop().call_soon(self._journal_finish, item.url)
+
+    def _journal_finish(self, url: str) -> None:
+        assert self.journal is not None, "connected only with a journal"
+        if self.crawler.stats.get_value("crawl/write_failed") or self.journal.closed:
+            self.crawler.stats.inc_value("journal/left_pending")  # its record may be lost
+            return
+        self._journal_write(self.journal.finish, url)
 
     def _journal_write(self, write: Callable[..., None], *args: Any) -> None:
         try:
