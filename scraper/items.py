@@ -12,11 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scraper.facts import Chunk, PageFacts, Stage, facts_as_json
+from scraper.redaction import redact_text
 
 
 @dataclass
 class Failure:
-    """Why a stage could not finish a page: ``reason`` is a short stable code."""
+    """Why a stage could not finish a page: ``reason`` is a short stable code.
+
+    ``detail`` is redacted (keys, credentials): it is written to the feed, the failures
+    file and the graph.
+    """
 
     stage: Stage
     reason: str  # e.g. http_404, non_html, too_large, llm_invalid_output
@@ -24,6 +29,7 @@ class Failure:
 
     def __post_init__(self) -> None:
         self.stage = Stage(self.stage)
+        self.detail = redact_text(self.detail)
 
 
 @dataclass

@@ -147,7 +147,11 @@ GRAPH_SNAPSHOT_INTERVAL = 10.0  # seconds between snapshots readers see during a
 GRAPH_QUERY_SERVICE = False
 
 # --- re-crawl -------------------------------------------------------------
-EXTENSIONS = {"scraper.extensions.CrawlReport": 500}
+EXTENSIONS = {
+    "scraper.extensions.RedactLogs": 0,
+    "scraper.extensions.StopOnWriteFailure": 100,
+    "scraper.extensions.CrawlReport": 500,
+}
 # Every crawl writes its report (pages new/changed/unchanged/removed, LLM use, graph changes)
 # here as <spider>-<UTC time>.json; relative to the project folder.
 REPORT_DIR = ".semantic/reports"

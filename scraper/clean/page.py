@@ -21,6 +21,8 @@ class PageContent(CleanedPage):
     structured_data: dict[str, list[Any]] = field(default_factory=dict)
     content_hash: str = ""
     source_url: str = ""  # the URL it was cleaned for: relative IRIs in its markup resolve here
+    # Structured data blocks left out as unsafe to read: "reason_code: what and why" each.
+    skipped: list[str] = field(default_factory=list)
 
 
 def content_hash(markdown: str, structured_data: dict[str, Any]) -> str:
@@ -38,11 +40,13 @@ def clean_page(html: str, url: str) -> PageContent:
     parse's cost).
     """
     tree = parse_html(html)
-    structured = structured_data_of(copy.deepcopy(tree), url)
+    skipped: list[str] = []
+    structured = structured_data_of(copy.deepcopy(tree), url, skipped)
     cleaned = clean_tree(tree, url)
     return PageContent(
         **dataclasses.asdict(cleaned),
         structured_data=structured,
         content_hash=content_hash(cleaned.markdown, structured),
         source_url=url,
+        skipped=skipped,
     )

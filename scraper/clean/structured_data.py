@@ -4,7 +4,8 @@ Output shape (every key always present, each a list of dicts):
 
 - ``json-ld``: the page's JSON-LD objects as written (a block holding a list
   contributes its members); a block that is not valid JSON, even after removing
-  comments and trailing commas, is skipped and the others kept.
+  comments and trailing commas, or that nests deeper than 64 levels, is skipped and the
+  others kept. Lone surrogates (``"\\ud800"``) become U+FFFD.
 - ``microdata``: the items as RDF (W3C Microdata to RDF, :mod:`scraper.clean.microdata`)
   in expanded JSON-LD: ``@id`` (``itemid``), ``@type``, full property IRIs, values as
   ``{"@value": …}`` (typed ``<time>`` values with ``@type``) or ``{"@id": …}`` (links, images).
@@ -32,6 +33,7 @@ from rdflib import Graph
 
 from scraper.clean.dom import parse_html
 from scraper.clean.microdata import microdata_items
+from scraper.safe_json import TooDeep, load_json
 
 logger = logging.getLogger(__name__)
 
@@ -41,22 +43,38 @@ _WRAPPERS = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>)\s*$")
 
 
 def _load_jsonld(text: str) -> Any:
-    """The JSON value of one JSON-LD block; ``None`` when it cannot be read."""
+    """The JSON value of one JSON-LD block; ``None`` when it is not JSON.
+
+    Raises :class:`~scraper.safe_json.TooDeep` for a block nested too deep.
+    """
     try:
-        return json.loads(text, strict=False)
+        return load_json(text, strict=False)
+    except TooDeep:
+        raise
     except ValueError:
         pass
     try:
-        return jstyleson.loads(_WRAPPERS.sub("", text), strict=False)
+        return load_json(jstyleson.dispose(_WRAPPERS.sub("", text)), strict=False)
+    except TooDeep:
+        raise
     except ValueError:
         return None
 
 
-def parse_jsonld(root: etree._Element) -> list[dict[str, Any]]:
-    """JSON-LD objects of the parsed page ``root``, skipping blocks that are not JSON."""
+def parse_jsonld(root: etree._Element, skipped: list[str] | None = None) -> list[dict[str, Any]]:
+    """JSON-LD objects of the parsed page ``root``, skipping blocks that are not JSON.
+
+    A block nested deeper than :data:`~scraper.safe_json.MAX_DEPTH` is skipped too, and
+    said in ``skipped`` (one line per block); the page's other blocks are kept.
+    """
     items: list[dict[str, Any]] = []
-    for script in _JSONLD_XPATH(root):
-        data = _load_jsonld(script.xpath("string()"))
+    for number, script in enumerate(_JSONLD_XPATH(root), 1):
+        try:
+            data = _load_jsonld(script.xpath("string()"))
+        except TooDeep as exc:
+            if skipped is not None:
+                skipped.append(f"jsonld_too_deep: JSON-LD block {number} {exc}, skipped")
+            continue
         if data is None:
             logger.debug("skipping a JSON-LD block that is not valid JSON")
         items.extend(x for x in (data if isinstance(data, list) else [data]) if isinstance(x, dict))
@@ -68,12 +86,15 @@ def extract_structured_data(html: str, url: str) -> dict[str, list]:
     return structured_data_of(parse_html(html), url)
 
 
-def structured_data_of(root: etree._Element | None, url: str) -> dict[str, list]:
-    """The structured data of a page parsed by :func:`~scraper.clean.dom.parse_html`."""
+def structured_data_of(
+    root: etree._Element | None, url: str, skipped: list[str] | None = None
+) -> dict[str, list]:
+    """The structured data of a page parsed by :func:`~scraper.clean.dom.parse_html`;
+    blocks skipped as unsafe to read are said in ``skipped`` (see :func:`parse_jsonld`)."""
     result: dict[str, list] = {syntax: [] for syntax in SYNTAXES}
     if root is None:
         return result
-    result["json-ld"] = parse_jsonld(root)
+    result["json-ld"] = parse_jsonld(root, skipped)
     try:
         result["microdata"] = microdata_items(root, url)
     except Exception as exc:  # extruct's item walk raises many kinds of errors on hostile markup

@@ -2,7 +2,8 @@
 
 Both happen before anything is written. A bad argument prints one line and exits with
 status 1; a refused crawl exits with status 2 (for cron, systemd and scrapyd), and opens
-no feed: ``-O out.jsonl`` of the crawl still running is left alone.
+no feed: ``-O out.jsonl`` of the crawl still running is left alone. A crawl stopped because
+its output or state could not be written (a full disk) exits with status 3.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from scraper.spiders.semantic import SemanticSpider
 
 logger = logging.getLogger(__name__)
 REFUSED_EXIT_CODE = 2
+WRITE_FAILED_EXIT_CODE = 3  # output or state could not be written (a full disk)
 # Finish reasons of crawls that could not do their job at all.
 REFUSED = ("graph_store_locked", "graph_store_error")
 USAGE_EXIT_CODE = 1
@@ -65,3 +67,5 @@ class Command(ScrapyCrawlCommand):
         # A crawler that failed to start (exit status 1) has no stats to read.
         if self.exitcode == 0 and self.crawler.stats.get_value("finish_reason") in REFUSED:
             self.exitcode = REFUSED_EXIT_CODE
+        if self.exitcode == 0 and self.crawler.stats.get_value("crawl/write_failed"):
+            self.exitcode = WRITE_FAILED_EXIT_CODE

@@ -20,6 +20,7 @@ from scraper.api import FetchError, scrape
 from scraper.config import chunk_config, llm_settings
 from scraper.extract.llm import llm_configured
 from scraper.facts import ExtractionStatus
+from scraper.redaction import redact_text
 
 
 class Command(ScrapyCommand):
@@ -97,7 +98,7 @@ class Command(ScrapyCommand):
             self._fail(f"LLM extraction failed: {facts.failure_reason}")
 
     def _fail(self, message: str) -> None:
-        print(f"Error: {message}", file=sys.stderr)
+        print(f"Error: {redact_text(message)}", file=sys.stderr)
         self.exitcode = 1
 
 

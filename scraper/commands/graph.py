@@ -27,6 +27,7 @@ from scraper.graph.queries import (
     similar_names,
     stats,
 )
+from scraper.redaction import redact_text
 
 SUBCOMMANDS = {
     "stats": 0,
@@ -81,7 +82,8 @@ class Command(ScrapyCommand):
             getattr(self, "_" + name.replace("-", "_"))(opts, *rest)
             sys.stdout.flush()  # a reader gone early shows here, not at interpreter exit
         except GraphStoreError as exc:
-            print(printable(f"error: {exc}"), file=sys.stderr)
+            # Escaped (a name may hold terminal codes), redacted (an endpoint's user:pass).
+            print(printable(f"error: {redact_text(str(exc))}"), file=sys.stderr)
             self.exitcode = 1
         except BrokenPipeError:
             # The reader stopped early (`| head`): it has all it wanted, so the command ends

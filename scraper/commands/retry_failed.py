@@ -5,12 +5,14 @@ item pipelines from the extraction pipeline on (graph store, feeds), so
 ``-O retried.jsonl`` and the graph get the new results. Pages that fail again
 are recorded again; pages the run did not reach (e.g. the budget ran out)
 are put back in the file. Lines of the file that are not failure records are skipped
-with a warning each and kept in ``FAILURES_FILE.unreadable``.
+with a warning each and kept in ``FAILURES_FILE.unreadable``. A run killed before its
+end leaves ``FAILURES_FILE.retrying``: the next run puts its pages back first.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +24,7 @@ from scrapy.exceptions import UsageError
 from scraper.extract.failures import FailedPage, FailuresFile
 from scraper.items import PageRecord
 from scraper.paths import project_path
+from scraper.writes import WriteFailed
 
 EXTRACTION_PIPELINE = "scraper.pipelines.extraction.ExtractionPipeline"
 
@@ -53,6 +56,15 @@ class Command(BaseRunSpiderCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None and self.crawler_process is not None
         failures = FailuresFile(project_path(self.settings.get("FAILURES_FILE")))
+        try:
+            if failures.put_back_retrying():
+                print(
+                    f"Put back the pages of a retry_failed run that did not finish "
+                    f"({failures.retrying_path})."
+                )
+        except WriteFailed as exc:
+            self._stop(f"error: {exc}")
+            return
         failed = failures.read()
         unreadable = failures.unreadable
         if not failed:
@@ -68,8 +80,9 @@ class Command(BaseRunSpiderCommand):
             {name: order for name, order in pipelines.items() if order >= start},
             priority="cmdline",
         )
-        # New failures are appended to a fresh file while this run reads the old one.
-        pending = failures.path.with_name(failures.path.name + ".retrying")
+        # New failures are appended to a fresh file while this run reads the old one; a run
+        # killed before its end leaves it, and the next run puts it back first.
+        pending = failures.retrying_path
         failures.path.replace(pending)
         reached: set[str] = set()
         crawler = self._create_crawler(RetryFailedSpider)
@@ -80,13 +93,17 @@ class Command(BaseRunSpiderCommand):
         crawler.signals.connect(reach, signal=signals.item_scraped)
         self.crawler_process.crawl(crawler, records=[f.record for f in failed], schema=schema)
         self.crawler_process.start()
-        for page in failed:
-            if page.record.url not in reached:
-                failures.record(page)
+        try:
+            for page in failed:
+                if page.record.url not in reached:
+                    failures.record(page)
+            if unreadable:
+                FailuresFile(failures.unreadable_path).append(unreadable)
+        except WriteFailed as exc:  # the pages stay in FAILURES_FILE.retrying for next time
+            self._stop(f"error: {exc}")
+            return
         pending.unlink()
         if unreadable:
-            with failures.unreadable_path.open("a", encoding="utf-8") as file:
-                file.writelines(unreadable)
             print(f"Kept {len(unreadable)} unreadable line(s) in {failures.unreadable_path}.")
         print(
             f"Retried {len(reached)} of {len(failed)} recorded page(s); "
@@ -94,6 +111,10 @@ class Command(BaseRunSpiderCommand):
         )
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
+
+    def _stop(self, message: str) -> None:
+        print(message, file=sys.stderr)
+        self.exitcode = 1
 
 
 def _recorded_schema(failed: list[FailedPage]) -> str:

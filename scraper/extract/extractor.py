@@ -192,11 +192,11 @@ class Extractor:
         What the LLM answered but did not validate is added to ``dropped``.
         """
         key = cache_key(self.model or "", self.prompt.version, self._schema_text, text)
-        cached = self.cache.get(key) if self.cache is not None else None
+        cached = self._cached_answer(key)
         if cached is not None:
             usage.cache_hits += 1
             self.on_stat("llm/cache_hits", 1)
-            return self.schema.model_validate_json(cached)
+            return cached
         self.on_stat("llm/cache_misses", 1)
         if cached_only:
             raise LLMError(
@@ -214,6 +214,19 @@ class Extractor:
         if self.cache is not None:
             self.cache.put(key, answer.model_dump_json())
         return answer
+
+    def _cached_answer(self, key: str) -> BaseModel | None:
+        """The cached answer of ``key``; a value that no longer validates (edited, torn, from
+        an older schema) is a miss, replaced by the next answer."""
+        cached = self.cache.get(key) if self.cache is not None else None
+        if cached is None:
+            return None
+        try:
+            return self.schema.model_validate_json(cached)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            self.on_stat("llm/cache_invalid", 1)
+            logger.warning("An LLM cache entry does not read as an answer, asking again: %s", exc)
+            return None
 
     async def _answer_truncated(
         self, text: str, usage: Usage, dropped: list[DroppedItem], depth: int

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from scraper.facts import Chunk, PageFacts, Stage
 from scraper.items import Failure, PageRecord
+from scraper.redaction import redact_text
+from scraper.writes import WriteFailed
 
 STAGE = Stage.EXTRACT
 logger = logging.getLogger(__name__)
@@ -44,13 +46,51 @@ class FailuresFile:
             "url": failed.record.url,
             "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "reason": failed.reason,
-            "detail": failed.detail,
+            "detail": redact_text(failed.detail),
             "schema": failed.schema,
             "record": page,
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.append([json.dumps(line, ensure_ascii=False) + "\n"])
+
+    def append(self, lines: list[str]) -> None:
+        """Add ``lines`` (each ending in a newline) at the end of the file, after a newline if
+        its last line was torn (a killed process): the torn line stays unreadable alone.
+
+        Raises :class:`~scraper.writes.WriteFailed` when the disk refuses them.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("ab") as file:
+                if file.tell() and not _ends_with_newline(self.path):
+                    file.write(b"\n")
+                file.write("".join(lines).encode("utf-8"))
+        except OSError as exc:
+            raise WriteFailed(self.path, exc) from None
+
+    @property
+    def retrying_path(self) -> Path:
+        """Where ``scrapy retry_failed`` moves the file while it retries its pages."""
+        return self.path.with_name(self.path.name + ".retrying")
+
+    def put_back_retrying(self) -> bool:
+        """Put the lines of a retry run that did not finish (killed) back in the file, before
+        the lines recorded since (the latest line per URL counts); True if there were any."""
+        pending = self.retrying_path
+        if not pending.exists():
+            return False
+        merged = pending.with_name(pending.name + ".merging")
+        data = pending.read_bytes()
+        if data and not data.endswith(b"\n"):
+            data += b"\n"
+        if self.path.exists():
+            data += self.path.read_bytes()
+        try:
+            merged.write_bytes(data)
+            merged.replace(self.path)
+        except OSError as exc:
+            raise WriteFailed(self.path, exc) from None
+        pending.unlink()
+        return True
 
     def read(self) -> list[FailedPage]:
         """The recorded pages, the latest line per URL; an absent file has none.
@@ -62,8 +102,9 @@ class FailuresFile:
         if not self.path.exists():
             return []
         latest: dict[str, FailedPage] = {}
-        with self.path.open(encoding="utf-8") as file:
-            for number, line in enumerate(file, 1):
+        with self.path.open("rb") as file:
+            for number, raw in enumerate(file, 1):
+                line = raw.decode("utf-8", "replace")
                 if not line.strip():
                     continue
                 try:
@@ -81,9 +122,15 @@ class FailuresFile:
                     latest[entry["url"]] = FailedPage(
                         record, entry["reason"], entry.get("detail", ""), entry["schema"]
                     )
-                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
                     logger.warning(
                         "%s:%d: not a failure record, skipped: %s", self.path, number, exc
                     )
                     self.unreadable.append(line)
         return list(latest.values())
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as file:
+        file.seek(-1, 2)
+        return file.read(1) == b"\n"

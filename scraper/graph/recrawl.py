@@ -11,15 +11,17 @@ from scraper.facts import ExtractionStatus, Stage
 from scraper.graph.mapping import PageProvenance
 from scraper.graph.store import PageState
 from scraper.items import PageRecord
+from scraper.urls import with_valid_percent_encoding
 
 STORED_STATUSES = (ExtractionStatus.OK, ExtractionStatus.STRUCTURED_DATA_ONLY)
 
 
 def page_provenance(record: PageRecord) -> PageProvenance:
-    """Provenance of a record's facts; the graph is named after the URL after redirects."""
+    """Provenance of a record's facts; the graph is named after the URL after redirects
+    (validly percent-encoded, as the store names it)."""
     facts = record.extraction
     return PageProvenance(
-        url=record.final_url or record.url,
+        url=with_valid_percent_encoding(record.final_url or record.url),
         fetched_at=record.fetched_at,
         content_hash=record.content_hash,
         model=facts.model if facts else None,

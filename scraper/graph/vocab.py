@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 from pyoxigraph import NamedNode
 
+from scraper.urls import with_valid_percent_encoding
+
 SCHEMA = "https://schema.org/"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -55,11 +57,12 @@ def ss(local: str) -> NamedNode:
 
 
 def to_iri(url: str) -> NamedNode:
-    """``url`` as an IRI node: characters unsafe in IRIs (spaces, quotes, ...) percent-encoded.
+    """``url`` as an IRI node: characters unsafe in IRIs (spaces, quotes, a stray ``%``, ...)
+    percent-encoded.
 
     Raises ``ValueError`` when the result is still not an absolute IRI.
     """
-    url = url.strip()
+    url = with_valid_percent_encoding(url.strip())
     if ":" not in url:
         raise ValueError(f"not an absolute IRI: {url!r}")
     return NamedNode(quote(url, safe=_IRI_SAFE))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from scrapy.crawler import Crawler
 
 from scraper.clean import clean_page
 from scraper.facts import Stage
 from scraper.items import PageRecord
+
+logger = logging.getLogger(__name__)
 
 
 class CleaningPipeline:
@@ -35,6 +38,9 @@ class CleaningPipeline:
         finally:
             if not self.export_html:
                 item.html = None
+        for note in cleaned.skipped:
+            self.stats.inc_value(f"clean/skipped/{note.split(':', 1)[0]}")
+            logger.warning("%s: %s", url, note)
         record_fields = {field.name for field in dataclasses.fields(item)}
         for name, value in dataclasses.asdict(cleaned).items():
             if name in record_fields:  # markdown, metadata, structured data, content hash

@@ -26,6 +26,9 @@ from scraper.extract.llm import (
     make_openai_client,
 )
 from scraper.items import PageRecord
+from scraper.signals import state_write_failed
+from scraper.urls import with_valid_percent_encoding
+from scraper.writes import WRITE_FAILED, WriteFailed
 
 logger = logging.getLogger(__name__)
 # The HTTP client logs every LLM request at INFO; the llm/* stats and the audit log say more.
@@ -62,12 +65,17 @@ class ExtractionPipeline:
         self.audit = None
         self.llm = None
         self.io: IOThread | None = None
+        self._startup_failure: WriteFailed | None = None  # said once the crawl runs
+        self._stopped_by: WriteFailed | None = None  # a write failed: the crawl is stopping
         if llm_configured(os.environ):
             self.io = IOThread()
-            if config.cache_dir is not None:
-                self.cache = LLMCache(config.cache_dir)
-            if config.audit_log is not None:
-                self.audit = AuditLog(config.audit_log)
+            try:
+                if config.cache_dir is not None:
+                    self.cache = LLMCache(config.cache_dir)
+                if config.audit_log is not None:
+                    self.audit = AuditLog(config.audit_log)
+            except WriteFailed as failure:
+                self._startup_failure = failure
             self.llm = StructuredLLM(
                 make_openai_client(config.llm.timeout),
                 config.llm,
@@ -82,7 +90,12 @@ class ExtractionPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractionPipeline:
-        return cls(crawler)
+        pipeline = cls(crawler)
+        crawler.signals.connect(pipeline._crawl_stopping, signal=state_write_failed)
+        return pipeline
+
+    def _crawl_stopping(self, failure: WriteFailed) -> None:
+        self._stopped_by = self._stopped_by or failure
 
     async def open_spider(self) -> None:
         name = getattr(self.crawler.spider, "schema", None) or self.default_schema
@@ -95,6 +108,8 @@ class ExtractionPipeline:
             cache=self.cache,
             on_stat=self._stat_from_io_thread if self.io else self._stat,
         )
+        if self._startup_failure is not None:
+            self._write_failed(self._startup_failure)
         if self.llm is None:
             logger.warning(NO_LLM_WARNING)
         else:
@@ -110,6 +125,9 @@ class ExtractionPipeline:
     async def process_item(self, item: PageRecord) -> PageRecord:
         if item.failures or item.change == "unchanged":
             return item  # failed earlier, or a 304: nothing new to extract
+        if self._stopped_by is not None:  # its results could not be kept: no call is paid
+            item.fail(STAGE, WRITE_FAILED, f"not extracted, the crawl stopped: {self._stopped_by}")
+            return item
         assert self.extractor is not None, "open_spider() was not called"
         extraction = self.extractor.extract_page(
             url=item.final_url or item.url,
@@ -126,9 +144,19 @@ class ExtractionPipeline:
             item.fail(STAGE, reason, detail)
             self.stats.inc_value(f"extract/failed/{reason}")
             schema = outcome.result.schema or self.default_schema
-            self.failures.record(FailedPage(item, reason, detail, schema))
+            try:
+                self.failures.record(FailedPage(item, reason, detail, schema))
+            except WriteFailed as failure:
+                item.fail(STAGE, WRITE_FAILED, str(failure))
+                self._write_failed(failure)
             self._say_llm_stopped(outcome.failure)
+        for writer in (self.cache, self.audit):
+            if writer is not None and writer.failed is not None:
+                self._write_failed(writer.failed)
         return item
+
+    def _write_failed(self, failure: WriteFailed) -> None:
+        self.crawler.signals.send_catch_log(state_write_failed, failure=failure)
 
     def _unchanged(self, item: PageRecord) -> bool:
         """Whether the store's facts of the page came from this very content, extracted with
@@ -138,7 +166,7 @@ class ExtractionPipeline:
         if self.cache is None or self.extractor is None:
             return False
         pages = getattr(self.crawler.spider, "previous_pages", {})
-        previous = pages.get(item.final_url or item.url)
+        previous = pages.get(with_valid_percent_encoding(item.final_url or item.url))
         return (
             previous is not None
             and previous.content_hash == item.content_hash

@@ -29,7 +29,8 @@ from scraper.graph import (
 from scraper.graph.leases import acquire_lease, release_lease, renew_lease
 from scraper.graph.recrawl import attempt_failures, brings_new_facts, page_provenance
 from scraper.items import PageRecord
-from scraper.signals import previous_pages_loaded
+from scraper.signals import previous_pages_loaded, state_write_failed
+from scraper.writes import WriteFailed, out_of_space
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -161,6 +162,9 @@ class GraphPipeline:
             self._fail(item, "invalid_page", exc)
         except StoreUnavailable as exc:
             self._fail(item, "store_unavailable", exc)
+            if exc.__cause__ is not None and out_of_space(exc.__cause__):
+                failure = WriteFailed(self.config.location, exc.__cause__)
+                self.crawler.signals.send_catch_log(state_write_failed, failure=failure)
         except GraphStoreError as exc:
             self._fail(item, "store_error", exc)
         return item
@@ -212,15 +216,23 @@ class GraphPipeline:
 
     async def close_spider(self) -> None:
         if self.store is not None:
-            entities, relations = await self._run(self.store.entity_and_relation_keys)
-            entities_before, relations_before = self.keys_before
-            self.stats.set_value("graph/entities_added", len(entities - entities_before))
-            self.stats.set_value("graph/entities_removed", len(entities_before - entities))
-            self.stats.set_value("graph/relations_added", len(relations - relations_before))
-            self.stats.set_value("graph/relations_removed", len(relations_before - relations))
             if self._renewing is not None:
                 self._renewing.cancel()
-                await self._run(release_lease, self.store, self.lease_holder)
+            try:
+                await self._count_changes(self.store)
+                if self._renewing is not None:
+                    await self._run(release_lease, self.store, self.lease_holder)
+            except GraphStoreError as exc:  # e.g. the endpoint went down during the crawl
+                logger.warning("Graph store unreachable at the end of the crawl: %s", exc)
             await self._run(self.store.close)
             self.store = None
         self._executor.shutdown(wait=True)
+
+    async def _count_changes(self, store: GraphStore) -> None:
+        """The entities and relations the crawl added and removed, in the stats."""
+        entities, relations = await self._run(store.entity_and_relation_keys)
+        entities_before, relations_before = self.keys_before
+        self.stats.set_value("graph/entities_added", len(entities - entities_before))
+        self.stats.set_value("graph/entities_removed", len(entities_before - entities))
+        self.stats.set_value("graph/relations_added", len(relations - relations_before))
+        self.stats.set_value("graph/relations_removed", len(relations_before - relations))

@@ -18,6 +18,7 @@ from scrapy.exceptions import UsageError
 RENDER_MODES = ("never", "always", "auto")
 _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
 T = TypeVar("T")
+_URL_SEPARATOR = re.compile(r",\s*(?=[A-Za-z][A-Za-z0-9+.-]*:)")
 
 
 class ArgumentError(UsageError):
@@ -87,7 +88,9 @@ def _render_mode(text: str) -> str:
 
 
 def _urls(text: str) -> list[str]:
-    urls = [u.strip() for u in text.split(",") if u.strip()]
+    """The URLs of a comma-separated list: a comma separates URLs only where the next one
+    starts (``,https://…``, ``, data:…``), so commas inside a URL stay in it."""
+    urls = [u.strip() for u in _URL_SEPARATOR.split(text) if u.strip()]
     for url in urls:
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             raise ValueError(f"{url!r} is not an absolute http(s) URL")
@@ -97,7 +100,7 @@ def _urls(text: str) -> list[str]:
 def _urls_file(path: str) -> list[str]:
     """URLs from a file, one per line; blank lines and ``#`` comments skipped."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return _urls(",".join(line for line in lines if not line.lstrip().startswith("#")))
+    return [url for line in lines if not line.lstrip().startswith("#") for url in _urls(line)]
 
 
 def parse_arguments(given: Mapping[str, Any], render_setting: str) -> CrawlArguments:

@@ -7,9 +7,10 @@ stages (cleaning, chunking, extraction, graph) run as item pipelines.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,10 @@ from scraper.fetch.journal import CrawlJournal
 from scraper.fetch.rendering import render_reason
 from scraper.items import PageRecord
 from scraper.middlewares import RefusedAddress
-from scraper.signals import previous_pages_loaded
+from scraper.signals import previous_pages_loaded, state_write_failed
 from scraper.spiders.arguments import CrawlArguments, parse_arguments
+from scraper.urls import with_valid_percent_encoding
+from scraper.writes import WRITE_FAILED, WriteFailed
 
 _REVALIDATION_HEADERS = (b"cache-control", b"if-none-match", b"if-modified-since")
 _HTML_TYPES = re.compile(r"^\s*(text/html|application/xhtml\+xml)", re.I)
@@ -171,8 +174,9 @@ class SemanticSpider(scrapy.Spider):
     # --- requests ---------------------------------------------------------
 
     def _page_requests(self, urls: Iterable[str], depth: int = 0) -> Iterator[scrapy.Request]:
-        """Requests for the pages not seen yet, within ``max_pages``."""
-        for url in urls:
+        """Requests for the pages not seen yet, within ``max_pages``; a URL with a stray
+        ``%`` is asked for validly encoded (``/100%`` as ``/100%25``), as the store names it."""
+        for url in map(with_valid_percent_encoding, urls):
             key = canonicalize_url(url)
             if key in self.seen:
                 continue
@@ -181,7 +185,7 @@ class SemanticSpider(scrapy.Spider):
                 continue
             self.seen.add(key)
             if self.journal:
-                self.journal.schedule(url, depth)
+                self._journal_write(self.journal.schedule, url, depth)
             yield self._page_request(url, depth)
 
     def _page_request(self, url: str, depth: int) -> scrapy.Request:
@@ -213,8 +217,26 @@ class SemanticSpider(scrapy.Spider):
         )
 
     def _page_finished(self, item: PageRecord) -> None:
+        """Journal a page as done once its record is in the feeds (the feed exporter's
+        handler of this signal runs after this one), unless its facts could not be stored or
+        its results written: a resumed crawl fetches it again."""
+        if any(f.stage == Stage.STORE or f.reason == WRITE_FAILED for f in item.failures):
+            self.crawler.stats.inc_value("journal/left_pending")
+            return
+        asyncio.get_running_loop().call_soon(self._journal_finish, item.url)
+
+    def _journal_finish(self, url: str) -> None:
         assert self.journal is not None, "connected only with a journal"
-        self.journal.finish(item.url)
+        if self.crawler.stats.get_value("crawl/write_failed") or self.journal.closed:
+            self.crawler.stats.inc_value("journal/left_pending")  # its record may be lost
+            return
+        self._journal_write(self.journal.finish, url)
+
+    def _journal_write(self, write: Callable[..., None], *args: Any) -> None:
+        try:
+            write(*args)
+        except WriteFailed as failure:
+            self.crawler.signals.send_catch_log(state_write_failed, failure=failure)
 
     def _close_journal(self) -> None:
         assert self.journal is not None, "connected only with a journal"

@@ -1,7 +1,7 @@
 """The LLM layer: an async OpenAI-compatible client wrapper, result cache, cost and audit log."""
 
 from scraper.extract.llm.answers import DroppedItem, ParsedAnswer, parse_answer
-from scraper.extract.llm.audit import AuditLog, redact
+from scraper.extract.llm.audit import AuditLog
 from scraper.extract.llm.breaker import Outage
 from scraper.extract.llm.cache import LLMCache, cache_key
 from scraper.extract.llm.client import (
@@ -41,5 +41,4 @@ __all__ = [
     "parse_answer",
     "parse_mode",
     "price_table",
-    "redact",
 ]

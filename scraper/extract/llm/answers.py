@@ -15,7 +15,6 @@ is left out on its own and reported, so the rest of the answer survives.
 from __future__ import annotations
 
 import enum
-import json
 import re
 import types
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,6 +25,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import json_repair
 from pydantic import AliasChoices, BaseModel, ValidationError
+
+from scraper.safe_json import bounded, load_json
 
 # Drops re-validate the whole answer; every round removes at least one piece, and
 # Pydantic reports all errors of a round at once, so a few rounds are the norm.
@@ -204,15 +205,17 @@ def _json_spans(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _strict_loads(text: str) -> Any:
+    """JSON text as valid text (no lone surrogates), None when not JSON or nested too deep."""
     try:
-        return json.loads(text)
+        return load_json(text)
     except ValueError:
         return None
 
 
 def _repaired_loads(text: str) -> Any:
     try:
-        return json_repair.loads(text, skip_json_loads=True)  # strict loads already failed
+        # strict loads already failed
+        return bounded(json_repair.loads(text, skip_json_loads=True), text)
     except Exception:  # a repair library bug must read as "no JSON", not crash the crawl
         return None
 

@@ -3,44 +3,45 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
 
-_SECRET_KEYS = re.compile(
-    r"^(authorization|api[-_]?key|x-api-key|openai[-_]api[-_]key|cookie)$", re.I
-)
-_SECRET_VALUES = re.compile(r"\b(sk-[A-Za-z0-9_-]{6,}|Bearer\s+\S+)")
-REDACTED = "[REDACTED]"
-
-
-def redact(value: Any) -> Any:
-    """``value`` with secret-named keys and key-looking strings replaced by ``[REDACTED]``."""
-    if isinstance(value, dict):
-        return {
-            key: REDACTED if _SECRET_KEYS.match(str(key)) else redact(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(item) for item in value]
-    if isinstance(value, str):
-        return _SECRET_VALUES.sub(REDACTED, value)
-    return value
+from scraper.redaction import redact, redact_text
+from scraper.safe_json import valid_text
+from scraper.writes import WriteFailed
 
 
 class AuditLog:
-    """Appends one redacted JSON object per event to ``path``."""
+    """Appends one redacted JSON object per event to ``path``.
+
+    A write the disk refuses does not raise: it is kept in ``failed`` (the caller stops the
+    crawl) and later events are not written.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a", encoding="utf-8")
+        self.failed: WriteFailed | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise WriteFailed(self.path, exc) from None
 
     def write(self, event: str, **fields: Any) -> None:
         record = {"time": time.time(), "event": event, **redact(fields)}
-        self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        self._file.flush()
+        # Values JSON cannot hold are written as str(): redacted once more as text.
+        line = redact_text(json.dumps(valid_text(record), ensure_ascii=False, default=str))
+        if self.failed is not None:
+            return
+        try:
+            self._file.write(line + "\n")
+            self._file.flush()
+        except OSError as exc:
+            self.failed = WriteFailed(self.path, exc)
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:  # the last buffered line
+            self.failed = self.failed or WriteFailed(self.path, exc)

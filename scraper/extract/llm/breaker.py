@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import openai
 
-from scraper.extract.llm.audit import redact
+from scraper.redaction import redact
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from tenacity import (
 from scraper import settings as defaults
 from scraper.chunk.tokens import count_tokens
 from scraper.extract.llm.answers import ParsedAnswer, parse_answer
-from scraper.extract.llm.audit import AuditLog, redact
+from scraper.extract.llm.audit import AuditLog
 from scraper.extract.llm.breaker import Breaker, Outage
 from scraper.extract.llm.cost import CostMeter, Usage, call_cost
 from scraper.extract.llm.formats import (
@@ -45,6 +45,7 @@ from scraper.extract.llm.formats import (
     rejects_format,
     response_format,
 )
+from scraper.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +96,10 @@ class LLMSettings:
 
 
 class LLMError(Exception):
-    """An LLM call that failed for good; ``reason`` is a short stable code."""
+    """An LLM call that failed for good; ``reason`` is a short stable code, ``detail`` redacted."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
+        detail = redact(detail)
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
