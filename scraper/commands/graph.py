@@ -11,21 +11,21 @@ from typing import IO, Any
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
+from scrapy.settings import SETTINGS_PRIORITIES
 
 from scraper.config import open_store_from_settings
 from scraper.graph import GraphStore, GraphStoreError
+from scraper.graph.browse import entity_views
 from scraper.graph.curation import undo_unmerge, unmerge
 from scraper.graph.queries import (
     EXPORT_FORMATS,
-    describe_entity,
     export,
-    find_entities,
     format_result,
     printable,
     run_query,
-    similar_names,
     stats,
 )
+from scraper.paths import project_dir
 
 SUBCOMMANDS = {
     "stats": 0,
@@ -35,8 +35,10 @@ SUBCOMMANDS = {
     "drop-page": 1,
     "unmerge": 2,
     "undo-unmerge": 1,
+    "mcp": 0,
 }
 QUERY_FORMATS = ("table", "json", "csv")
+MCP_PORT = 8751
 
 
 class Command(ScrapyCommand):
@@ -48,6 +50,7 @@ class Command(ScrapyCommand):
         return (
             "stats | query SPARQL | entity NAME | export -f FORMAT -o FILE | drop-page URL"
             " | unmerge ENTITY_IRI NAME | undo-unmerge ENTITY_IRI"
+            " | mcp [--http [--port N]] [--allow-crawl]"
         )
 
     def short_desc(self) -> str:
@@ -60,7 +63,9 @@ class Command(ScrapyCommand):
             "knows about an entity (name, alias or IRI), -f table|json. export: write the "
             "graph, -f nquads|turtle|jsonld|jsonl -o FILE ('-' for stdout). drop-page: "
             "remove a page's facts. unmerge: keep mentions written NAME apart from an "
-            "entity; undo-unmerge: forget those rules."
+            "entity; undo-unmerge: forget those rules. mcp: serve the graph to AI assistants "
+            "(Model Context Protocol) over stdio, or streamable HTTP on 127.0.0.1 with --http; "
+            "--allow-crawl adds a tool that crawls a URL into the graph."
         )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
@@ -68,6 +73,12 @@ class Command(ScrapyCommand):
         parser.add_argument("-f", "--format", dest="format", default=None, help="output format")
         parser.add_argument(
             "-o", "--output", dest="output", default="-", help="output file ('-' = stdout)"
+        )
+        mcp = parser.add_argument_group("graph mcp")
+        mcp.add_argument("--http", action="store_true", help="MCP over streamable HTTP")
+        mcp.add_argument("--port", type=int, default=MCP_PORT, help="HTTP port on 127.0.0.1")
+        mcp.add_argument(
+            "--allow-crawl", action="store_true", help="add the crawl_url tool to the MCP server"
         )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
@@ -128,13 +139,7 @@ class Command(ScrapyCommand):
     def _entity(self, opts: argparse.Namespace, name: str) -> None:
         fmt = self._format(opts, ("table", "json"))
         with self._open() as store:
-            iris = find_entities(store, name)
-            views = [describe_entity(store, iri) for iri in iris]
-            views = [v for v in views if v["types"] or v["pages"]]
-            if not views:
-                hints = similar_names(store, name)
-                hint = f"; names containing it: {', '.join(hints)}" if hints else ""
-                raise GraphStoreError(f"no entity named {name!r}{hint}")
+            views = entity_views(store, name)
         if fmt == "json":
             print(json.dumps(views, indent=2, ensure_ascii=False))
             return
@@ -148,6 +153,40 @@ class Command(ScrapyCommand):
             export(store, opts.format, out)
         if opts.output != "-":
             print(f"exported {opts.format} to {opts.output}", file=sys.stderr)
+
+    def _mcp(self, opts: argparse.Namespace) -> None:
+        # Imported here: the other subcommands do not pay for loading the MCP SDK.
+        from scraper.mcp_server import CrawlTool, ServerConfig, build_server
+
+        settings = self.settings
+        assert settings is not None
+        crawl = None
+        if opts.allow_crawl:
+            # The crawl gets the settings given on this command line (-s), as if typed there.
+            overrides = [
+                arg
+                for name, value in settings.items()
+                if settings.getpriority(name) == SETTINGS_PRIORITIES["cmdline"]
+                for arg in ("-s", f"{name}={value}")
+            ]
+            crawl = CrawlTool(
+                command=[sys.executable, "-m", "scrapy", "crawl", "semantic", *overrides],
+                cwd=project_dir(),
+                max_pages=settings.getint("MCP_CRAWL_MAX_PAGES"),
+                timeout=settings.getfloat("MCP_CRAWL_TIMEOUT"),
+            )
+        config = ServerConfig(
+            open_store=lambda: open_store_from_settings(settings, write=False),
+            allow_service=settings.getbool("GRAPH_QUERY_SERVICE"),
+            crawl=crawl,
+        )
+        server = build_server(config)
+        if not opts.http:
+            server.run("stdio")
+            return
+        url = f"http://127.0.0.1:{opts.port}/mcp"
+        print(f"MCP server (streamable HTTP) on {url}; Ctrl-C stops it", file=sys.stderr)
+        server.run("streamable-http", host="127.0.0.1", port=opts.port)
 
     def _drop_page(self, opts: argparse.Namespace, url: str) -> None:
         with self._open(write=True) as store:
