@@ -8,8 +8,8 @@ write the embedded store while the server runs (reads then see its latest snapsh
 ``scrapy graph mcp`` (scraper/commands/graph.py) builds the configuration from settings.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the SDK reads the tools' annotations at
+# registration, and crawl_url's bounds come from its CrawlTool (a closure variable).
 import asyncio
 import json
 import re
@@ -110,7 +110,7 @@ def build_server(config: ServerConfig) -> MCPServer:
     ) -> dict[str, Any]:
         """What one crawled page contributed: its provenance (fetch time, content hash,
         model, prompt version, extraction status, failures) and every node of its graph
-        with types, names, attributes and relations."""
+        with types, names, aliases, attributes and relations."""
         with _reading(config) as store:
             return api.page_facts(store, url)
 

@@ -157,13 +157,16 @@ def page_facts(store: GraphStore, url: str) -> dict[str, Any]:
     for row in rows:
         node = nodes.setdefault(
             row["s"].value,
-            {"id": row["s"].value, "types": [], "names": [], "attributes": {}, "relations": []},
+            {"id": row["s"].value, "types": [], "names": [], "aliases": [], "attributes": {}}
+            | {"relations": []},
         )
         predicate, obj = row["p"].value, row["o"]
         if predicate == RDF + "type":
             node["types"].append(short(obj))
-        elif predicate in (SCHEMA + "name", SCHEMA + "alternateName"):
+        elif predicate == SCHEMA + "name":
             node["names"].append(obj.value)
+        elif predicate == SCHEMA + "alternateName":
+            node["aliases"].append(obj.value)
         elif isinstance(obj, NamedNode) and obj.value in subjects:
             node["relations"].append({"type": local(row["p"]), "target": obj.value})
         else:
