@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import IO, Any
 
 from scrapy.commands import ScrapyCommand
@@ -17,6 +18,9 @@ from scraper.config import open_store_from_settings
 from scraper.graph import GraphStore, GraphStoreError
 from scraper.graph.browse import entity_views
 from scraper.graph.curation import undo_unmerge, unmerge
+from scraper.graph.graphml import write_graphml
+from scraper.graph.neo4j import write_neo4j_csv
+from scraper.graph.property_graph import build_property_graph
 from scraper.graph.queries import (
     EXPORT_FORMATS,
     export,
@@ -38,6 +42,7 @@ SUBCOMMANDS = {
     "mcp": 0,
 }
 QUERY_FORMATS = ("table", "json", "csv")
+PROPERTY_GRAPH_FORMATS = ("graphml", "neo4j")
 MCP_PORT = 8751
 
 
@@ -61,7 +66,8 @@ class Command(ScrapyCommand):
             "stats: sizes of the graph. query: run SPARQL ('-' reads stdin; prefixes schema:, "
             "rdf:, xsd:, ss: are predeclared), -f table|json|csv. entity: what the graph "
             "knows about an entity (name, alias or IRI), -f table|json. export: write the "
-            "graph, -f nquads|turtle|jsonld|jsonl -o FILE ('-' for stdout). drop-page: "
+            "graph, -f nquads|turtle|jsonld|jsonl|graphml -o FILE ('-' for stdout), or "
+            "-f neo4j -o FOLDER (CSV for neo4j-admin database import). drop-page: "
             "remove a page's facts. unmerge: keep mentions written NAME apart from an "
             "entity; undo-unmerge: forget those rules. mcp: serve the graph to AI assistants "
             "(Model Context Protocol) over stdio, or streamable HTTP on 127.0.0.1 with --http; "
@@ -147,12 +153,33 @@ class Command(ScrapyCommand):
             _print_entity(view)
 
     def _export(self, opts: argparse.Namespace) -> None:
-        if opts.format not in EXPORT_FORMATS:
-            raise UsageError(f"export needs -f {'|'.join(EXPORT_FORMATS)}")
+        formats = (*EXPORT_FORMATS, *PROPERTY_GRAPH_FORMATS)
+        if opts.format not in formats:
+            raise UsageError(f"export needs -f {'|'.join(formats)}")
+        if opts.format in PROPERTY_GRAPH_FORMATS:
+            self._export_property_graph(opts)
+            return
         with self._open() as store, _output(opts.output) as out:
             export(store, opts.format, out)
         if opts.output != "-":
             print(f"exported {opts.format} to {opts.output}", file=sys.stderr)
+
+    def _export_property_graph(self, opts: argparse.Namespace) -> None:
+        """GraphML (a file or stdout) or Neo4j import CSV files (a folder)."""
+        if opts.format == "neo4j" and opts.output == "-":
+            raise UsageError("-f neo4j writes several files: give a folder, -o neo4j-import/")
+        with self._open() as store:
+            graph = build_property_graph(store)
+        size = f"{len(graph.nodes)} nodes and {len(graph.edges)} edges"
+        if opts.format == "graphml":
+            with _output(opts.output) as out:
+                write_graphml(graph, out)
+            if opts.output != "-":
+                print(f"exported {size} as GraphML to {opts.output}", file=sys.stderr)
+            return
+        files = write_neo4j_csv(graph, Path(opts.output))
+        print(f"exported {size} for Neo4j: {', '.join(map(str, files))}", file=sys.stderr)
+        print(f"load them into a new database with: sh {files[-1]} [DATABASE]", file=sys.stderr)
 
     def _mcp(self, opts: argparse.Namespace) -> None:
         # Imported here: the other subcommands do not pay for loading the MCP SDK.
