@@ -8,11 +8,13 @@ import os
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
 
+from scraper.commands.graph import MCP_PORT
 from tests.crawling import PROJECT_DIR, TEST_SETTINGS, run_crawl, start_crawl
 from tests.fake_llm import FakeLLM, serve_fake_llm
 from tests.oxigraph_server import oxigraph_server
@@ -145,7 +147,9 @@ async def test_every_tool_over_stdio_on_a_crawled_graph(crawled):
 
         # bad input: a clear tool error, and the server keeps answering
         assert "no entity named 'Nobody'" in await error(client, "describe_entity", entity="Nobody")
-        assert "names containing it: ACME Corp., Acme," in await error(client, "describe_entity", entity="cme")
+        assert "names containing it: ACME Corp., Acme," in await error(
+            client, "describe_entity", entity="cme"
+        )
         assert "not a schema.org type: 'no such type'" in await error(
             client, "search_entities", query="a", types=["no such type"]
         )
@@ -259,14 +263,34 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
-def test_mcp_client_configuration_in_the_readme_is_valid_json():
+def readme_client_configs() -> list[dict[str, Any]]:
+    """The MCP client configurations (JSON blocks) of the README's `scrapy graph mcp` section."""
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### `scrapy graph mcp`") :]
-    blocks = [b.split("```", 1)[0] for b in section.split("```json\n")[1:4]]
-    configs = [json.loads(block) for block in blocks]
-    commands = [
-        server
-        for config in configs
-        for server in (config.get("mcpServers") or config.get("servers") or {}).values()
-    ]
-    assert commands and all(c["args"][:2] == ["graph", "mcp"] for c in commands)
+    section = readme[readme.index("### `scrapy graph mcp`") :].split("\n## ", 1)[0]
+    return [json.loads(block.split("```", 1)[0]) for block in section.split("```json\n")[1:]]
+
+
+async def test_the_readme_client_configuration_starts_the_server(crawled, tmp_path):
+    """Claude Desktop's configuration, with this machine's paths, started as a client would:
+    outside the project folder, with the environment the configuration gives."""
+    store, _ = crawled
+    desktop, vscode, http = readme_client_configs()
+    assert http["servers"]["semantic-scraper"] == {
+        "type": "http",
+        "url": f"http://127.0.0.1:{MCP_PORT}/mcp",
+    }
+    assert vscode["servers"]["semantic-scraper"]["args"][:2] == ["graph", "mcp"]
+    server = desktop["mcpServers"]["semantic-scraper"]
+    here = json.dumps(server)
+    here = here.replace("/home/me/semantic-scraper/.venv/bin", str(Path(sys.executable).parent))
+    here = here.replace("/home/me/semantic-scraper/.semantic/graph", str(store / "graph"))
+    server = json.loads(here)
+    params = StdioServerParameters(
+        command=server["command"],
+        args=server["args"],
+        env={**server["env"], "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+        cwd=tmp_path,  # not the project
+    )
+    async with Client(params, read_timeout_seconds=120) as client:
+        hits = await call(client, "search_entities", query="Acme Corporation")
+        assert hits[0]["name"] == "Acme Corporation"
