@@ -25,8 +25,6 @@ from scraper.graph.queries import (
 from scraper.graph.store import GraphStore, GraphStoreError, page_iri
 from scraper.graph.vocab import FACT_GRAPH_FILTER, RDF, SCHEMA, is_entity
 
-# Labels read per search before ranking: enough for any prefix typed, bounded on huge graphs.
-SEARCH_CANDIDATES = 2000
 _TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
@@ -44,53 +42,50 @@ def type_iri(name: str) -> NamedNode:
     return NamedNode(SCHEMA + text)
 
 
-def _rank(label: str, text: str) -> int:
-    """0 for the whole name, 1 a prefix, 2 a word's prefix, 3 anywhere inside."""
-    label, text = label.casefold(), text.casefold()
-    if label == text:
-        return 0
-    if label.startswith(text):
-        return 1
-    return 2 if re.search(r"\b" + re.escape(text), label) else 3
-
-
 def search_entities(
     store: GraphStore, text: str, *, types: Iterable[str] = (), limit: int = 20
 ) -> list[dict[str, Any]]:
     """Entities whose name or alias contains ``text`` (case-insensitive), best matches first.
 
-    An entity the resolution keys find (``"acme corp"`` finds ``ACME Corp.``), or named
-    exactly so, comes first, then names starting with ``text``, then the others. ``types``
-    keeps entities of any of those schema.org classes. Each hit: ``id``, ``name`` (the
-    canonical name), ``types`` and ``matched`` (the name or alias that matched).
+    An entity the resolution keys find (``"acme corp"`` finds ``ACME Corp.``) comes first,
+    then names written exactly so, names starting with ``text``, names with a word starting
+    with it, and the others. ``types`` keeps entities of any of those schema.org classes.
+    Each hit: ``id``, ``name`` (the canonical name), ``types`` and ``matched`` (the name or
+    alias that matched).
     """
     text = text.strip()
     if not text:
         raise ValueError("give a name, or part of one, to search for")
-    classes = [type_iri(t) for t in types]
+    classes = " ".join(str(type_iri(t)) for t in types)
+    wanted = f"FILTER EXISTS {{ GRAPH ?tg {{ ?e a ?class }} VALUES ?class {{ {classes} }} }}"
+    needle = Literal(text.lower())
+    # The best match of each entity: its rank (a digit) and label in one sortable key.
     rows = store.select(
-        "SELECT DISTINCT ?e ?label WHERE { GRAPH ?g { ?e schema:name|schema:alternateName ?label } "
-        f"FILTER(CONTAINS(LCASE(STR(?label)), LCASE({Literal(text)}))) {FACT_GRAPH_FILTER} "
-        f"FILTER({is_entity('?e')}) }} LIMIT {SEARCH_CANDIDATES}"
+        "SELECT ?e (MIN(?key) AS ?best) WHERE { "
+        "GRAPH ?g { ?e schema:name|schema:alternateName ?label } "
+        f"{FACT_GRAPH_FILTER} BIND(LCASE(STR(?label)) AS ?folded) "
+        f"FILTER(CONTAINS(?folded, {needle})) "
+        f"BIND(IF(?folded = {needle}, 0, IF(STRSTARTS(?folded, {needle}), 1, "
+        f'IF(CONTAINS(?folded, CONCAT(" ", {needle})), 2, 3))) AS ?rank) '
+        f"BIND(CONCAT(STR(?rank), STR(?label)) AS ?key) {wanted if classes else ''} "
+        f"FILTER({is_entity('?e')}) }} GROUP BY ?e ORDER BY ?best ?e LIMIT {int(limit)}"
     )
-    best: dict[str, tuple[int, str]] = {}
-    for row in rows:
-        iri, label = row["e"].value, row["label"].value
-        rank = (_rank(label, text), label)
-        best[iri] = min(best.get(iri, rank), rank)
-    for iri in find_entities(store, text):
-        best[iri] = (-1, best.get(iri, (0, text))[1])
-    facts = _names_and_types(store, best)
+    matched = {row["e"].value: row["best"].value[1:] for row in rows}
+    found = find_entities(store, text)
+    order = [*found, *(iri for iri in matched if iri not in found)]
+    facts = _names_and_types(store, order)
+    wanted_types = {short(type_iri(t)) for t in types}
     hits = [
-        {"id": iri, "name": name, "types": sorted(kinds), "matched": best[iri][1]}
-        for iri, (name, kinds) in facts.items()
-        if not classes or kinds & {short(c) for c in classes}
+        {"id": iri, "name": name, "types": sorted(kinds), "matched": matched.get(iri, text)}
+        for iri in order
+        if iri in facts
+        for name, kinds in [facts[iri]]
+        if not wanted_types or kinds & wanted_types
     ]
-    hits.sort(key=lambda h: (best[h["id"]][0], (h["name"] or "").casefold(), h["id"]))
     return hits[:limit]
 
 
-def _names_and_types(store: GraphStore, iris: Iterable[str]) -> dict[str, tuple[Any, set[str]]]:
+def _names_and_types(store: GraphStore, iris: list[str]) -> dict[str, tuple[Any, set[str]]]:
     """(canonical name, prefixed classes) of each entity of ``iris`` that has facts."""
     names: dict[str, Counter] = defaultdict(Counter)
     kinds: dict[str, set[str]] = defaultdict(set)
