@@ -15,6 +15,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from scraper.commands.graph import MCP_PORT
+from scraper.graph.queries import is_update
 from tests.crawling import PROJECT_DIR, TEST_SETTINGS, run_crawl, start_crawl
 from tests.fake_llm import FakeLLM, serve_fake_llm
 from tests.oxigraph_server import oxigraph_server
@@ -294,3 +295,21 @@ async def test_the_readme_client_configuration_starts_the_server(crawled, tmp_pa
     async with Client(params, read_timeout_seconds=120) as client:
         hits = await call(client, "search_entities", query="Acme Corporation")
         assert hits[0]["name"] == "Acme Corporation"
+
+
+@pytest.mark.parametrize(
+    ("sparql", "update"),
+    [
+        ("INSERT DATA { <urn:a> <urn:b> 'c' }", True),
+        ("prefix ex: <urn:x:>\nBASE <http://b/>\n delete where { ?s ?p ?o }", True),
+        ("PREFIX : <urn:x:> LOAD <http://example.com/data.ttl>", True),
+        ("WITH <urn:g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }", True),
+        ("CLEAR ALL", True),
+        ("# INSERT in a comment\nSELECT * { ?s ?p ?o }", False),
+        ("SELECT ?s { ?s schema:name 'DROP ALL' }", False),
+        ("PREFIX insert: <urn:insert:> SELECT * { ?s insert:p ?o }", False),
+        ("DESCRIBE <urn:delete>", False),
+    ],
+)
+def test_updates_are_told_from_queries(sparql, update):
+    assert is_update(sparql) is update
