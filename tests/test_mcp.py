@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -245,16 +246,22 @@ async def test_streamable_http_transport(crawled):
     tmp, _ = crawled
     port = free_port()
     argv = [sys.executable, *mcp_argv(str(tmp / "graph"), "--http", "--port", str(port))]
-    with server_process(argv, b"MCP server (streamable HTTP) on"):
+    with server_process(argv, b"MCP server (streamable HTTP) on", timeout=90):
         wait_for_port(port)
         async with Client(f"http://127.0.0.1:{port}/mcp") as client:
             assert {tool.name for tool in (await client.list_tools()).tools} == READ_TOOLS
             hits = await call(client, "search_entities", query="springfield", types=["Place"])
             assert [h["name"] for h in hits] == ["Springfield"]
             assert "no entity named" in await error(client, "describe_entity", entity="Nobody")
+        second = subprocess.run(argv, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert second.stderr == (
+            f"error: cannot listen on 127.0.0.1:{port} (Address already in use): "
+            "choose another --port\n"
+        )
 
 
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
+def wait_for_port(port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as sock:

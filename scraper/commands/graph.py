@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -207,6 +208,12 @@ class Command(ScrapyCommand):
             allow_service=settings.getbool("GRAPH_QUERY_SERVICE"),
             crawl=crawl,
         )
+        if opts.http:
+            refusal = _port_refusal(opts.port)
+            if refusal:
+                print(f"error: {refusal}", file=sys.stderr)
+                self.exitcode = 1
+                return
         server = build_server(config)
         if not opts.http:
             server.run("stdio")
@@ -232,6 +239,18 @@ class Command(ScrapyCommand):
         with self._open(write=True) as store:
             pages = undo_unmerge(store, iri)
         print(f"unmerge rules of {iri} removed; re-resolved {len(pages)} pages")
+
+
+def _port_refusal(port: int) -> str | None:
+    """Why the MCP server could not listen on 127.0.0.1:``port``, or None."""
+    if not 1 <= port <= 65535:
+        return f"--port must be 1-65535, not {port}"
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): choose another --port"
+    return None
 
 
 def _output(path: str) -> AbstractContextManager[IO[bytes]]:
