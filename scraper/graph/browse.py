@@ -56,7 +56,8 @@ def search_entities(
     text = text.strip()
     if not text:
         raise ValueError("give a name, or part of one, to search for")
-    classes = " ".join(str(type_iri(t)) for t in types)
+    kinds_wanted = [type_iri(t) for t in types]
+    classes = " ".join(str(iri) for iri in kinds_wanted)
     wanted = f"FILTER EXISTS {{ GRAPH ?tg {{ ?e a ?class }} VALUES ?class {{ {classes} }} }}"
     needle = Literal(text.lower())
     # The best match of each entity: its rank (a digit) and label in one sortable key.
@@ -74,7 +75,7 @@ def search_entities(
     found = find_entities(store, text)
     order = [*found, *(iri for iri in matched if iri not in found)]
     facts = _names_and_types(store, order)
-    wanted_types = {short(type_iri(t)) for t in types}
+    wanted_types = {short(iri) for iri in kinds_wanted}
     hits = [
         {"id": iri, "name": name, "types": sorted(kinds), "matched": matched.get(iri, text)}
         for iri in order
