@@ -26,6 +26,9 @@ from scraper.graph.store import GraphStore, GraphStoreError, page_iri
 from scraper.graph.vocab import FACT_GRAPH_FILTER, RDF, SCHEMA, is_entity
 
 _TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+# Matching names read per search: the best of them are returned (bounded on huge graphs,
+# where a letter or two matches most names).
+SEARCH_CANDIDATES = 5000
 
 
 def type_iri(name: str) -> NamedNode:
@@ -42,6 +45,16 @@ def type_iri(name: str) -> NamedNode:
     return NamedNode(SCHEMA + text)
 
 
+def _rank(label: str, text: str) -> int:
+    """0 for the whole name, 1 a prefix, 2 a word's prefix, 3 anywhere inside."""
+    label, text = label.casefold(), text.casefold()
+    if label == text:
+        return 0
+    if label.startswith(text):
+        return 1
+    return 2 if re.search(r"\b" + re.escape(text), label) else 3
+
+
 def search_entities(
     store: GraphStore, text: str, *, types: Iterable[str] = (), limit: int = 20
 ) -> list[dict[str, Any]]:
@@ -51,7 +64,7 @@ def search_entities(
     then names written exactly so, names starting with ``text``, names with a word starting
     with it, and the others. ``types`` keeps entities of any of those schema.org classes.
     Each hit: ``id``, ``name`` (the canonical name), ``types`` and ``matched`` (the name or
-    alias that matched).
+    alias that matched). The best among the first SEARCH_CANDIDATES matching names.
     """
     text = text.strip()
     if not text:
@@ -59,19 +72,17 @@ def search_entities(
     kinds_wanted = [type_iri(t) for t in types]
     classes = " ".join(str(iri) for iri in kinds_wanted)
     wanted = f"FILTER EXISTS {{ GRAPH ?tg {{ ?e a ?class }} VALUES ?class {{ {classes} }} }}"
-    needle = Literal(text.lower())
-    # The best match of each entity: its rank (a digit) and label in one sortable key.
     rows = store.select(
-        "SELECT ?e (MIN(?key) AS ?best) WHERE { "
-        "GRAPH ?g { ?e schema:name|schema:alternateName ?label } "
-        f"{FACT_GRAPH_FILTER} BIND(LCASE(STR(?label)) AS ?folded) "
-        f"FILTER(CONTAINS(?folded, {needle})) "
-        f"BIND(IF(?folded = {needle}, 0, IF(STRSTARTS(?folded, {needle}), 1, "
-        f'IF(CONTAINS(?folded, CONCAT(" ", {needle})), 2, 3))) AS ?rank) '
-        f"BIND(CONCAT(STR(?rank), STR(?label)) AS ?key) {wanted if classes else ''} "
-        f"FILTER({is_entity('?e')}) }} GROUP BY ?e ORDER BY ?best ?e LIMIT {int(limit)}"
+        "SELECT ?e ?label WHERE { GRAPH ?g { ?e schema:name|schema:alternateName ?label } "
+        f"{FACT_GRAPH_FILTER} FILTER(CONTAINS(LCASE(STR(?label)), {Literal(text.lower())})) "
+        f"{wanted if classes else ''} FILTER({is_entity('?e')}) }} LIMIT {SEARCH_CANDIDATES}"
     )
-    matched = {row["e"].value: row["best"].value[1:] for row in rows}
+    best: dict[str, tuple[int, str]] = {}
+    for row in rows:
+        iri, label = row["e"].value, row["label"].value
+        best[iri] = min(best.get(iri, (4, label)), (_rank(label, text), label))
+    ranked = sorted(best, key=lambda iri: (*best[iri], iri))[:limit]
+    matched = {iri: best[iri][1] for iri in ranked}
     found = find_entities(store, text)
     order = [*found, *(iri for iri in matched if iri not in found)]
     facts = _names_and_types(store, order)
@@ -94,9 +105,8 @@ def _names_and_types(store: GraphStore, iris: list[str]) -> dict[str, tuple[Any,
     for start in range(0, len(ordered), 500):
         values = " ".join(f"<{iri}>" for iri in ordered[start : start + 500])
         rows = store.select(
-            f"SELECT ?e ?p ?o WHERE {{ VALUES ?e {{ {values} }} "
-            "VALUES ?p { rdf:type schema:name } "
-            f"GRAPH ?g {{ ?e ?p ?o }} {FACT_GRAPH_FILTER} }}"
+            f"SELECT ?e ?p ?o WHERE {{ VALUES ?e {{ {values} }} GRAPH ?g {{ ?e ?p ?o }} "
+            f"FILTER(?p IN (rdf:type, schema:name)) {FACT_GRAPH_FILTER} }}"
         )
         for row in rows:
             iri = row["e"].value
