@@ -7,7 +7,8 @@ The public Python API (no Scrapy needed)::
     result.markdown, result.facts.status, result.facts.entities
 
 Each stage is one call too: :func:`clean_page`, :func:`chunk_markdown`,
-:func:`extract_page` (async), :func:`open_store`, :func:`store_page`, :func:`query`.
+:func:`extract_page` (async), :func:`open_store`, :func:`store_page`, :func:`query`,
+and the graph's lookups :func:`search_entities`, :func:`describe_entity`, :func:`page_facts`.
 Names are loaded on first use, so ``scrapy`` commands do not pay for the ones they
 do not need.
 """
@@ -30,11 +31,14 @@ __all__ = [
     "Stage",
     "chunk_markdown",
     "clean_page",
+    "describe_entity",
     "extract_page",
     "fetch_html",
     "open_store",
+    "page_facts",
     "query",
     "scrape",
+    "search_entities",
     "store_page",
 ]
 
@@ -52,11 +56,14 @@ if TYPE_CHECKING:
         ScrapeResult,
         chunk_markdown,
         clean_page,
+        describe_entity,
         extract_page,
         fetch_html,
         open_store,
+        page_facts,
         query,
         scrape,
+        search_entities,
         store_page,
     )
     from scraper.clean import PageContent

@@ -13,6 +13,7 @@ and ``scrape(url_or_html, schema=...)``, all of it for one page in one synchrono
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ from scraper.fetch.addresses import AddressPolicy, AddressRefused, system_lookup
 from scraper.fetch.decoding import decode_html
 from scraper.graph import GraphStore, PageProvenance, ReplaceResult
 from scraper.graph import open_store as _open_store
+from scraper.graph.browse import entity_views, page_facts, search_entities
 from scraper.graph.queries import run_query
 
 __all__ = [
@@ -52,11 +54,14 @@ __all__ = [
     "ScrapeResult",
     "chunk_markdown",
     "clean_page",
+    "describe_entity",
     "extract_page",
     "fetch_html",
     "open_store",
+    "page_facts",
     "query",
     "scrape",
+    "search_entities",
     "store_page",
 ]
 
@@ -192,22 +197,33 @@ def store_page(
 
 
 def query(
-    store: GraphStore, sparql: str, *, allow_service: bool = False
+    store: GraphStore, sparql: str, *, allow_service: bool = False, limit: int | None = None
 ) -> list[dict[str, str]] | bool | list[str]:
     """Run SPARQL (prefixes ``schema:``, ``rdf:``, ``xsd:``, ``owl:``, ``ss:`` predeclared)
     over the union of the page graphs (``GRAPH ?g`` reaches every graph).
 
     SELECT gives rows of ``{variable: value}`` (IRIs and literals as strings, unbound
-    variables left out), ASK a bool, CONSTRUCT/DESCRIBE N-Triples lines. A federated query
-    (``SERVICE``) raises ``GraphStoreError`` unless ``allow_service``.
+    variables left out), ASK a bool, CONSTRUCT/DESCRIBE N-Triples lines; ``limit`` keeps
+    the first rows (or lines) only, reading no more. Updates, and a federated query
+    (``SERVICE``) unless ``allow_service``, raise ``GraphStoreError``.
     """
     result = run_query(store, sparql, allow_service=allow_service)
     if isinstance(result, QueryBoolean):
         return bool(result)
     if isinstance(result, QuerySolutions):
         names = [v.value for v in result.variables]
-        return [{n: row[n].value for n in names if row[n] is not None} for row in result]
-    return [f"{t.subject} {t.predicate} {t.object} ." for t in result]
+        rows = itertools.islice(result, limit)
+        return [{n: row[n].value for n in names if row[n] is not None} for row in rows]
+    return [f"{t.subject} {t.predicate} {t.object} ." for t in itertools.islice(result, limit)]
+
+
+def describe_entity(store: GraphStore, name: str) -> list[dict[str, Any]]:
+    """Every entity called ``name`` (name, alias, an identity a page gave it, or its IRI):
+    types, names, aliases, attributes, relations in and out with their pages, how each
+    mention was resolved (LLM or structured data), and ``sources``: each page's fetch time,
+    content hash, model and prompt version. Raises ``GraphStoreError`` (with similar names)
+    when there is none."""
+    return entity_views(store, name)
 
 
 def _pool(parts: SplitResult, policy: AddressPolicy, timeout: float) -> urllib3.HTTPConnectionPool:

@@ -145,6 +145,10 @@ GRAPH_SNAPSHOT_INTERVAL = 10.0  # seconds between snapshots readers see during a
 # `scrapy graph query` with SERVICE <url> (federation) makes the store send requests to any
 # server the query names: off unless set.
 GRAPH_QUERY_SERVICE = False
+# `scrapy graph mcp --allow-crawl`: the most pages one crawl_url call may fetch, and seconds
+# before such a crawl is stopped (the pages it finished stay in the graph).
+MCP_CRAWL_MAX_PAGES = 50
+MCP_CRAWL_TIMEOUT = 600.0
 
 # --- re-crawl -------------------------------------------------------------
 EXTENSIONS = {

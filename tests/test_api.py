@@ -32,11 +32,14 @@ EXPECTED_API = [
     "Stage",
     "chunk_markdown",
     "clean_page",
+    "describe_entity",
     "extract_page",
     "fetch_html",
     "open_store",
+    "page_facts",
     "query",
     "scrape",
+    "search_entities",
     "store_page",
 ]
 

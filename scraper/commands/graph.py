@@ -5,28 +5,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import IO, Any
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
+from scrapy.settings import SETTINGS_PRIORITIES
 
 from scraper.config import open_store_from_settings
 from scraper.graph import GraphStore, GraphStoreError
+from scraper.graph.browse import entity_views
 from scraper.graph.curation import undo_unmerge, unmerge
+from scraper.graph.graphml import write_graphml
+from scraper.graph.neo4j import write_neo4j_csv
+from scraper.graph.property_graph import build_property_graph
 from scraper.graph.queries import (
     EXPORT_FORMATS,
-    describe_entity,
     export,
-    find_entities,
     format_result,
     printable,
     printable_json,
     run_query,
-    similar_names,
     stats,
 )
+from scraper.paths import project_dir
 from scraper.redaction import redact_text
 
 SUBCOMMANDS = {
@@ -37,8 +42,11 @@ SUBCOMMANDS = {
     "drop-page": 1,
     "unmerge": 2,
     "undo-unmerge": 1,
+    "mcp": 0,
 }
 QUERY_FORMATS = ("table", "json", "csv")
+PROPERTY_GRAPH_FORMATS = ("graphml", "neo4j")
+MCP_PORT = 8751
 
 
 class Command(ScrapyCommand):
@@ -50,6 +58,7 @@ class Command(ScrapyCommand):
         return (
             "stats | query SPARQL | entity NAME | export -f FORMAT -o FILE | drop-page URL"
             " | unmerge ENTITY_IRI NAME | undo-unmerge ENTITY_IRI"
+            " | mcp [--http [--port N]] [--allow-crawl]"
         )
 
     def short_desc(self) -> str:
@@ -60,9 +69,12 @@ class Command(ScrapyCommand):
             "stats: sizes of the graph. query: run SPARQL ('-' reads stdin; prefixes schema:, "
             "rdf:, xsd:, ss: are predeclared), -f table|json|csv. entity: what the graph "
             "knows about an entity (name, alias or IRI), -f table|json. export: write the "
-            "graph, -f nquads|turtle|jsonld|jsonl -o FILE ('-' for stdout). drop-page: "
+            "graph, -f nquads|turtle|jsonld|jsonl|graphml -o FILE ('-' for stdout), or "
+            "-f neo4j -o FOLDER (CSV for neo4j-admin database import). drop-page: "
             "remove a page's facts. unmerge: keep mentions written NAME apart from an "
-            "entity; undo-unmerge: forget those rules."
+            "entity; undo-unmerge: forget those rules. mcp: serve the graph to AI assistants "
+            "(Model Context Protocol) over stdio, or streamable HTTP on 127.0.0.1 with --http; "
+            "--allow-crawl adds a tool that crawls a URL into the graph."
         )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
@@ -70,6 +82,12 @@ class Command(ScrapyCommand):
         parser.add_argument("-f", "--format", dest="format", default=None, help="output format")
         parser.add_argument(
             "-o", "--output", dest="output", default="-", help="output file ('-' = stdout)"
+        )
+        mcp = parser.add_argument_group("graph mcp")
+        mcp.add_argument("--http", action="store_true", help="MCP over streamable HTTP")
+        mcp.add_argument("--port", type=int, default=MCP_PORT, help="HTTP port on 127.0.0.1")
+        mcp.add_argument(
+            "--allow-crawl", action="store_true", help="add the crawl_url tool to the MCP server"
         )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
@@ -131,13 +149,7 @@ class Command(ScrapyCommand):
     def _entity(self, opts: argparse.Namespace, name: str) -> None:
         fmt = self._format(opts, ("table", "json"))
         with self._open() as store:
-            iris = find_entities(store, name)
-            views = [describe_entity(store, iri) for iri in iris]
-            views = [v for v in views if v["types"] or v["pages"]]
-            if not views:
-                hints = similar_names(store, name)
-                hint = f"; names containing it: {', '.join(hints)}" if hints else ""
-                raise GraphStoreError(f"no entity named {name!r}{hint}")
+            views = entity_views(store, name)
         if fmt == "json":
             print(printable_json(json.dumps(views, indent=2, ensure_ascii=False)))
             return
@@ -145,12 +157,73 @@ class Command(ScrapyCommand):
             _print_entity(view)
 
     def _export(self, opts: argparse.Namespace) -> None:
-        if opts.format not in EXPORT_FORMATS:
-            raise UsageError(f"export needs -f {'|'.join(EXPORT_FORMATS)}")
+        formats = (*EXPORT_FORMATS, *PROPERTY_GRAPH_FORMATS)
+        if opts.format not in formats:
+            raise UsageError(f"export needs -f {'|'.join(formats)}")
+        if opts.format in PROPERTY_GRAPH_FORMATS:
+            self._export_property_graph(opts)
+            return
         with self._open() as store, _output(opts.output) as out:
             export(store, opts.format, out)
         if opts.output != "-":
             print(f"exported {opts.format} to {opts.output}", file=sys.stderr)
+
+    def _export_property_graph(self, opts: argparse.Namespace) -> None:
+        """GraphML (a file or stdout) or Neo4j import CSV files (a folder)."""
+        if opts.format == "neo4j" and opts.output == "-":
+            raise UsageError("-f neo4j writes several files: give a folder, -o neo4j-import/")
+        with self._open() as store:
+            graph = build_property_graph(store)
+        size = f"{len(graph.nodes)} nodes and {len(graph.edges)} edges"
+        if opts.format == "graphml":
+            with _output(opts.output) as out:
+                write_graphml(graph, out)
+            if opts.output != "-":
+                print(f"exported {size} as GraphML to {opts.output}", file=sys.stderr)
+            return
+        files = write_neo4j_csv(graph, Path(opts.output))
+        print(f"exported {size} for Neo4j: {', '.join(map(str, files))}", file=sys.stderr)
+        print(f"load them into a new database with: sh {files[-1]} [DATABASE]", file=sys.stderr)
+
+    def _mcp(self, opts: argparse.Namespace) -> None:
+        # Imported here: the other subcommands do not pay for loading the MCP SDK.
+        from scraper.mcp_server import CrawlTool, ServerConfig, build_server
+
+        settings = self.settings
+        assert settings is not None
+        crawl = None
+        if opts.allow_crawl:
+            # The crawl gets the settings given on this command line (-s), as if typed there.
+            overrides = [
+                arg
+                for name, value in settings.items()
+                if settings.getpriority(name) == SETTINGS_PRIORITIES["cmdline"]
+                for arg in ("-s", f"{name}={value}")
+            ]
+            crawl = CrawlTool(
+                command=[sys.executable, "-m", "scrapy", "crawl", "semantic", *overrides],
+                cwd=project_dir(),
+                max_pages=settings.getint("MCP_CRAWL_MAX_PAGES"),
+                timeout=settings.getfloat("MCP_CRAWL_TIMEOUT"),
+            )
+        config = ServerConfig(
+            open_store=lambda: open_store_from_settings(settings, write=False),
+            allow_service=settings.getbool("GRAPH_QUERY_SERVICE"),
+            crawl=crawl,
+        )
+        if opts.http:
+            refusal = _port_refusal(opts.port)
+            if refusal:
+                print(f"error: {refusal}", file=sys.stderr)
+                self.exitcode = 1
+                return
+        server = build_server(config)
+        if not opts.http:
+            server.run("stdio")
+            return
+        url = f"http://127.0.0.1:{opts.port}/mcp"
+        print(f"MCP server (streamable HTTP) on {url}; Ctrl-C stops it", file=sys.stderr)
+        server.run("streamable-http", host="127.0.0.1", port=opts.port)
 
     def _drop_page(self, opts: argparse.Namespace, url: str) -> None:
         with self._open(write=True) as store:
@@ -169,6 +242,18 @@ class Command(ScrapyCommand):
         with self._open(write=True) as store:
             pages = undo_unmerge(store, iri)
         _say(f"unmerge rules of {iri} removed; re-resolved {len(pages)} pages")
+
+
+def _port_refusal(port: int) -> str | None:
+    """Why the MCP server could not listen on 127.0.0.1:``port``, or None."""
+    if not 1 <= port <= 65535:
+        return f"--port must be 1-65535, not {port}"
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): choose another --port"
+    return None
 
 
 def _output(path: str) -> AbstractContextManager[IO[bytes]]:

@@ -66,6 +66,11 @@ def run_query(store: GraphStore, sparql: str, *, allow_service: bool = False) ->
     so ``DESCRIBE <node>`` and patterns outside ``GRAPH`` see the whole graph; ``GRAPH ?g``
     still reaches every named graph, provenance included.
     """
+    if is_update(sparql):
+        raise QueryRefused(
+            "this is a SPARQL update: queries here are read-only (SELECT, ASK, CONSTRUCT, "
+            "DESCRIBE); change the graph by crawling, or with drop-page and unmerge"
+        )
     if is_federated(sparql) and not allow_service:
         raise QueryRefused(
             "SERVICE (a federated query) is off: it would make the graph store send requests "
@@ -179,6 +184,19 @@ _SERVICE = re.compile(r"(?<![\w:])SERVICE(?![\w:-])", re.IGNORECASE)
 def is_federated(sparql: str) -> bool:
     """Whether the query has a ``SERVICE`` clause."""
     return bool(_SERVICE.search(_NOT_KEYWORDS.sub(" ", sparql)))
+
+
+# The first keyword after the prologue (BASE and PREFIX declarations) says what a request is.
+_PROLOGUE = re.compile(r"\s*(?:(?:BASE|PREFIX\s+[^\s:]*:)\s*)*(\w+)", re.IGNORECASE)
+_UPDATE_KEYWORDS = frozenset(
+    ("insert", "delete", "load", "clear", "drop", "create", "add", "move", "copy", "with")
+)
+
+
+def is_update(sparql: str) -> bool:
+    """Whether the request is a SPARQL update (INSERT, DELETE, LOAD, DROP, ...)."""
+    match = _PROLOGUE.match(_NOT_KEYWORDS.sub(" ", sparql))
+    return match is not None and match.group(1).lower() in _UPDATE_KEYWORDS
 
 
 def _table(names: list[str], rows: list[list[str]], out: IO[str]) -> None:
