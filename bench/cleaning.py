@@ -54,7 +54,7 @@ from scraper.clean.dom import parse_html
 from scraper.clean.markdown import to_markdown
 from scraper.fetch.decoding import decode_html
 from scraper.fetch.rendering import render_reason
-from tests.crawling import run_crawl
+from tests.crawling import start_crawl
 from tests.sites import Page, serve
 
 SYSTEMS = ("cleaner", "trafilatura", "whole-page")
@@ -247,17 +247,22 @@ def crawl_pages(pages: list[dict], workers: int, render: str) -> list[dict]:
     with Pool(workers) as pool:
         results = pool.map(run_baselines, pages, chunksize=8)
     with tempfile.TemporaryDirectory() as tmp, serve(site) as running:
-        urls = Path(tmp) / "urls.txt"
+        urls, out = Path(tmp) / "urls.txt", Path(tmp) / "pages.jsonl"
         urls.write_text("".join(f"{running.url}{_site_path(p)[1:]}\n" for p in pages))
         started = time.perf_counter()
-        crawl = run_crawl(
+        crawl = start_crawl(
             Path(tmp),
             {"urls_file": str(urls), "follow": "false", "render": render},
-            {"CONCURRENT_REQUESTS": "16", "LOG_LEVEL": "WARNING", "ROBOTSTXT_OBEY": "True"},
-            timeout=3600,
+            out,
+            {"CONCURRENT_REQUESTS": "16", "ROBOTSTXT_OBEY": "True"},
         )
+        while crawl.poll() is None:
+            time.sleep(15)
+            done = len(out.read_text().splitlines()) if out.exists() else 0
+            print(f"  scrapy crawl: {done} / {len(pages)} pages", file=sys.stderr)
         seconds = time.perf_counter() - started
-    records = crawl.by_url()
+        lines = out.read_text().splitlines() if out.exists() else []
+        records = {r["url"]: r for r in map(json.loads, filter(str.strip, lines))}
     missing = failed = 0
     for page, result in zip(pages, results, strict=True):
         record = records.get(f"{running.url}{_site_path(page)[1:]}")
@@ -270,8 +275,6 @@ def crawl_pages(pages: list[dict], workers: int, render: str) -> list[dict]:
         f"(exit {crawl.returncode}; {missing} pages without a record, {failed} with a "
         f"recorded failure)"
     )
-    if crawl.returncode:
-        print(crawl.log[-2000:])
     return results
 
 
