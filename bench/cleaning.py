@@ -258,10 +258,11 @@ def crawl_pages(pages: list[dict], workers: int, render: str) -> list[dict]:
         )
         while crawl.poll() is None:
             time.sleep(15)
-            done = len(out.read_text().splitlines()) if out.exists() else 0
+            done = out.read_bytes().count(b"\n") if out.exists() else 0
             print(f"  scrapy crawl: {done} / {len(pages)} pages", file=sys.stderr)
         seconds = time.perf_counter() - started
-        lines = out.read_text().splitlines() if out.exists() else []
+        # Records end at "\n" only: str.splitlines() also splits at U+2028 inside strings.
+        lines = out.read_text().split("\n") if out.exists() else []
         records = {r["url"]: r for r in map(json.loads, filter(str.strip, lines))}
     missing = failed = 0
     for page, result in zip(pages, results, strict=True):
