@@ -12,6 +12,7 @@ from scraper.clean.dom import parse_html, strip_boilerplate
 from scraper.clean.main_content import (
     CleanedPage,
     add_missing_description,
+    choose_markdown,
     clean_html,
     drop_shop_policy_lines,
     drop_unconfirmed_short_lines,
@@ -164,6 +165,37 @@ def test_only_the_first_unconfirmed_price_is_kept():
     assert "€24.90" in kept  # the page's product
     assert "€39.00" not in kept  # a cross-sell card trafilatura did not keep
     assert "€12.50" in kept  # trafilatura kept it
+
+
+def test_a_product_page_the_dom_extractor_finds_empty_keeps_only_trafilaturas_long_lines():
+    # What trafilatura keeps of a shop page whose product is filled in by script.
+    from_trafilatura = (
+        "Aliexpress\n\nI'm shopping for...\n\nSold & shipped by\n\n"
+        "A stainless kettle that boils a litre of water in three minutes flat."
+    )
+    kept = choose_markdown(from_trafilatura, "", "product")
+    assert kept.strip() == "A stainless kettle that boils a litre of water in three minutes flat."
+    assert choose_markdown("Aliexpress\n\nI'm shopping for...", "", "product").strip() == ""
+    # Threads are held to the same rule; undeclared pages keep trafilatura's output.
+    assert choose_markdown("Reply\n\nShare", "", "discussion").strip() == ""
+    assert choose_markdown("Reply\n\nShare", "", None) == "Reply\n\nShare"
+
+
+def test_lines_that_are_only_an_image_url_are_dropped():
+    thumbs = "".join(
+        f"<p>https://cdn.example.net/images/160x160/tee_{colour}_THUMB.jpg?v=2</p>"
+        for colour in ("bone", "navy", "ecru")
+    )
+    html = (
+        "<html><body><main><h1>Staple Tee</h1><p>A regular fit tee in mid-weight combed "
+        "cotton, side seamed, with double needle hems.</p>" + thumbs + "<p>Care guide: "
+        "https://example.org/care</p><p>https://example.org/size-chart</p></main></body></html>"
+    )
+    md = clean_html(html, URL).markdown
+    assert "combed cotton" in md
+    assert "THUMB" not in md and "cdn.example.net" not in md
+    assert "https://example.org/care" in md  # a page address is text, not an image
+    assert "https://example.org/size-chart" in md
 
 
 def test_product_page_drops_shop_policy_lines():

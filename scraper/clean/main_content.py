@@ -72,6 +72,13 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 # A price is a product fact even on a short line ("€129.00", "129,00 EUR"); the first one
 # is the page's product, later ones trafilatura did not keep are cross-sell cards.
 _PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:[$€£¥₹]|\b(?:USD|EUR|GBP|CHF|JPY)\b)")
+# A line that is only the address of an image file (a gallery's thumbnails written out as
+# text, a lazy-loading placeholder) is no content on any page.
+_IMAGE_URL_LINE = re.compile(
+    r"^[ \t]*(?:[-*+][ \t]+)?<?https?://\S+?\.(?:jpe?g|png|gif|webp|avif|svg|bmp|tiff?)"
+    r"(?:[?#]\S*)?>?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 # trafilatura's Markdown keeps some inline HTML (underlined links, sub/superscripts).
 _INLINE_HTML = re.compile(r"</?(?:u|sub|sup|del|ins|mark|small|span)>", re.IGNORECASE)
 # Headings of sections that point elsewhere: recommendations, not content.
@@ -252,15 +259,26 @@ def add_missing_description(markdown: str, description: str | None) -> str:
     return f"{markdown.rstrip()}\n\n{description}" if markdown.strip() else description
 
 
+def drop_image_urls(markdown: str) -> str:
+    """``markdown`` without lines that are only an image file's URL."""
+    return _BLANK_LINES.sub("\n\n", _IMAGE_URL_LINE.sub("", markdown))
+
+
 def choose_markdown(from_trafilatura: str, from_dom: str, kind: str | None) -> str:
-    """The Markdown kept for a page of ``kind`` from the two extractors' outputs."""
+    """The Markdown kept for a page of ``kind`` from the two extractors' outputs.
+
+    On product pages and threads one extractor's short lines count only when the other
+    found them too; when the DOM extractor found nothing, trafilatura's output is held to
+    the same rule with nothing to confirm it (what is left of a shop page there is "Sold
+    & shipped by", a search box's placeholder, financing offers).
+    """
     dom_words = _word_count(from_dom)
+    if kind in CONFIRMED_DOM_KINDS:
+        kept, confirmed = (from_dom, from_trafilatura) if dom_words else (from_trafilatura, "")
+        kept = drop_unconfirmed_short_lines(kept, confirmed)
+        return drop_shop_policy_lines(kept) if kind == "product" else kept
     if not dom_words:
         return from_trafilatura
-    if kind == "product":
-        return drop_shop_policy_lines(drop_unconfirmed_short_lines(from_dom, from_trafilatura))
-    if kind in CONFIRMED_DOM_KINDS:
-        return drop_unconfirmed_short_lines(from_dom, from_trafilatura)
     if _word_count(from_trafilatura) >= TRAFILATURA_MIN_SHARE[kind] * dom_words:
         return from_trafilatura
     return from_dom
@@ -288,5 +306,5 @@ def clean_tree(tree: HtmlElement | None, url: str) -> CleanedPage:
     description = product_description(nodes) if kind == "product" else None
     from_dom = dom_markdown(tree, product_page=kind == "product")
     markdown = choose_markdown(from_trafilatura, from_dom, kind)
-    markdown = add_missing_description(markdown, description)
+    markdown = drop_image_urls(add_missing_description(markdown, description))
     return CleanedPage(markdown=markdown.strip(), **dataclasses.asdict(meta))
