@@ -83,7 +83,8 @@ def run_scrapy(
     )  # fmt: skip
     records = []
     if out.exists():
-        records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+        # split("\n"), not splitlines(): a JSON string may hold U+2028, which splitlines cuts at.
+        records = [json.loads(line) for line in out.read_text().split("\n") if line.strip()]
     return CrawlResult(proc.returncode, records, proc.stderr, proc.stdout)
 
 
