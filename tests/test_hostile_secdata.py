@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -238,9 +239,12 @@ def test_a_full_disk_stops_the_crawl_with_an_error_and_status_3(tmp_path, full):
     assert len(records) < len(site), "the crawl stopped"
     report = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
     assert report["finish_reason"] == "write_failed"
-    # Stopped at the first failed write: no LLM call is paid after it (the page whose
-    # record failed and one that was being extracted may have been asked).
-    assert len(fake.requests) <= len(records) + 2
+    # Stopped at the first failed write: no LLM call is asked after it (pages already being
+    # extracted then were asked before; the log's clock has whole seconds).
+    stopped_line = next(line for line in log.splitlines() if "Crawl stopped" in line)
+    stopped_at = datetime.strptime(stopped_line[:19], "%Y-%m-%d %H:%M:%S").timestamp() + 1
+    to_wall_clock = time.time() - time.monotonic()
+    assert all(r.received + to_wall_clock <= stopped_at for r in fake.requests)
 
 
 # --- crashes: a corrupt cache, torn files, URL lists --------------------------------------
