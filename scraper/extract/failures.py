@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,10 +26,15 @@ class FailedPage:
 
 
 class FailuresFile:
-    """Appends failed pages to ``path``; each line holds the page as it was before extraction."""
+    """Appends failed pages to ``path``; each line holds the page as it was before extraction.
 
-    def __init__(self, path: str | Path) -> None:
+    With ``sink``, lines go there instead (a fleet gathers every worker's failures in Redis;
+    its last worker appends them all here).
+    """
+
+    def __init__(self, path: str | Path, sink: Callable[[str], None] | None = None) -> None:
         self.path = Path(path)
+        self.sink = sink
         self.unreadable: list[str] = []  # lines the last read() skipped, as written
 
     @property
@@ -48,9 +54,17 @@ class FailuresFile:
             "schema": failed.schema,
             "record": page,
         }
+        text = json.dumps(line, ensure_ascii=False)
+        if self.sink is not None:
+            self.sink(text)
+        else:
+            self.append([text])
+
+    def append(self, lines: list[str]) -> None:
+        """Add failure lines (as :meth:`record` writes them) to the file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as file:
-            file.write(json.dumps(line, ensure_ascii=False) + "\n")
+            file.writelines(line + "\n" for line in lines)
 
     def read(self) -> list[FailedPage]:
         """The recorded pages, the latest line per URL; an absent file has none.

@@ -15,6 +15,7 @@ from scrapy.crawler import Crawler
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from scraper.config import graph_write_config, open_store_from_settings
+from scraper.extensions import FleetWorker
 from scraper.facts import Stage
 from scraper.graph import (
     GraphStore,
@@ -55,7 +56,15 @@ class GraphPipeline:
         self.unusable: str | None = None  # why no page can be stored in this crawl
         self._closing: asyncio.Future | None = None
         self._renewing: asyncio.Future | None = None
-        self.lease_holder = f"{socket.gethostname()} pid {os.getpid()} ({uuid.uuid4().hex[:8]})"
+        # A fleet's workers write as one crawl: they share its lease, and each page's
+        # resolution and write happen under the fleet's lock, one page at a time.
+        self.fleet = crawler.get_extension(FleetWorker)
+        self.lease_holder = (
+            self.fleet.lease_holder
+            if self.fleet is not None
+            else f"{socket.gethostname()} pid {os.getpid()} ({uuid.uuid4().hex[:8]})"
+        )
+        self._write_timeout = 4 * crawler.settings.getfloat("GRAPH_STORE_TIMEOUT") + 5
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-store")
 
     @classmethod
@@ -79,6 +88,9 @@ class GraphPipeline:
             return
         self.previous = await self._run(self.store.page_states)
         self.keys_before = await self._run(self.store.entity_and_relation_keys)
+        if self.fleet is not None:
+            entities, relations = self.keys_before
+            self.fleet.remember_graph_before(len(entities), len(relations))
         logger.info("The graph store holds %d pages from earlier crawls", len(self.previous))
         self.crawler.signals.send_catch_log(signal=previous_pages_loaded, pages=self.previous)
 
@@ -160,6 +172,12 @@ class GraphPipeline:
         except InvalidPage as exc:
             self._fail(item, "invalid_page", exc)
         except StoreUnavailable as exc:
+            if self.fleet is not None:  # the page stays in the frontier for a restart
+                self.fleet.stop(
+                    "graph_store_unavailable",
+                    f"{exc}; start the workers again "
+                    "once the store is back: the crawl resumes where it stopped",
+                )
             self._fail(item, "store_unavailable", exc)
         except GraphStoreError as exc:
             self._fail(item, "store_error", exc)
@@ -203,7 +221,19 @@ class GraphPipeline:
             wait=wait_exponential(multiplier=0.5, max=5),
             reraise=True,
         )
-        return await retrying(self._run, function, *args)
+        return await retrying(self._run, self._serialised(function), *args)
+
+    def _serialised(self, function: Callable[..., T]) -> Callable[..., T]:
+        """``function`` run under the fleet's graph lock (as it is without a fleet)."""
+        if self.fleet is None:
+            return function
+        lock = self.fleet.fleet.graph_lock(self._write_timeout)
+
+        def locked(*args: Any) -> T:
+            with lock:
+                return function(*args)
+
+        return locked
 
     def _fail(self, item: PageRecord, reason: str, exc: Exception) -> None:
         logger.warning("Graph store failed for %s: %s", item.url, exc)
@@ -220,7 +250,8 @@ class GraphPipeline:
             self.stats.set_value("graph/relations_removed", len(relations_before - relations))
             if self._renewing is not None:
                 self._renewing.cancel()
-                await self._run(release_lease, self.store, self.lease_holder)
+                if self.fleet is None:  # a fleet's lease ends with its last worker
+                    await self._run(release_lease, self.store, self.lease_holder)
             await self._run(self.store.close)
             self.store = None
         self._executor.shutdown(wait=True)

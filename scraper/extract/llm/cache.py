@@ -7,6 +7,21 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from typing import Protocol
+
+
+class AnswerCache(Protocol):
+    """Where validated answers are kept: :class:`LLMCache` (a file) or a fleet's Redis cache.
+
+    ``claim`` before paying for a key: False while another worker pays for it (wait for its
+    answer with ``get``); ``put`` ends the claim, ``release`` gives it up after a failure.
+    """
+
+    def get(self, key: str) -> str | None: ...
+    def put(self, key: str, value: str) -> None: ...
+    def claim(self, key: str) -> bool: ...
+    def release(self, key: str) -> None: ...
+    def close(self) -> None: ...
 
 
 def cache_key(model: str, prompt_version: str, schema_json: str, chunk_text: str) -> str:
@@ -41,6 +56,14 @@ class LLMCache:
             "INSERT OR REPLACE INTO results (key, value, created) VALUES (?, ?, ?)",
             (key, value, time.time()),
         )
+
+    def claim(self, key: str) -> bool:
+        """Always True: one process pays for its own chunks (a fleet's Redis cache claims
+        a chunk, so workers meeting the same text pay for it once)."""
+        return True
+
+    def release(self, key: str) -> None:
+        """Nothing to give up (see :meth:`claim`)."""
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0]

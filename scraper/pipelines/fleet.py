@@ -1,0 +1,45 @@
+"""The fleet's last pipeline: a finished page record leaves the shared frontier."""
+
+from __future__ import annotations
+
+import redis
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem, NotConfigured
+from w3lib.url import canonicalize_url
+
+from scraper.extensions import FleetWorker
+from scraper.items import PageRecord
+
+
+class FleetPipeline:
+    """Finish the page's frontier entry (with the stats of its work) before the record is
+    written to the feed.
+
+    A record whose entry this worker no longer holds (it was presumed dead and another
+    worker took the page), or that finishes while this worker stops (Redis or the store
+    gone), is not exported: the page stays in the frontier and ends as one record, there.
+    """
+
+    def __init__(self, crawler: Crawler, worker: FleetWorker):
+        self.stats = crawler.stats
+        self.worker = worker
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FleetPipeline:
+        worker = crawler.get_extension(FleetWorker)
+        if worker is None:
+            raise NotConfigured
+        return cls(crawler, worker)
+
+    def process_item(self, item: PageRecord) -> PageRecord:
+        if self.worker.stopping:
+            raise DropItem(f"{item.url} stays in the fleet's frontier", log_level="DEBUG")
+        try:
+            done = self.worker.fleet.ack(canonicalize_url(item.url), self.worker.delta())
+        except redis.RedisError as exc:
+            self.worker.lost(exc)
+            raise DropItem(f"{item.url} stays in the fleet's frontier", log_level="DEBUG") from exc
+        if not done:
+            self.stats.inc_value("fleet/records_taken_over")
+            raise DropItem(f"{item.url} was taken over by another worker", log_level="WARNING")
+        return item
