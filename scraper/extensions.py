@@ -20,6 +20,7 @@ from scraper.config import open_store_from_settings
 from scraper.extract.failures import FailuresFile
 from scraper.fleet import Fleet, connect
 from scraper.fleet.fleet import unavailable
+from scraper.frontier import FleetQueue
 from scraper.graph import GraphStoreError, is_endpoint
 from scraper.graph.leases import release_lease
 from scraper.paths import project_path
@@ -84,7 +85,7 @@ class FleetWorker:
     ``crawler.get_extension(FleetWorker)``.
     """
 
-    def __init__(self, crawler: Crawler, fleet: Fleet):
+    def __init__(self, crawler: Crawler, fleet: Fleet, spider: Spider):
         self.crawler = crawler
         self.fleet = fleet
         self.settings = crawler.settings
@@ -95,24 +96,27 @@ class FleetWorker:
         self._beats = threading.Thread(target=self._beat, name="fleet-heartbeat", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last = False  # set on close: this worker ended the crawl
+        self._watching: asyncio.Future | None = None
+        self.queue = FleetQueue(fleet, spider)  # the frontier (the scheduler's too)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FleetWorker:
         settings = crawler.settings
         # Only spiders that make their page requests for a fleet (the semantic spider; not
         # retry_failed's, whose pages come from a file) run as fleet workers.
-        if not settings.get("REDIS_URL") or not getattr(crawler.spider, "fleet_worker", False):
+        spider = crawler.spider
+        if not settings.get("REDIS_URL") or not getattr(spider, "fleet_worker", False):
             raise NotConfigured
+        assert spider is not None, "fleet_worker is a spider's attribute"
         fleet = connect(
             settings.get("REDIS_URL"),
             settings.get("FLEET_NAME"),
             worker_timeout=settings.getfloat("FLEET_WORKER_TIMEOUT"),
         )
         settings.set("SCHEDULER", "scraper.scheduler.FleetScheduler", priority="spider")
-        extension = cls(crawler, fleet)
+        extension = cls(crawler, fleet, spider)
         # Feed URIs may name the worker: -O pages-%(worker)s.jsonl
-        spider: Any = crawler.spider
-        spider.worker = fleet.worker
+        vars(spider)["worker"] = fleet.worker
         crawler.signals.connect(extension.opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.idle, signal=signals.spider_idle)
         crawler.signals.connect(extension.closed, signal=signals.spider_closed)
@@ -199,16 +203,44 @@ class FleetWorker:
         if self.stopping is not None:
             return
         try:
-            returned = self.fleet.reclaim()
-            busy = self.fleet.queued() or self.fleet.taken()
+            busy = self._busy()
         except redis.RedisError as exc:
             self.lost(exc)
             return
+        if busy or not self.settings.getbool("FLEET_CLOSE_WHEN_EMPTY"):
+            if busy and self._watching is None:
+                self._watching = asyncio.ensure_future(self._watch())
+            raise DontCloseSpider
+
+    def _busy(self) -> bool:
+        """Whether the fleet still has requests queued or taken (after the pages of dead
+        workers went back to the queue)."""
+        returned = self.fleet.reclaim()
         if returned:
             logger.warning("%d pages of stopped workers went back to the queue", returned)
             self.crawler.stats.inc_value("fleet/reclaimed", returned)
-        if busy or not self.settings.getbool("FLEET_CLOSE_WHEN_EMPTY"):
-            raise DontCloseSpider
+        return bool(self.fleet.queued() or self.fleet.taken())
+
+    async def _watch(self) -> None:
+        """While idle, look at the frontier twice a second (Scrapy looks every 5 s): crawl
+        the first request other workers queue (as scrapy-redis's spiders do, through
+        ``engine.crawl``, which hands it back to the queue and wakes the engine), and close
+        as soon as the whole crawl is done."""
+        try:
+            while self.stopping is None and self.crawler.engine is not None:
+                await asyncio.sleep(0.5)
+                if self.fleet.queued():
+                    request = self.queue.pop()
+                    if request is not None:
+                        self.crawler.engine.crawl(request)
+                    return
+                if not self._busy() and self.settings.getbool("FLEET_CLOSE_WHEN_EMPTY"):
+                    await self.crawler.engine.close_spider_async(reason="finished")
+                    return
+        except redis.RedisError as exc:
+            self.lost(exc)
+        finally:
+            self._watching = None
 
     def closed(self, spider: Spider, reason: str) -> None:
         self._beating.set()

@@ -7,7 +7,8 @@ Keys, all starting with ``FLEET_NAME:`` (``semantic`` by default):
   took it). Taking a request moves it from ``queue`` to ``owners`` in one script; it leaves
   ``owners`` when its page record is done (``ack``), or goes back to ``queue`` when its
   worker stops beating (``reclaim``): a worker killed with -9 loses no page.
-- ``dupefilter`` (set of request fingerprints, scrapy-redis's ``RFPDupeFilter``).
+- ``dupefilter`` (set of the sha1 of every entry key queued, as scrapy-redis's dupefilter
+  keeps request fingerprints; checked and filled in the same step as the queue).
 - ``workers`` (sorted set: worker -> time of its last heartbeat, Redis's own clock).
 - ``crawl`` (the crawl's id and start time), ``stats`` (hash: the crawl's Scrapy stats summed
   over its workers, added with each page's ack), ``spend`` (dollars spent on the LLM),
@@ -30,12 +31,19 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from redis.lock import Lock
 
-# Entry keys of the frontier (page URLs, or "sitemap <url>") and the workers holding them.
+# push: an entry this worker holds goes back to the queue (a redirect, a rendering, a retry
+# of its page); any other is queued unless the dupefilter has it already: seen and queued in
+# one step, so no entry is ever seen without being queued.
 _PUSH = """
+if redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[4] then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+elseif redis.call('SADD', KEYS[5], redis.sha1hex(ARGV[1])) == 0 then
+  return 0
+end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-redis.call('HDEL', KEYS[4], ARGV[1])
+return 1
 """
 _POP = """
 local item = redis.call('ZPOPMIN', KEYS[1])
@@ -221,10 +229,16 @@ class Fleet:
         self.redis.delete(*(self.key(k) for k in CRAWL_KEYS))
 
     # --- the frontier -------------------------------------------------------------
-    def push(self, entry: str, payload: bytes, priority: int) -> None:
-        """Queue ``entry`` (taking it back from its owner, when a worker hands it on)."""
-        keys = [self.key(k) for k in ("queue", "payloads", "scores", "owners")]
-        self._run("push", _PUSH, keys, [entry, payload, -priority])
+    def push(self, entry: str, payload: bytes, priority: int) -> bool:
+        """Queue ``entry``: False when the crawl has seen it already (the dupefilter holds the
+        sha1 of every entry ever queued). An entry this worker holds is handed back to the
+        queue (its page's next request: a redirect, a rendering, a retry)."""
+        keys = [self.key(k) for k in ("queue", "payloads", "scores", "owners", "dupefilter")]
+        return bool(self._run("push", _PUSH, keys, [entry, payload, -priority, self.worker]))
+
+    def seen(self) -> int:
+        """Entries the crawl has queued so far (its dupefilter's size)."""
+        return int(self.redis.scard(self.key("dupefilter")))
 
     def pop(self) -> tuple[str, bytes] | None:
         """Take the next entry of the queue: (entry key, payload), or None when it is empty."""

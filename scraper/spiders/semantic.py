@@ -32,7 +32,6 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap
 from scrapy.utils.url import url_has_any_extension
-from scrapy_redis.dupefilter import RFPDupeFilter
 from twisted.python.failure import Failure as TwistedFailure
 from w3lib.url import canonicalize_url
 
@@ -110,8 +109,7 @@ class SemanticSpider(scrapy.Spider):
             allow=arguments.allow or (), deny=arguments.deny or (), deny_extensions=[]
         )
         self.seen: set[str] = set()
-        self.fleet: FleetWorker | None = None  # with REDIS_URL: the fleet's dupefilter dedupes
-        self.dupefilter: RFPDupeFilter | None = None
+        self.fleet: FleetWorker | None = None  # with REDIS_URL: the fleet's frontier dedupes
         self.journal: CrawlJournal | None = None
         self.previous_pages: dict[str, Any] = {}  # url -> PageState from the graph store
 
@@ -143,12 +141,8 @@ class SemanticSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # Every worker of a fleet seeds the crawl; its frontier queues each page once.
         self.fleet = self.crawler.get_extension(FleetWorker)
-        if self.fleet is not None:
-            # Every worker seeds; the shared dupefilter lets each URL in once.
-            self.dupefilter = RFPDupeFilter(
-                self.fleet.fleet.redis, self.fleet.fleet.key("dupefilter")
-            )
         if self.journal and self.journal.scheduled:
             pending = self.journal.pending()
             self.logger.info(
@@ -187,41 +181,28 @@ class SemanticSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("pages/skipped/max_pages")
                 continue
             self.seen.add(key)
-            if not self._first_sight(scrapy.Request(url)):
-                continue
             if self.journal:
                 self.journal.schedule(url, depth)
             yield self._page_request(url, depth)
 
     def _sitemap_requests(self, urls: Iterable[str]) -> Iterator[scrapy.Request]:
         for url in urls:
-            # Told apart from the page at the same URL in the fleet's dupefilter by its body.
-            if self._first_sight(scrapy.Request(url, body=b"sitemap")):
-                yield scrapy.Request(
-                    url,
-                    callback=self.parse_sitemap,
-                    errback=self.on_sitemap_error,
-                    meta={"frontier_entry": f"sitemap {canonicalize_url(url)}"},
-                )
-
-    def _first_sight(self, request: scrapy.Request) -> bool:
-        """True unless another worker of the fleet asked for ``request`` already."""
-        if self.dupefilter is None:
-            return True
-        try:
-            return not self.dupefilter.request_seen(request)
-        except redis.RedisError as exc:
-            assert self.fleet is not None, "a dupefilter is the fleet's"
-            self.fleet.lost(exc)
-            return False
+            # A fleet's frontier tells it from the page at the same URL by its entry key.
+            yield scrapy.Request(
+                url,
+                callback=self.parse_sitemap,
+                errback=self.on_sitemap_error,
+                meta={"frontier_entry": f"sitemap {canonicalize_url(url)}"},
+            )
 
     def _pages_seen(self) -> int:
-        if self.dupefilter is None:
+        """Pages requested so far: by the whole crawl when it is a fleet's."""
+        if self.fleet is None:
             return len(self.seen)
         try:
-            return int(self.dupefilter.server.scard(self.dupefilter.key))
+            return self.fleet.fleet.seen()
         except redis.RedisError:
-            return len(self.seen)  # the next look at the dupefilter stops the worker
+            return len(self.seen)  # the next look at the frontier stops the worker
 
     def _page_request(self, url: str, depth: int) -> scrapy.Request:
         # The frontier's key of the page (a fleet's shared queue): redirects and rendering
