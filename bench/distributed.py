@@ -42,14 +42,21 @@ from tests.sites import serve
 BAR_PER_WORKER = 0.8  # 4 workers >= 3.2x one worker
 
 
-def build_site(pages: int) -> dict[str, str]:
+def build_site(pages: int, chunks: int) -> dict[str, str]:
+    """An index linking ``pages`` pages of ``chunks`` paragraphs of their own (one chunk each
+    at CHUNK_SIZE_TOKENS=48)."""
     site = {"/": "<html><body><main><h1>Index</h1>"}
     for n in range(pages):
         site["/"] += f"<a href='/p{n}'>page {n}</a> "
+        paragraphs = "".join(
+            f"<p>In part {k} of report {n}, Acme Corporation opened Office Number{n} in Lyon "
+            f"Centre; Jane Doe leads it, and the report counts {k * n + 7} visitors, "
+            f"{n + k} new machines and {k + 3} open positions this quarter.</p>"
+            for k in range(chunks)
+        )
         site[f"/p{n}"] = (
             f"<html lang='en'><head><title>Report {n}</title></head><body><main><article>"
-            f"<h1>Report {n}</h1><p>Acme Corporation opened Office Number{n} in Lyon Centre; "
-            f"Jane Doe leads it. Report number {n}.</p></article></main></body></html>"
+            f"<h1>Report {n}</h1>{paragraphs}</article></main></body></html>"
         )
     site["/"] += "</main></body></html>"
     return site
@@ -83,6 +90,8 @@ def crawl(site_url: str, workers: int, args: argparse.Namespace, tmp: Path) -> R
             "GRAPH_STORE": oxigraph.url,
             "LLM_CONCURRENCY": str(args.concurrency),
             "CONCURRENT_REQUESTS": str(args.concurrency),
+            "CHUNK_SIZE_TOKENS": "48",
+            "CHUNK_OVERLAP_TOKENS": "0",
             "HTTPCACHE_ENABLED": "False",
             "LOG_LEVEL": "WARNING",
         }
@@ -103,7 +112,8 @@ def crawl(site_url: str, workers: int, args: argparse.Namespace, tmp: Path) -> R
         queue_bytes: list[float] = []
         total = args.pages + 1
         while True:
-            stats = client.hgetall("semantic:stats")
+            # The last worker renames the stats when the crawl ends.
+            stats = client.hgetall("semantic:stats") or client.hgetall("semantic:last-stats")
             done = int(float(stats.get(b"pages/records", 0)))
             joined = int(float(stats.get(b"fleet/worker_starts", 0)))
             if joined >= workers:
@@ -142,12 +152,14 @@ def crawl(site_url: str, workers: int, args: argparse.Namespace, tmp: Path) -> R
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pages", type=int, default=240)
+    parser.add_argument("--pages", type=int, default=80)
+    parser.add_argument("--chunks", type=int, default=4, help="paragraphs per page (about one LLM call each)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--latency", type=float, default=0.5)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    with serve(build_site(args.pages)) as site, tempfile.TemporaryDirectory() as folder:
+    site_pages = build_site(args.pages, args.chunks)
+    with serve(site_pages) as site, tempfile.TemporaryDirectory() as folder:
         runs = [crawl(site.url, n, args, Path(folder) / f"run-{n}") for n in (1, args.workers)]
     one, many = runs
     ratio = many.pages_per_second / one.pages_per_second

@@ -98,6 +98,7 @@ class FleetWorker:
         self.last = False  # set on close: this worker ended the crawl
         self._watching: asyncio.Future | None = None
         self.queue = FleetQueue(fleet, spider)  # the frontier (the scheduler's too)
+        self.held: set[str] = set()  # entries this worker took and has not finished
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FleetWorker:
@@ -126,6 +127,12 @@ class FleetWorker:
     def lease_holder(self) -> str:
         """The graph store's writer lease is the crawl's: every worker of it holds it."""
         return self.fleet.lease_holder(self.crawl)
+
+    def ack(self, entry: str) -> bool:
+        """Finish ``entry`` (its page's record is done) with the stats of the work since the
+        last ack; False when another worker took it over. Redis errors are raised."""
+        self.held.discard(entry)
+        return self.fleet.ack(entry, self.delta())
 
     def remember_graph_before(self, entities: int, relations: int) -> None:
         """What the store held when the crawl began (its first worker's count is kept)."""

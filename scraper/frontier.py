@@ -9,6 +9,8 @@ from w3lib.url import canonicalize_url
 
 from scraper.fleet import Fleet
 
+HANDED_BACK = 2  # Fleet.push: an entry the worker held went back to the queue
+
 
 def frontier_entry(request: Request) -> str:
     """The frontier's key of the work ``request`` belongs to: the page (the spider names it
@@ -26,8 +28,8 @@ class FleetQueue(Base):
     def __len__(self) -> int:
         return self.fleet.queued()
 
-    def push(self, request: Request) -> bool:
-        """Queue ``request``; False when the crawl has seen its page already."""
+    def push(self, request: Request) -> int:
+        """Queue ``request``: ``Fleet.push``'s 0 (seen already), 1 (queued), 2 (handed back)."""
         entry = frontier_entry(request)
         return self.fleet.push(entry, self._encode_request(request), request.priority)
 

@@ -4,7 +4,9 @@ scrapy-redis's queues serialize the requests (its ``picklecompat``, ``Request.to
 unlike its queues, a request taken from this one stays owned by its worker until its page
 record is done (``scraper.pipelines.fleet``), and goes back to the queue when that worker
 stops beating, so a worker killed with -9 loses no page. Requests are deduped as they are
-queued, in the same Redis step (every worker seeds the crawl; each page is queued once).
+queued, in the same Redis step (every worker seeds the crawl; each page is queued once). A
+worker holds at most CONCURRENT_REQUESTS pages at once (downloading or in its pipelines), so
+pages wait in the shared queue for the worker that is free first.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from scrapy.core.scheduler import BaseScheduler
 from scrapy.crawler import Crawler
 
 from scraper.extensions import FleetWorker
-from scraper.frontier import FleetQueue
+from scraper.frontier import HANDED_BACK, FleetQueue, frontier_entry
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,10 @@ class FleetScheduler(BaseScheduler):
         self.crawler = crawler
         self.worker = worker
         self.queue: FleetQueue | None = None  # the worker's, once open
+        # Pages a worker holds at once, downloading or in its pipelines: Scrapy fetches as
+        # long as the downloader has room, and a worker would take pages its LLM calls
+        # cannot serve yet, while other workers wait.
+        self.max_held = crawler.settings.getint("CONCURRENT_REQUESTS")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FleetScheduler:
@@ -61,19 +67,22 @@ class FleetScheduler(BaseScheduler):
         except redis.RedisError as exc:
             self.worker.lost(exc)
             return False
+        if queued == HANDED_BACK:
+            self.worker.held.discard(frontier_entry(request))
         stat = "scheduler/enqueued/redis" if queued else "dupefilter/filtered"
         self.crawler.stats.inc_value(stat)
-        return queued
+        return bool(queued)
 
     def next_request(self) -> Request | None:
         assert self.queue is not None, "open() was called"
-        if self.worker.stopping:
-            return None
+        if self.worker.stopping or len(self.worker.held) >= self.max_held:
+            return None  # Scrapy asks again when one of its requests is done
         try:
             request = self.queue.pop()
         except redis.RedisError as exc:
             self.worker.lost(exc)
             return None
         if request is not None:
+            self.worker.held.add(frontier_entry(request))
             self.crawler.stats.inc_value("scheduler/dequeued/redis")
         return request

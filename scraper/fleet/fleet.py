@@ -12,7 +12,8 @@ Keys, all starting with ``FLEET_NAME:`` (``semantic`` by default):
 - ``workers`` (sorted set: worker -> time of its last heartbeat, Redis's own clock).
 - ``crawl`` (the crawl's id and start time), ``stats`` (hash: the crawl's Scrapy stats summed
   over its workers, added with each page's ack), ``spend`` (dollars spent on the LLM),
-  ``failures`` (list of failures-file lines), ``graph-lock``, ``politeness:<host>``.
+  ``failures`` (list of failures-file lines), ``graph-lock``, ``politeness:<host>``;
+  ``last-stats``: the ``stats`` of the last crawl that ended.
 
 Everything but the LLM cache (``scraper.fleet.cache``) is deleted when the crawl ends (its last
 worker leaves an empty frontier), so the next crawl (a scheduled re-crawl) starts afresh.
@@ -35,15 +36,17 @@ from redis.lock import Lock
 # of its page); any other is queued unless the dupefilter has it already: seen and queued in
 # one step, so no entry is ever seen without being queued.
 _PUSH = """
+local queued = 1
 if redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[4] then
   redis.call('HDEL', KEYS[4], ARGV[1])
+  queued = 2
 elseif redis.call('SADD', KEYS[5], redis.sha1hex(ARGV[1])) == 0 then
   return 0
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-return 1
+return queued
 """
 _POP = """
 local item = redis.call('ZPOPMIN', KEYS[1])
@@ -225,16 +228,21 @@ class Fleet:
         return bool(self._run("leave", _LEAVE, keys, args))
 
     def finish(self) -> None:
-        """Delete the crawl's state (the LLM cache stays): the next crawl starts afresh."""
-        self.redis.delete(*(self.key(k) for k in CRAWL_KEYS))
+        """Delete the crawl's state (the LLM cache stays): the next crawl starts afresh. Its
+        summed stats are kept as ``last-stats`` (for monitoring) until the next crawl ends."""
+        pipe = self.redis.pipeline()
+        if self.redis.exists(self.key("stats")):
+            pipe.rename(self.key("stats"), self.key("last-stats"))
+        pipe.delete(*(self.key(k) for k in CRAWL_KEYS))
+        pipe.execute()
 
     # --- the frontier -------------------------------------------------------------
-    def push(self, entry: str, payload: bytes, priority: int) -> bool:
-        """Queue ``entry``: False when the crawl has seen it already (the dupefilter holds the
-        sha1 of every entry ever queued). An entry this worker holds is handed back to the
-        queue (its page's next request: a redirect, a rendering, a retry)."""
+    def push(self, entry: str, payload: bytes, priority: int) -> int:
+        """Queue ``entry``: 1 queued, 0 not (the crawl has seen it already: the dupefilter
+        holds the sha1 of every entry ever queued), 2 handed back (an entry this worker held:
+        its page's next request, a redirect, a rendering, a retry)."""
         keys = [self.key(k) for k in ("queue", "payloads", "scores", "owners", "dupefilter")]
-        return bool(self._run("push", _PUSH, keys, [entry, payload, -priority, self.worker]))
+        return int(self._run("push", _PUSH, keys, [entry, payload, -priority, self.worker]))
 
     def seen(self) -> int:
         """Entries the crawl has queued so far (its dupefilter's size)."""

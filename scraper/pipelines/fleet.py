@@ -35,7 +35,7 @@ class FleetPipeline:
         if self.worker.stopping:
             raise DropItem(f"{item.url} stays in the fleet's frontier", log_level="DEBUG")
         try:
-            done = self.worker.fleet.ack(canonicalize_url(item.url), self.worker.delta())
+            done = self.worker.ack(canonicalize_url(item.url))
         except redis.RedisError as exc:
             self.worker.lost(exc)
             raise DropItem(f"{item.url} stays in the fleet's frontier", log_level="DEBUG") from exc

@@ -376,7 +376,7 @@ class SemanticSpider(scrapy.Spider):
         if self.fleet is None:
             return
         try:
-            self.fleet.fleet.ack(request.meta["frontier_entry"], self.fleet.delta())
+            self.fleet.ack(request.meta["frontier_entry"])
         except redis.RedisError as exc:
             self.fleet.lost(exc)
 
