@@ -21,6 +21,7 @@ page.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -153,7 +154,7 @@ def crawl(site_url: str, workers: int, args: argparse.Namespace, tmp: Path) -> R
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=80)
-    parser.add_argument("--chunks", type=int, default=4, help="paragraphs per page (about one LLM call each)")
+    parser.add_argument("--chunks", type=int, default=4, help="paragraphs (LLM calls) a page")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=4)
@@ -177,6 +178,7 @@ def main() -> None:
         f"ratio {args.workers} workers / 1 worker: {ratio:.2f}x (bar >= {bar:.1f}x: "
         f"{'met' if ratio >= bar else 'NOT met'})"
     )
+    print(f"load average during the run (1, 5, 15 min): {os.getloadavg()} on {os.cpu_count()} CPUs")
     print(
         f"capacity: Redis {many.redis_dupefilter_bytes} B per URL in the dupefilter, "
         f"{many.redis_queue_bytes_per_url:.0f} B per queued URL; store "

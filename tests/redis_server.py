@@ -19,15 +19,19 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server(folder: Path, port: int | None = None) -> Iterator[RedisServer]:
-    """Start ``redis-server`` with its files (an append-only log, fsynced on every write, so
-    a restart on the same ``folder`` and port finds its data) in ``folder``; stop it by PID."""
+def redis_server(
+    folder: Path, port: int | None = None, *, persistent: bool = False
+) -> Iterator[RedisServer]:
+    """Start ``redis-server`` in ``folder``; stop it by PID. ``persistent``: with an
+    append-only log fsynced on every write, so a restart on the same folder finds its data."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is missing: apt-get install redis-server")
     port = port or free_port()
     folder.mkdir(parents=True, exist_ok=True)
     command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder)]
-    command += ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
-    with server_process(command, b"Ready to accept connections") as proc:
+    command += ["--save", ""]
+    if persistent:
+        command += ["--appendonly", "yes", "--appendfsync", "always"]
+    with server_process(command, b"Ready to accept connections", timeout=60) as proc:
         yield RedisServer(f"redis://127.0.0.1:{port}/0", proc.pid, port)

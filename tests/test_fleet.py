@@ -34,6 +34,7 @@ from tests.crawling import (
 )
 from tests.fake_llm import FakeLLM, serve_fake_llm
 from tests.oxigraph_server import oxigraph_server
+from tests.processes import free_port
 from tests.redis_server import redis_server
 from tests.sites import RunningSite, serve
 
@@ -269,3 +270,35 @@ def test_redis_unreachable_is_one_line_and_no_crawl(tmp_path: Path) -> None:
     errors = [line for line in result.log.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "Redis at redis://127.0.0.1:1/0 is unreachable" in errors[0]
     assert "Traceback" not in result.log and not (tmp_path / "out.jsonl").exists()
+
+
+def test_redis_going_away_stops_the_workers_in_one_line_and_a_restart_resumes(
+    tmp_path: Path,
+) -> None:
+    pages = {
+        f"/p{n}": _page(f"Page {n}", f"Acme Corporation hired Omar Berg{n}.") for n in range(40)
+    }
+    small = {"/": _page("Home", "Acme Corporation.", list(pages)), **pages}
+    port = free_port()
+    with serve(small) as running, oxigraph_server() as oxigraph:
+        with serve_fake_llm(FakeLLM(latency=0.3)) as llm:
+            with redis_server(tmp_path / "redis", port, persistent=True) as server:
+                settings = fleet_settings(tmp_path, server.url, oxigraph.url)
+                workers = [start_worker(tmp_path, n, settings, llm, running.url) for n in range(2)]
+                deadline = time.monotonic() + 120
+                while len(records(tmp_path)) < 8:
+                    assert time.monotonic() < deadline, "the workers wrote no records"
+                    time.sleep(0.2)
+                os.kill(server.pid, signal.SIGKILL)
+                assert wait_all(workers, tmp_path) == [3, 3]  # stopped: start them again
+            logs = [(tmp_path / f"worker-{n}.log").read_text() for n in range(2)]
+            for log in logs:
+                errors = [line for line in log.splitlines() if " ERROR: " in line]
+                assert len(errors) == 1 and "is unreachable" in errors[0], errors
+            assert len(records(tmp_path)) < len(small)
+            with redis_server(tmp_path / "redis", port, persistent=True) as server:
+                workers = [start_worker(tmp_path, n, settings, llm, running.url) for n in range(2)]
+                assert wait_all(workers, tmp_path) == [0, 0]
+        crawled = Counter(r["url"] for r in records(tmp_path))
+        assert set(crawled) == {running.url + path.lstrip("/") for path in small}
+        assert set(crawled.values()) == {1}, "the restart resumed without duplicates"
