@@ -176,8 +176,36 @@ class FleetWorker:
             self._loop.call_soon_threadsafe(function, *args)
 
     def lost(self, exc: Exception) -> None:
-        """Redis went away: one error line, and the worker stops."""
+        """Redis went away: one error line, and the worker stops (from any thread)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not self._loop:
+            self._from_thread(self.lost, exc)
+            return
         self.stop("redis_unavailable", str(unavailable(self.fleet.url, exc)))
+
+    # The crawl's LLM spend and failures (the extraction stage's SharedSpend and sink); once
+    # Redis is gone, the worker stops and these no longer count.
+    def add_spend(self, usd: float) -> None:
+        try:
+            self.fleet.add_spend(usd)
+        except redis.RedisError as exc:
+            self.lost(exc)
+
+    def spent(self) -> float:
+        try:
+            return self.fleet.spent()
+        except redis.RedisError as exc:
+            self.lost(exc)
+            return 0.0
+
+    def add_failure(self, line: str) -> None:
+        try:
+            self.fleet.add_failure(line)
+        except redis.RedisError as exc:
+            self.lost(exc)
 
     def stop(self, reason: str, message: str) -> None:
         """Stop this worker (once): the pages it holds stay in the fleet's frontier."""

@@ -61,9 +61,9 @@ class ExtractionPipeline:
         self.default_schema = config.schema
         # A fleet's workers share one budget, one LLM cache and one list of failures.
         fleet = crawler.get_extension(FleetWorker)
-        self.meter = CostMeter(config.budget_usd, shared=fleet.fleet if fleet else None)
+        self.meter = CostMeter(config.budget_usd, shared=fleet)
         self.failures = FailuresFile(
-            config.failures_file, sink=fleet.fleet.add_failure if fleet else None
+            config.failures_file, sink=fleet.add_failure if fleet else None
         )
         self.cache: AnswerCache | None = None
         self.audit = None
@@ -74,7 +74,7 @@ class ExtractionPipeline:
             if config.cache_dir is not None and fleet is not None:
                 # Claimed while paid for: as long as a call may take, retries included.
                 claim = config.llm.timeout * (config.llm.max_retries + 1)
-                self.cache = RedisLLMCache(fleet.fleet, claim_seconds=claim)
+                self.cache = RedisLLMCache(fleet.fleet, claim_seconds=claim, on_error=fleet.lost)
             elif config.cache_dir is not None:
                 self.cache = LLMCache(config.cache_dir)
             if config.audit_log is not None:

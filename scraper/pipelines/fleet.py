@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
@@ -9,6 +11,8 @@ from w3lib.url import canonicalize_url
 
 from scraper.extensions import FleetWorker
 from scraper.items import PageRecord
+
+logger = logging.getLogger(__name__)
 
 
 class FleetPipeline:
@@ -37,7 +41,16 @@ class FleetPipeline:
         try:
             done = self.worker.ack(canonicalize_url(item.url))
         except redis.RedisError as exc:
+            # Redis went away during the ack: it most likely never ran (the page stays in the
+            # frontier and a restart crawls it), but a server killed after running it and
+            # before answering finished the page without its record.
             self.worker.lost(exc)
+            self.stats.inc_value("fleet/acks_in_doubt")
+            logger.warning(
+                "Fleet: Redis went away while %s was finishing: if it finished, "
+                "re-crawl it (follow=false)",
+                item.url,
+            )
             raise DropItem(f"{item.url} stays in the fleet's frontier", log_level="DEBUG") from exc
         if not done:
             self.stats.inc_value("fleet/records_taken_over")

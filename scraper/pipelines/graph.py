@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import redis
 from scrapy.crawler import Crawler
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -90,7 +91,10 @@ class GraphPipeline:
         self.keys_before = await self._run(self.store.entity_and_relation_keys)
         if self.fleet is not None:
             entities, relations = self.keys_before
-            self.fleet.remember_graph_before(len(entities), len(relations))
+            try:
+                self.fleet.remember_graph_before(len(entities), len(relations))
+            except redis.RedisError as exc:
+                self.fleet.lost(exc)
         logger.info("The graph store holds %d pages from earlier crawls", len(self.previous))
         self.crawler.signals.send_catch_log(signal=previous_pages_loaded, pages=self.previous)
 
@@ -181,6 +185,9 @@ class GraphPipeline:
             self._fail(item, "store_unavailable", exc)
         except GraphStoreError as exc:
             self._fail(item, "store_error", exc)
+        except redis.RedisError as exc:  # the fleet's lock: the worker stops, the page waits
+            assert self.fleet is not None, "only a fleet's writes take a Redis lock"
+            self.fleet.lost(exc)
         return item
 
     def _removed(self, item: PageRecord) -> bool:
