@@ -1,9 +1,11 @@
 """Scaling out: pages/s of a fleet of 4 workers against 1 worker, on an LLM-bound crawl.
 
-    python bench/distributed.py [--pages 240] [--workers 4] [--latency 0.5] [--concurrency 2]
+    python bench/distributed.py [--pages 80] [--chunks 4] [--workers 4] [--latency 0.5]
+        [--concurrency 4]
 
-A local site of ``--pages`` pages (each its own text: no cache hits) linked from one index
-page is crawled twice, in this one run, by real ``scrapy crawl`` workers sharing a real
+A local site of ``--pages`` pages of ``--chunks`` paragraphs (each its own text: no cache
+hits; at CHUNK_SIZE_TOKENS=48 about one LLM call a paragraph) linked from one index page
+is crawled twice, in this one run, by real ``scrapy crawl`` workers sharing a real
 ``redis-server`` and a real ``oxigraph serve`` (fresh for each run), with the fake
 OpenAI-compatible server of ``tests/fake_llm.py`` answering every call after ``--latency``
 seconds: once by 1 worker, once by ``--workers`` workers, each worker with the same
