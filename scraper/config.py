@@ -131,10 +131,12 @@ def graph_write_config(settings: BaseSettings) -> GraphWriteConfig:
     )
 
 
-def store_write_refusal(settings: BaseSettings) -> str | None:
-    """Why a crawl could not write the store GRAPH_STORE names now, or None."""
+def store_write_refusal(settings: BaseSettings, holder: str | None = None) -> str | None:
+    """Why a crawl could not write the store GRAPH_STORE names now, or None (a lease
+    ``holder`` holds is no refusal)."""
     return write_refusal(
         settings.get("GRAPH_STORE"),
         base_dir=project_dir(),
         timeout=settings.getfloat("GRAPH_STORE_TIMEOUT"),
+        holder=holder,
     )

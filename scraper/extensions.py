@@ -5,11 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
+import redis
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider, NotConfigured
 
+from scraper.config import open_store_from_settings
+from scraper.extract.failures import FailuresFile
+from scraper.fleet import Fleet, connect
+from scraper.fleet.fleet import unavailable
+from scraper.frontier import FleetQueue
+from scraper.graph import GraphStoreError, is_endpoint
+from scraper.graph.leases import release_lease
 from scraper.paths import project_path
 from scraper.redaction import install_log_redaction
 from scraper.report import crawl_report, format_report
@@ -96,3 +109,295 @@ class CrawlReport:
         else:
             self.crawler.stats.set_value("report/file", str(path))
         logger.info("%s\n  report:     %s", format_report(report), path)
+
+
+# Stats that are no sums: a fleet's report leaves them out of its totals (or works them out).
+_NOT_SUMMED = (
+    "elapsed_time_seconds",
+    "memusage/",
+    "graph/entities_added",
+    "graph/entities_removed",
+    "graph/relations_added",
+    "graph/relations_removed",
+    "report/",
+    "fleet/",
+)
+
+
+class FleetWorker:
+    """Make this crawl one worker of a fleet when ``REDIS_URL`` is set (else off).
+
+    It switches the scheduler to the fleet's shared frontier (``scraper.scheduler``), joins
+    the crawl (heartbeats from a thread, so a worker killed with -9 is found out and its pages
+    go back to the queue), keeps an idle worker waiting while others still crawl (or always,
+    with ``FLEET_CLOSE_WHEN_EMPTY = False``), and stops the worker cleanly, in one log line,
+    when Redis or the graph store goes away. The crawl's last worker writes one report for
+    the whole crawl, gathers every worker's failures in its FAILURES_FILE, gives the store's
+    writer lease up and clears the crawl's state in Redis. Other components find it with
+    ``crawler.get_extension(FleetWorker)``.
+    """
+
+    def __init__(self, crawler: Crawler, fleet: Fleet, spider: Spider):
+        self.crawler = crawler
+        self.fleet = fleet
+        self.settings = crawler.settings
+        self.stopping: str | None = None  # why this worker stops early (Redis, store gone)
+        self.crawl = fleet.join()
+        self._pushed: dict[str, float] = {}
+        self._beating = threading.Event()
+        self._beats = threading.Thread(target=self._beat, name="fleet-heartbeat", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.last = False  # set on close: this worker ended the crawl
+        self._watching: asyncio.Future | None = None
+        self.queue = FleetQueue(fleet, spider)  # the frontier (the scheduler's too)
+        self.held: set[str] = set()  # entries this worker took and has not finished
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FleetWorker:
+        settings = crawler.settings
+        # Only spiders that make their page requests for a fleet (the semantic spider; not
+        # retry_failed's, whose pages come from a file) run as fleet workers.
+        spider = crawler.spider
+        if not settings.get("REDIS_URL") or not getattr(spider, "fleet_worker", False):
+            raise NotConfigured
+        assert spider is not None, "fleet_worker is a spider's attribute"
+        fleet = connect(
+            settings.get("REDIS_URL"),
+            settings.get("FLEET_NAME"),
+            worker_timeout=settings.getfloat("FLEET_WORKER_TIMEOUT"),
+        )
+        settings.set("SCHEDULER", "scraper.scheduler.FleetScheduler", priority="spider")
+        extension = cls(crawler, fleet, spider)
+        # Feed URIs may name the worker: -O pages-%(worker)s.jsonl
+        vars(spider)["worker"] = fleet.worker
+        crawler.signals.connect(extension.opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.idle, signal=signals.spider_idle)
+        crawler.signals.connect(extension.closed, signal=signals.spider_closed)
+        return extension
+
+    @property
+    def lease_holder(self) -> str:
+        """The graph store's writer lease is the crawl's: every worker of it holds it."""
+        return self.fleet.lease_holder(self.crawl)
+
+    def ack(self, entry: str) -> bool:
+        """Finish ``entry`` (its page's record is done) with the stats of the work since the
+        last ack; False when another worker took it over. Redis errors are raised."""
+        self.held.discard(entry)
+        return self.fleet.ack(entry, self.delta())
+
+    def remember_graph_before(self, entities: int, relations: int) -> None:
+        """What the store held when the crawl began (its first worker's count is kept)."""
+        stats = self.fleet.key("stats")
+        self.fleet.redis.hsetnx(stats, "fleet/entities_before", entities)
+        self.fleet.redis.hsetnx(stats, "fleet/relations_before", relations)
+
+    def opened(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        logger.info(
+            "Fleet worker %s of crawl %s (%s): %d workers, %d requests queued",
+            self.fleet.worker,
+            self.crawl,
+            self.fleet.name,
+            self.fleet.workers(),
+            self.fleet.queued(),
+        )
+        self.fleet.redis.hsetnx(self.fleet.key("stats"), "fleet/started", time.time())
+        self.fleet.redis.hincrby(self.fleet.key("stats"), "fleet/worker_starts", 1)
+        self._beats.start()
+
+    def _beat(self) -> None:
+        interval = self.fleet.worker_timeout / 4
+        while not self._beating.wait(interval):
+            try:
+                alive = self.fleet.beat()
+            except redis.RedisError as exc:
+                self._from_thread(self.lost, exc)
+                return
+            if not alive:
+                self._from_thread(
+                    self.stop,
+                    "fleet_worker_presumed_dead",
+                    f"this worker sent no heartbeat for {self.fleet.worker_timeout:g} s "
+                    "(FLEET_WORKER_TIMEOUT): other workers took its pages back; stopping it",
+                )
+                return
+
+    def _from_thread(self, function: Callable[..., None], *args: Any) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(function, *args)
+
+    def lost(self, exc: Exception) -> None:
+        """Redis went away: one error line, and the worker stops (from any thread)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not self._loop:
+            self._from_thread(self.lost, exc)
+            return
+        self.stop("redis_unavailable", str(unavailable(self.fleet.url, exc)))
+
+    # The crawl's LLM spend and failures (the extraction stage's SharedSpend and sink); once
+    # Redis is gone, the worker stops and these no longer count.
+    def add_spend(self, usd: float) -> None:
+        try:
+            self.fleet.add_spend(usd)
+        except redis.RedisError as exc:
+            self.lost(exc)
+
+    def spent(self) -> float:
+        try:
+            return self.fleet.spent()
+        except redis.RedisError as exc:
+            self.lost(exc)
+            return 0.0
+
+    def add_failure(self, line: str) -> None:
+        try:
+            self.fleet.add_failure(line)
+        except redis.RedisError as exc:
+            self.lost(exc)
+
+    def stop(self, reason: str, message: str) -> None:
+        """Stop this worker (once): the pages it holds stay in the fleet's frontier."""
+        if self.stopping is not None:
+            return
+        self.stopping = reason
+        logger.error("Fleet worker stopping: %s", message)
+        self.crawler.stats.set_value("fleet/stopped", reason)
+        if self.crawler.engine is not None:
+            self._closing = asyncio.ensure_future(
+                self.crawler.engine.close_spider_async(reason=reason)
+            )
+
+    def delta(self) -> dict[str, float]:
+        """The numeric stats that changed since the last call (what to add to the fleet's)."""
+        changed = {}
+        for name, value in self.crawler.stats.get_stats().items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if name.startswith(_NOT_SUMMED):
+                continue
+            step = value - self._pushed.get(name, 0)
+            if step:
+                changed[name] = step
+        self._pushed.update({name: self._pushed.get(name, 0) + v for name, v in changed.items()})
+        return changed
+
+    def idle(self) -> None:
+        """Keep an idle worker while the crawl goes on: other workers may still add pages."""
+        if self.stopping is not None:
+            return
+        try:
+            busy = self._busy()
+        except redis.RedisError as exc:
+            self.lost(exc)
+            return
+        if busy or not self.settings.getbool("FLEET_CLOSE_WHEN_EMPTY"):
+            if busy and self._watching is None:
+                self._watching = asyncio.ensure_future(self._watch())
+            raise DontCloseSpider
+
+    def _busy(self) -> bool:
+        """Whether the fleet still has requests queued or taken (after the pages of dead
+        workers went back to the queue)."""
+        returned = self.fleet.reclaim()
+        if returned:
+            logger.warning("%d pages of stopped workers went back to the queue", returned)
+            self.crawler.stats.inc_value("fleet/reclaimed", returned)
+        return bool(self.fleet.queued() or self.fleet.taken())
+
+    async def _watch(self) -> None:
+        """While idle, look at the frontier twice a second (Scrapy looks every 5 s): crawl
+        the first request other workers queue (as scrapy-redis's spiders do, through
+        ``engine.crawl``, which hands it back to the queue and wakes the engine), and close
+        as soon as the whole crawl is done."""
+        try:
+            while self.stopping is None and self.crawler.engine is not None:
+                await asyncio.sleep(0.5)
+                if self.fleet.queued():
+                    request = self.queue.pop()
+                    if request is not None:
+                        self.crawler.engine.crawl(request)
+                    return
+                if not self._busy() and self.settings.getbool("FLEET_CLOSE_WHEN_EMPTY"):
+                    await self.crawler.engine.close_spider_async(reason="finished")
+                    return
+        except redis.RedisError as exc:
+            self.lost(exc)
+        finally:
+            self._watching = None
+
+    def closed(self, spider: Spider, reason: str) -> None:
+        self._beating.set()
+        if self.stopping is None:
+            try:
+                over = self.fleet.leave(self.delta())
+                self.last = over and reason == "finished"
+            except redis.RedisError as exc:
+                logger.error("%s", unavailable(self.fleet.url, exc))
+        if self.last:
+            self._end_crawl(spider)
+        self.fleet.redis.close()
+
+    def _end_crawl(self, spider: Spider) -> None:
+        """The crawl's last worker: one report for the whole crawl, every failure in its
+        failures file, the store's lease given up, the crawl's Redis state cleared."""
+        stats: dict[str, Any] = dict(self.fleet.stats())
+        failures = self.fleet.failures()
+        if failures:
+            path = project_path(self.settings.get("FAILURES_FILE"))
+            FailuresFile(path).append([line + "\n" for line in failures])
+            logger.info("%d failed pages of the crawl recorded in %s", len(failures), path)
+        stats.update(self._graph_totals(stats))
+        started = stats.pop("fleet/started", time.time())
+        stats.update(
+            finish_reason="finished",
+            start_time=datetime.fromtimestamp(started, UTC),
+            finish_time=datetime.now(UTC),
+            elapsed_time_seconds=time.time() - started,
+        )
+        report = crawl_report(stats, self.crawler.stats.get_value("llm/model"))
+        report["workers"] = int(stats.get("fleet/worker_starts", 0))
+        folder = project_path(self.settings.get("REPORT_DIR"))
+        path = folder / f"{spider.name}-fleet-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        except OSError as exc:
+            logger.error("Could not write the fleet's crawl report to %s: %s", path, exc)
+        self.fleet.finish()
+        logger.info(
+            "Fleet %s done, the crawl's last worker reports\n%s\n  workers:    %d started"
+            "\n  report:     %s",
+            self.fleet.name,
+            format_report(report),
+            report["workers"],
+            path,
+        )
+
+    def _graph_totals(self, stats: dict[str, Any]) -> dict[str, float]:
+        """Entities and relations the crawl added or removed (net), and the lease given up."""
+        try:
+            store = open_store_from_settings(self.settings, write=False)
+        except GraphStoreError as exc:
+            logger.error("Could not open the graph store to end the crawl: %s", exc)
+            return {}
+        try:
+            if is_endpoint(self.settings.get("GRAPH_STORE")):
+                release_lease(store, self.lease_holder)
+            entities, relations = store.entity_and_relation_keys()
+        except GraphStoreError as exc:
+            logger.error("Could not end the crawl in the graph store: %s", exc)
+            return {}
+        finally:
+            store.close()
+        net_entities = len(entities) - stats.pop("fleet/entities_before", len(entities))
+        net_relations = len(relations) - stats.pop("fleet/relations_before", len(relations))
+        return {
+            "graph/entities_added": max(net_entities, 0),
+            "graph/entities_removed": max(-net_entities, 0),
+            "graph/relations_added": max(net_relations, 0),
+            "graph/relations_removed": max(-net_relations, 0),
+        }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import redis
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -10,6 +13,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import DNSLookupError
 
 from scraper.config import address_policy
+from scraper.extensions import FleetWorker
 from scraper.fetch.addresses import AddressPolicy, ip_literal
 from scraper.resolver import RefusedLookup
 
@@ -73,3 +77,36 @@ class PrivateAddressMiddleware:
         except DNSLookupError:
             return None  # the download reports the failed lookup (and the resolver refuses)
         return self.policy.refusal(host, port, [str(address)])
+
+
+class FleetPolitenessMiddleware:
+    """Space the requests of a whole fleet to one host ``FLEET_DOMAIN_DELAY`` seconds apart.
+
+    Each worker's own DOWNLOAD_DELAY and AutoThrottle see only its requests; this slot, kept
+    in the fleet's Redis, sees every worker's. On with REDIS_URL and a delay above 0.
+    """
+
+    def __init__(self, crawler: Crawler, delay: float):
+        self.crawler = crawler
+        self.delay = delay
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FleetPolitenessMiddleware:
+        delay = crawler.settings.getfloat("FLEET_DOMAIN_DELAY")
+        if not crawler.settings.get("REDIS_URL") or delay <= 0:
+            raise NotConfigured
+        return cls(crawler, delay)
+
+    async def process_request(self, request: Request) -> None:
+        worker = self.crawler.get_extension(FleetWorker)
+        host = urlparse_cached(request).hostname
+        if worker is None or not host or worker.stopping:
+            return
+        try:
+            wait = worker.fleet.politeness_wait(host, self.delay)
+        except redis.RedisError as exc:
+            worker.lost(exc)
+            return
+        if wait > 0:
+            self.crawler.stats.inc_value("fleet/politeness_waits")
+            await asyncio.sleep(wait)

@@ -52,6 +52,7 @@ EXPORT_HTML = False
 
 DOWNLOADER_MIDDLEWARES = {
     "scraper.middlewares.PrivateAddressMiddleware": 50,
+    "scraper.middlewares.FleetPolitenessMiddleware": 60,  # on with FLEET_DOMAIN_DELAY > 0
 }
 
 ITEM_PIPELINES = {
@@ -60,6 +61,7 @@ ITEM_PIPELINES = {
     "scraper.pipelines.extraction.ExtractionPipeline": 300,
     "scraper.pipelines.graph.GraphPipeline": 400,
     "scraper.pipelines.outcome.OutcomePipeline": 900,
+    "scraper.pipelines.fleet.FleetPipeline": 950,  # on with REDIS_URL only
 }
 
 # --- render ---------------------------------------------------------------
@@ -154,6 +156,7 @@ MCP_CRAWL_TIMEOUT = 600.0
 EXTENSIONS = {
     "scraper.extensions.RedactLogs": 0,
     "scraper.extensions.StopOnWriteFailure": 100,
+    "scraper.extensions.FleetWorker": 110,  # on with REDIS_URL only (see Scaling out)
     "scraper.extensions.CrawlReport": 500,
 }
 # Every crawl writes its report (pages new/changed/unchanged/removed, LLM use, graph changes)
@@ -179,3 +182,18 @@ KEEP_REMOVED_PAGES = False
 # A crawl writing to a SPARQL endpoint holds a lease in the store, renewed every third of
 # this many seconds, so an overlapping crawl is refused; a killed crawl's lease ends after it.
 GRAPH_LEASE_SECONDS = 120.0
+
+# --- scaling out (many workers, one crawl) -----------------------------------
+# The URL of the Redis the workers share (scrapy-redis's setting): set, the crawl is one worker
+# of a fleet: the frontier, dupefilter, stats, LLM cache, spend and failures live in Redis.
+REDIS_URL = None
+FLEET_NAME = "semantic"  # prefix of the crawl's Redis keys: one name per crawl
+# A worker that sent no heartbeat for this many seconds is presumed dead: the requests it
+# took go back to the queue (it beats every quarter of it, from a thread).
+FLEET_WORKER_TIMEOUT = 30.0
+# True: a worker stops when the whole fleet's frontier is empty (no request queued or taken);
+# False: it keeps waiting for new requests (another `scrapy crawl` seeding more).
+FLEET_CLOSE_WHEN_EMPTY = True
+# Seconds between two requests to one host from the whole fleet (0: no fleet-wide spacing;
+# each worker still applies DOWNLOAD_DELAY and AutoThrottle on its own).
+FLEET_DOMAIN_DELAY = 0.0

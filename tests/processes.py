@@ -52,10 +52,12 @@ def _wait_for_line(proc: subprocess.Popen, ready: bytes, timeout: float, name: s
         readable, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
         if not readable:
             break
-        line = proc.stdout.readline()
-        if not line:  # the process exited
+        # Raw reads: a buffered readline() would keep the ready line in Python's buffer when
+        # it arrives with the line before it, and select() would then wait for nothing.
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:  # the process exited
             break
-        output += line
-        if ready in line:
+        output += chunk
+        if ready in output:
             return
     raise RuntimeError(f"{name} did not start: {output.decode(errors='replace')[-2000:]}")

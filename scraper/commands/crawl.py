@@ -18,6 +18,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
 from scraper.config import address_policy, store_write_refusal
+from scraper.fleet import FleetUnavailable, connect
 from scraper.spiders.arguments import parse_arguments
 from scraper.spiders.semantic import SemanticSpider
 
@@ -26,7 +27,10 @@ REFUSED_EXIT_CODE = 2
 WRITE_FAILED_EXIT_CODE = 3  # output or state could not be written (a full disk)
 # Finish reasons of crawls that could not do their job at all.
 REFUSED = ("graph_store_locked", "graph_store_error")
+# Finish reasons of a fleet worker that stopped because Redis or the store went away.
+STOPPED = ("redis_unavailable", "graph_store_unavailable", "fleet_worker_presumed_dead")
 USAGE_EXIT_CODE = 1
+STOPPED_EXIT_CODE = 3  # start the worker again once Redis or the store is back
 
 
 class Command(ScrapyCrawlCommand):
@@ -56,16 +60,29 @@ class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         settings = self.settings
         assert settings is not None, "Scrapy sets the settings before run()"
+        holder: str | None = None
+        if settings.get("REDIS_URL") and args and args[0] == SemanticSpider.name:
+            try:
+                fleet = connect(settings["REDIS_URL"], settings["FLEET_NAME"], worker_timeout=0)
+            except FleetUnavailable as exc:
+                logger.error("Crawl refused: %s", exc)
+                self.exitcode = REFUSED_EXIT_CODE
+                return
+            holder = fleet.lease_holder(fleet.crawl_id())  # the crawl's workers share its lease
+            fleet.redis.close()
         graph_pipeline = "scraper.pipelines.graph.GraphPipeline"
         if settings.getwithbase("ITEM_PIPELINES").get(graph_pipeline) is not None:
-            refusal = store_write_refusal(settings)
+            refusal = store_write_refusal(settings, holder)
             if refusal:
                 logger.error("Crawl refused: %s", refusal)
                 self.exitcode = REFUSED_EXIT_CODE
                 return
         super().run(args, opts)
         # A crawler that failed to start (exit status 1) has no stats to read.
-        if self.exitcode == 0 and self.crawler.stats.get_value("finish_reason") in REFUSED:
+        reason = self.crawler.stats.get_value("finish_reason") if self.exitcode == 0 else None
+        if reason in REFUSED:
             self.exitcode = REFUSED_EXIT_CODE
+        elif reason in STOPPED:
+            self.exitcode = STOPPED_EXIT_CODE
         if self.exitcode == 0 and self.crawler.stats.get_value("crawl/write_failed"):
             self.exitcode = WRITE_FAILED_EXIT_CODE

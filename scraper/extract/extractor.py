@@ -19,8 +19,8 @@ from schemas import schema_name
 from schemas.knowledge_graph import ENTITY_TYPES, KnowledgeGraph
 from scraper.extract.grounding import ground
 from scraper.extract.llm import (
+    AnswerCache,
     DroppedItem,
-    LLMCache,
     LLMError,
     ParsedAnswer,
     StructuredLLM,
@@ -44,6 +44,8 @@ NOT_RETRIED = "llm_not_retried"
 # ... while a half keeps at least this many characters; past that, one retry
 # with twice the answer budget, then the chunk fails as llm_truncated.
 MIN_SPLIT_CHARS = 200
+# Seconds between looks at the cache while another worker pays for the same text.
+CLAIM_POLL_SECONDS = 0.05
 
 
 def split_text(text: str) -> tuple[str, str] | None:
@@ -79,7 +81,7 @@ class Extractor:
         schema: type[BaseModel],
         prompt: PromptTemplate,
         llm: StructuredLLM | None,
-        cache: LLMCache | None,
+        cache: AnswerCache | None,
         on_stat: Callable[[str, float], None],
     ) -> None:
         self.schema = schema
@@ -192,41 +194,52 @@ class Extractor:
         What the LLM answered but did not validate is added to ``dropped``.
         """
         key = cache_key(self.model or "", self.prompt.version, self._schema_text, text)
-        cached = self._cached_answer(key)
+        cached = await self._cached_answer(key)
         if cached is not None:
             usage.cache_hits += 1
             self.on_stat("llm/cache_hits", 1)
             return cached
         self.on_stat("llm/cache_misses", 1)
-        if cached_only:
-            raise LLMError(
-                NOT_RETRIED,
-                "the page did not change since its extraction failed: "
-                "run `scrapy retry_failed` to extract it again",
-            )
         try:
-            parsed = await self._ask(text, usage)
-        except TruncatedError:
-            answer = await self._answer_truncated(text, usage, dropped, depth)
-        else:
-            dropped.extend(parsed.dropped)
-            answer = parsed.model
+            if cached_only:
+                raise LLMError(
+                    NOT_RETRIED,
+                    "the page did not change since its extraction failed: "
+                    "run `scrapy retry_failed` to extract it again",
+                )
+            try:
+                parsed = await self._ask(text, usage)
+            except TruncatedError:
+                answer = await self._answer_truncated(text, usage, dropped, depth)
+            else:
+                dropped.extend(parsed.dropped)
+                answer = parsed.model
+        except BaseException:
+            if self.cache is not None:
+                self.cache.release(key)
+            raise
         if self.cache is not None:
             self.cache.put(key, answer.model_dump_json())
         return answer
 
-    def _cached_answer(self, key: str) -> BaseModel | None:
-        """The cached answer of ``key``; a value that no longer validates (edited, torn, from
-        an older schema) is a miss, replaced by the next answer."""
-        cached = self.cache.get(key) if self.cache is not None else None
-        if cached is None:
+    async def _cached_answer(self, key: str) -> BaseModel | None:
+        """The cached answer of ``key``; None once this process may pay for it (its claim),
+        after waiting while another worker of a fleet pays for the same text. A value that no
+        longer validates (edited, torn, from an older schema) is a miss, replaced by the next
+        answer."""
+        if self.cache is None:
             return None
-        try:
-            return self.schema.model_validate_json(cached)
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            self.on_stat("llm/cache_invalid", 1)
-            logger.warning("An LLM cache entry does not read as an answer, asking again: %s", exc)
-            return None
+        while True:
+            cached = self.cache.get(key)
+            if cached is not None:
+                try:
+                    return self.schema.model_validate_json(cached)
+                except ValueError as exc:  # pydantic's ValidationError is a ValueError
+                    self.on_stat("llm/cache_invalid", 1)
+                    logger.warning("An LLM cache entry does not read as an answer: %s", exc)
+            if self.cache.claim(key):
+                return None
+            await asyncio.sleep(CLAIM_POLL_SECONDS)
 
     async def _answer_truncated(
         self, text: str, usage: Usage, dropped: list[DroppedItem], depth: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,10 +28,15 @@ class FailedPage:
 
 
 class FailuresFile:
-    """Appends failed pages to ``path``; each line holds the page as it was before extraction."""
+    """Appends failed pages to ``path``; each line holds the page as it was before extraction.
 
-    def __init__(self, path: str | Path) -> None:
+    With ``sink``, lines go there instead (a fleet gathers every worker's failures in Redis;
+    its last worker appends them all here).
+    """
+
+    def __init__(self, path: str | Path, sink: Callable[[str], None] | None = None) -> None:
         self.path = Path(path)
+        self.sink = sink
         self.unreadable: list[str] = []  # lines the last read() skipped, as written
 
     @property
@@ -50,7 +56,11 @@ class FailuresFile:
             "schema": failed.schema,
             "record": page,
         }
-        self.append([json.dumps(line, ensure_ascii=False) + "\n"])
+        text = json.dumps(line, ensure_ascii=False)
+        if self.sink is not None:
+            self.sink(text)
+        else:
+            self.append([text + "\n"])
 
     def append(self, lines: list[str]) -> None:
         """Add ``lines`` (each ending in a newline) at the end of the file, after a newline if

@@ -74,16 +74,21 @@ def open_store(
 
 
 def write_refusal(
-    location: str, *, base_dir: Path | None = None, timeout: float = defaults.GRAPH_STORE_TIMEOUT
+    location: str,
+    *,
+    base_dir: Path | None = None,
+    timeout: float = defaults.GRAPH_STORE_TIMEOUT,
+    holder: str | None = None,
 ) -> str | None:
     """Why a crawl could not write to the store ``GRAPH_STORE`` names now, or None.
 
-    Asked before a crawl starts, so a refused crawl opens no output file.
+    Asked before a crawl starts, so a refused crawl opens no output file. A lease that
+    ``holder`` holds (the crawl a fleet worker joins) is no refusal.
     """
     if is_endpoint(location):
         store = SparqlEndpointStore(location, timeout=timeout)
         try:
-            return lease_refusal(store)
+            return lease_refusal(store, holder)
         except GraphStoreError:
             return None  # an unreachable store is reported by the crawl itself
         finally:

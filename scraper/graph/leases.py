@@ -1,5 +1,8 @@
 """The writer lease of a shared store: one crawl writes a SPARQL endpoint store at a time.
 
+The holder is a crawl: one process, or every worker of a fleet (they hold it under the
+crawl's name, and its last worker gives it up).
+
 A shared store has no file lock, so the writer takes a lease in the store itself, renews it
 while it crawls, and gives it up at the end; a crawl that died frees the store when its lease
 ends.
@@ -58,10 +61,13 @@ def acquire_lease(store: GraphStore, holder: str, seconds: float) -> None:
     raise StoreLocked(_lease_message(holders))
 
 
-def lease_refusal(store: GraphStore) -> str | None:
-    """Why a crawl could not take the writer lease now, or None when it is free."""
+def lease_refusal(store: GraphStore, holder: str | None = None) -> str | None:
+    """Why a crawl could not take the writer lease now, or None when it is free (or held
+    by ``holder``: the crawl a new worker of a fleet joins)."""
     now = datetime.now(UTC)
-    holders = [(h, e) for h, e in _lease_holders(store) if datetime.fromisoformat(e) >= now]
+    holders = [
+        (h, e) for h, e in _lease_holders(store) if datetime.fromisoformat(e) >= now and h != holder
+    ]
     return _lease_message(holders) if holders else None
 
 

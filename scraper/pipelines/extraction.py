@@ -11,9 +11,11 @@ from scrapy.crawler import Crawler
 from prompts import load_prompt
 from schemas import load_schema, schema_name
 from scraper.config import extraction_config
+from scraper.extensions import FleetWorker
 from scraper.extract import Extractor
 from scraper.extract.failures import STAGE, FailedPage, FailuresFile
 from scraper.extract.llm import (
+    AnswerCache,
     AuditLog,
     BudgetExceeded,
     CostMeter,
@@ -25,6 +27,7 @@ from scraper.extract.llm import (
     llm_configured,
     make_openai_client,
 )
+from scraper.fleet import RedisLLMCache
 from scraper.items import PageRecord
 from scraper.signals import state_write_failed
 from scraper.urls import with_valid_percent_encoding
@@ -59,9 +62,13 @@ class ExtractionPipeline:
         self.llm_settings = config.llm
         self.prompt = load_prompt(config.prompt_version)
         self.default_schema = config.schema
-        self.meter = CostMeter(config.budget_usd)
-        self.failures = FailuresFile(config.failures_file)
-        self.cache = None
+        # A fleet's workers share one budget, one LLM cache and one list of failures.
+        fleet = crawler.get_extension(FleetWorker)
+        self.meter = CostMeter(config.budget_usd, shared=fleet)
+        self.failures = FailuresFile(
+            config.failures_file, sink=fleet.add_failure if fleet else None
+        )
+        self.cache: AnswerCache | None = None
         self.audit = None
         self.llm = None
         self.io: IOThread | None = None
@@ -70,7 +77,13 @@ class ExtractionPipeline:
         if llm_configured(os.environ):
             self.io = IOThread()
             try:
-                if config.cache_dir is not None:
+                if config.cache_dir is not None and fleet is not None:
+                    # Claimed while paid for: as long as a call may take, retries included.
+                    claim = config.llm.timeout * (config.llm.max_retries + 1)
+                    self.cache = RedisLLMCache(
+                        fleet.fleet, claim_seconds=claim, on_error=fleet.lost
+                    )
+                elif config.cache_dir is not None:
                     self.cache = LLMCache(config.cache_dir)
                 if config.audit_log is not None:
                     self.audit = AuditLog(config.audit_log)
@@ -192,7 +205,7 @@ class ExtractionPipeline:
             logger.warning(
                 "LLM budget of $%.4f reached ($%.4f spent): no more LLM calls. %s",
                 self.meter.budget_usd,
-                self.meter.total.cost_usd,
+                self.meter.spent_usd or 0,
                 after,
             )
 

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import redis
 from scrapy.crawler import Crawler
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from scraper.config import graph_write_config, open_store_from_settings
+from scraper.extensions import FleetWorker
 from scraper.facts import Stage
 from scraper.graph import (
     GraphStore,
@@ -56,7 +58,15 @@ class GraphPipeline:
         self.unusable: str | None = None  # why no page can be stored in this crawl
         self._closing: asyncio.Future | None = None
         self._renewing: asyncio.Future | None = None
-        self.lease_holder = f"{socket.gethostname()} pid {os.getpid()} ({uuid.uuid4().hex[:8]})"
+        # A fleet's workers write as one crawl: they share its lease, and each page's
+        # resolution and write happen under the fleet's lock, one page at a time.
+        self.fleet = crawler.get_extension(FleetWorker)
+        self.lease_holder = (
+            self.fleet.lease_holder
+            if self.fleet is not None
+            else f"{socket.gethostname()} pid {os.getpid()} ({uuid.uuid4().hex[:8]})"
+        )
+        self._write_timeout = 4 * crawler.settings.getfloat("GRAPH_STORE_TIMEOUT") + 5
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-store")
 
     @classmethod
@@ -80,6 +90,12 @@ class GraphPipeline:
             return
         self.previous = await self._run(self.store.page_states)
         self.keys_before = await self._run(self.store.entity_and_relation_keys)
+        if self.fleet is not None:
+            entities, relations = self.keys_before
+            try:
+                self.fleet.remember_graph_before(len(entities), len(relations))
+            except redis.RedisError as exc:
+                self.fleet.lost(exc)
         logger.info("The graph store holds %d pages from earlier crawls", len(self.previous))
         self.crawler.signals.send_catch_log(signal=previous_pages_loaded, pages=self.previous)
 
@@ -161,12 +177,21 @@ class GraphPipeline:
         except InvalidPage as exc:
             self._fail(item, "invalid_page", exc)
         except StoreUnavailable as exc:
+            if self.fleet is not None:  # the page stays in the frontier for a restart
+                self.fleet.stop(
+                    "graph_store_unavailable",
+                    f"{exc}; start the workers again "
+                    "once the store is back: the crawl resumes where it stopped",
+                )
             self._fail(item, "store_unavailable", exc)
             if exc.__cause__ is not None and out_of_space(exc.__cause__):
                 failure = WriteFailed(self.config.location, exc.__cause__)
                 self.crawler.signals.send_catch_log(state_write_failed, failure=failure)
         except GraphStoreError as exc:
             self._fail(item, "store_error", exc)
+        except redis.RedisError as exc:  # the fleet's lock: the worker stops, the page waits
+            assert self.fleet is not None, "only a fleet's writes take a Redis lock"
+            self.fleet.lost(exc)
         return item
 
     def _removed(self, item: PageRecord) -> bool:
@@ -207,7 +232,19 @@ class GraphPipeline:
             wait=wait_exponential(multiplier=0.5, max=5),
             reraise=True,
         )
-        return await retrying(self._run, function, *args)
+        return await retrying(self._run, self._serialised(function), *args)
+
+    def _serialised(self, function: Callable[..., T]) -> Callable[..., T]:
+        """``function`` run under the fleet's graph lock (as it is without a fleet)."""
+        if self.fleet is None:
+            return function
+        lock = self.fleet.fleet.graph_lock(self._write_timeout)
+
+        def locked(*args: Any) -> T:
+            with lock:
+                return function(*args)
+
+        return locked
 
     def _fail(self, item: PageRecord, reason: str, exc: Exception) -> None:
         logger.warning("Graph store failed for %s: %s", item.url, exc)
@@ -220,7 +257,8 @@ class GraphPipeline:
                 self._renewing.cancel()
             try:
                 await self._count_changes(self.store)
-                if self._renewing is not None:
+                if self._renewing is not None and self.fleet is None:
+                    # A fleet's lease ends with its last worker.
                     await self._run(release_lease, self.store, self.lease_holder)
             except GraphStoreError as exc:  # e.g. the endpoint went down during the crawl
                 logger.warning("Graph store unreachable at the end of the crawl: %s", exc)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 import scrapy
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -37,6 +38,7 @@ from scrapy.utils.url import url_has_any_extension
 from twisted.python.failure import Failure as TwistedFailure
 from w3lib.url import canonicalize_url
 
+from scraper.extensions import FleetWorker
 from scraper.facts import Stage
 from scraper.fetch.decoding import decode_html
 from scraper.fetch.journal import CrawlJournal
@@ -98,6 +100,7 @@ class SemanticSpider(scrapy.Spider):
     """
 
     name = "semantic"
+    fleet_worker = True  # with REDIS_URL, a worker of a fleet (scraper.extensions.FleetWorker)
 
     def __init__(self, arguments: CrawlArguments, **kwargs: Any):
         super().__init__(**kwargs)
@@ -115,6 +118,7 @@ class SemanticSpider(scrapy.Spider):
             allow=arguments.allow or (), deny=arguments.deny or (), deny_extensions=[]
         )
         self.seen: set[str] = set()
+        self.fleet: FleetWorker | None = None  # with REDIS_URL: the fleet's frontier dedupes
         self.journal: CrawlJournal | None = None
         self.previous_pages: dict[str, Any] = {}  # url -> PageState from the graph store
 
@@ -146,6 +150,8 @@ class SemanticSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # Every worker of a fleet seeds the crawl; its frontier queues each page once.
+        self.fleet = self.crawler.get_extension(FleetWorker)
         if self.journal and self.journal.scheduled:
             pending = self.journal.pending()
             self.logger.info(
@@ -157,8 +163,8 @@ class SemanticSpider(scrapy.Spider):
             self.seen.update(canonicalize_url(url) for url in self.journal.scheduled)
             for url, depth in pending:
                 yield self._page_request(url, depth)
-        for url in self.sitemap_urls:
-            yield scrapy.Request(url, callback=self.parse_sitemap, errback=self.on_sitemap_error)
+        for request in self._sitemap_requests(self.sitemap_urls):
+            yield request
         for request in self._page_requests(self.start_urls):
             yield request
         if self.follow and self.settings.getbool("RECRAWL_KNOWN_PAGES"):
@@ -174,13 +180,14 @@ class SemanticSpider(scrapy.Spider):
     # --- requests ---------------------------------------------------------
 
     def _page_requests(self, urls: Iterable[str], depth: int = 0) -> Iterator[scrapy.Request]:
-        """Requests for the pages not seen yet, within ``max_pages``; a URL with a stray
-        ``%`` is asked for validly encoded (``/100%`` as ``/100%25``), as the store names it."""
+        """Requests for the pages not seen yet (by this crawl: all its workers), within
+        ``max_pages``; a URL with a stray ``%`` is asked for validly encoded (``/100%`` as
+        ``/100%25``), as the store names it."""
         for url in map(with_valid_percent_encoding, urls):
             key = canonicalize_url(url)
             if key in self.seen:
                 continue
-            if self.max_pages is not None and len(self.seen) >= self.max_pages:
+            if self.max_pages is not None and self._pages_seen() >= self.max_pages:
                 self.crawler.stats.inc_value("pages/skipped/max_pages")
                 continue
             self.seen.add(key)
@@ -188,8 +195,29 @@ class SemanticSpider(scrapy.Spider):
                 self._journal_write(self.journal.schedule, url, depth)
             yield self._page_request(url, depth)
 
+    def _sitemap_requests(self, urls: Iterable[str]) -> Iterator[scrapy.Request]:
+        for url in urls:
+            # A fleet's frontier tells it from the page at the same URL by its entry key.
+            yield scrapy.Request(
+                url,
+                callback=self.parse_sitemap,
+                errback=self.on_sitemap_error,
+                meta={"frontier_entry": f"sitemap {canonicalize_url(url)}"},
+            )
+
+    def _pages_seen(self) -> int:
+        """Pages requested so far: by the whole crawl when it is a fleet's."""
+        if self.fleet is None:
+            return len(self.seen)
+        try:
+            return self.fleet.fleet.seen()
+        except redis.RedisError:
+            return len(self.seen)  # the next look at the frontier stops the worker
+
     def _page_request(self, url: str, depth: int) -> scrapy.Request:
-        meta: dict[str, Any] = {"depth": depth}
+        # The frontier's key of the page (a fleet's shared queue): redirects and rendering
+        # keep it, and the page's record finishes it.
+        meta: dict[str, Any] = {"depth": depth, "frontier_entry": canonicalize_url(url)}
         headers = {}
         if self.render == "always":
             meta.update(self._render_meta("always"))
@@ -261,7 +289,11 @@ class SemanticSpider(scrapy.Spider):
         copied into a new request.
         """
         request = request_of(response)
-        meta = {"depth": request.meta.get("depth", 0), "page_url": page_url(request)}
+        meta = {
+            "depth": request.meta.get("depth", 0),
+            "page_url": page_url(request),
+            "frontier_entry": request.meta.get("frontier_entry"),
+        }
         meta.update(self._render_meta(reason))
         # Not the HTTP cache's revalidation headers: the browser would get a 304, no page.
         headers = {
@@ -318,9 +350,11 @@ class SemanticSpider(scrapy.Spider):
                 yield self._render_request(response, reason.code)
                 return
         record.html = html
-        yield record
+        # Links first: a fleet's frontier has them before the page's record finishes its
+        # entry, so a worker killed in between loses none.
         if self.follow:
             yield from self._follow_links(response)
+        yield record
 
     def _follow_links(self, response: Response) -> Iterator[scrapy.Request]:
         if not isinstance(response, TextResponse):
@@ -343,17 +377,15 @@ class SemanticSpider(scrapy.Spider):
             sitemap = Sitemap(body)
         except Exception as exc:  # lxml raises several types on garbage
             self._sitemap_failed(response.url, f"unparseable sitemap: {exc}")
+            self._sitemap_done(request_of(response))
             return
         urls = [entry["loc"] for entry in sitemap if entry.get("loc")]
         if sitemap.type == "sitemapindex":
-            for url in urls:
-                yield scrapy.Request(
-                    url, callback=self.parse_sitemap, errback=self.on_sitemap_error
-                )
-            return
-        self.crawler.stats.inc_value("sitemap/urls", len(urls))
-        wanted = [u for u in urls if self._in_scope(u)]
-        yield from self._page_requests(wanted)
+            yield from self._sitemap_requests(urls)
+        else:
+            self.crawler.stats.inc_value("sitemap/urls", len(urls))
+            yield from self._page_requests([u for u in urls if self._in_scope(u)])
+        self._sitemap_done(request_of(response))
 
     def _in_scope(self, url: str) -> bool:
         """True when ``url`` is in the start domains and passes allow/deny."""
@@ -372,7 +404,19 @@ class SemanticSpider(scrapy.Spider):
         return any(host == d or host.endswith(f".{d}") for d in self.allowed_domains)
 
     def on_sitemap_error(self, failure: TwistedFailure) -> None:
-        self._sitemap_failed(failed_request(failure).url, fetch_failure_reason(failure.value))
+        request = failed_request(failure)
+        self._sitemap_failed(request.url, fetch_failure_reason(failure.value))
+        self._sitemap_done(request)
+
+    def _sitemap_done(self, request: Request) -> None:
+        """A sitemap's URLs are all requested: its entry in a fleet's frontier is finished
+        (pages finish theirs with their record)."""
+        if self.fleet is None:
+            return
+        try:
+            self.fleet.ack(request.meta["frontier_entry"])
+        except redis.RedisError as exc:
+            self.fleet.lost(exc)
 
     def _sitemap_failed(self, url: str, reason: str) -> None:
         self.crawler.stats.inc_value("sitemap/failed")

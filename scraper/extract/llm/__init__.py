@@ -3,7 +3,7 @@
 from scraper.extract.llm.answers import DroppedItem, ParsedAnswer, parse_answer
 from scraper.extract.llm.audit import AuditLog
 from scraper.extract.llm.breaker import Outage
-from scraper.extract.llm.cache import LLMCache, cache_key
+from scraper.extract.llm.cache import AnswerCache, LLMCache, cache_key
 from scraper.extract.llm.client import (
     BudgetExceeded,
     LLMError,
@@ -19,6 +19,7 @@ from scraper.extract.llm.formats import ResponseFormat, parse_mode
 from scraper.extract.llm.io_thread import IOThread
 
 __all__ = [
+    "AnswerCache",
     "AuditLog",
     "BudgetExceeded",
     "CostMeter",

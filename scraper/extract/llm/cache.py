@@ -9,8 +9,27 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from scraper.writes import WriteFailed, sqlite_write_failed
+
+
+class AnswerCache(Protocol):
+    """Where validated answers are kept: :class:`LLMCache` (a file) or a fleet's Redis cache.
+
+    ``claim`` before paying for a key: False while another worker pays for it (wait for its
+    answer with ``get``); ``put`` ends the claim, ``release`` gives it up after a failure.
+    """
+
+    def get(self, key: str) -> str | None: ...
+    def put(self, key: str, value: str) -> None: ...
+    def claim(self, key: str) -> bool: ...
+    def release(self, key: str) -> None: ...
+    def close(self) -> None: ...
+
+    # A write the disk refused (the crawl stops on it); None while every write succeeded.
+    failed: WriteFailed | None
+
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +119,14 @@ class LLMCache:
             elif not self._warned:
                 self._warned = True
                 logger.warning("The LLM cache %s cannot be written (%s).", self.path, exc)
+
+    def claim(self, key: str) -> bool:
+        """Always True: one process pays for its own chunks (a fleet's Redis cache claims
+        a chunk, so workers meeting the same text pay for it once)."""
+        return True
+
+    def release(self, key: str) -> None:
+        """Nothing to give up (see :meth:`claim`)."""
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0]

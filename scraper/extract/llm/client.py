@@ -419,7 +419,7 @@ class StructuredLLM:
         if self.breaker.outage is not None:
             raise LLMUnavailable(self.breaker.outage)
         if self.meter.exhausted:
-            raise BudgetExceeded(f"spent ${self.meter.total.cost_usd:.4f}")
+            raise BudgetExceeded(f"spent ${self.meter.spent_usd or 0:.4f}")
         request = self._request(call, mode)
         async with self._semaphore:
             if self.audit:

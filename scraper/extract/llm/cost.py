@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 # USD per million tokens (input, output), list prices of common OpenAI models.
 # Dated snapshots (gpt-4o-mini-2024-07-18) use the price of their longest prefix.
@@ -87,18 +88,41 @@ def call_cost(
     return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
 
 
-class CostMeter:
-    """Running total of a crawl's LLM usage, checked against an optional budget."""
+class SharedSpend(Protocol):
+    """What a crawl spread over many workers spent in all (a fleet's Redis account)."""
 
-    def __init__(self, budget_usd: float | None = None) -> None:
+    def add_spend(self, usd: float) -> None: ...
+    def spent(self) -> float: ...
+
+
+class CostMeter:
+    """Running total of a crawl's LLM usage, checked against an optional budget.
+
+    With ``shared`` (the crawl's account when many workers run it), the budget bounds what
+    every worker spent together.
+    """
+
+    def __init__(self, budget_usd: float | None = None, shared: SharedSpend | None = None) -> None:
         self.budget_usd = budget_usd
+        self.shared = shared
         self.total = Usage()
 
     def add(self, usage: Usage) -> None:
         self.total.add(usage)
+        if self.shared is not None and usage.cost_usd:
+            self.shared.add_spend(usage.cost_usd)
+
+    @property
+    def spent_usd(self) -> float | None:
+        """Known dollars spent: by the whole crawl when shared, else by this process."""
+        if self.shared is not None and self.total.cost_usd is not None:
+            return self.shared.spent()
+        return self.total.cost_usd
 
     @property
     def exhausted(self) -> bool:
         """True once the known spend reached the budget."""
-        spent = self.total.cost_usd
-        return self.budget_usd is not None and spent is not None and spent >= self.budget_usd
+        if self.budget_usd is None:
+            return False
+        spent = self.spent_usd
+        return spent is not None and spent >= self.budget_usd

@@ -1,0 +1,319 @@
+"""The Redis state of one crawl shared by many workers (``FLEET_NAME`` keys in ``REDIS_URL``).
+
+Keys, all starting with ``FLEET_NAME:`` (``semantic`` by default):
+
+- ``queue`` (sorted set of entry keys by priority), ``payloads`` and ``scores`` (hashes: the
+  serialized request and its score of each entry), ``owners`` (hash: entry key -> worker that
+  took it). Taking a request moves it from ``queue`` to ``owners`` in one script; it leaves
+  ``owners`` when its page record is done (``ack``), or goes back to ``queue`` when its
+  worker stops beating (``reclaim``): a worker killed with -9 loses no page.
+- ``dupefilter`` (set of the sha1 of every entry key queued, as scrapy-redis's dupefilter
+  keeps request fingerprints; checked and filled in the same step as the queue).
+- ``workers`` (sorted set: worker -> time of its last heartbeat, Redis's own clock).
+- ``crawl`` (the crawl's id and start time), ``stats`` (hash: the crawl's Scrapy stats summed
+  over its workers, added with each page's ack), ``spend`` (dollars spent on the LLM),
+  ``failures`` (list of failures-file lines), ``graph-lock``, ``politeness:<host>``;
+  ``last-stats``: the ``stats`` of the last crawl that ended.
+
+Everything but the LLM cache (``scraper.fleet.cache``) is deleted when the crawl ends (its last
+worker leaves an empty frontier), so the next crawl (a scheduled re-crawl) starts afresh.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.lock import Lock
+
+# push: an entry this worker holds goes back to the queue (a redirect, a rendering, a retry
+# of its page); any other is queued unless the dupefilter has it already: seen and queued in
+# one step, so no entry is ever seen without being queued.
+_PUSH = """
+local queued = 1
+if redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[4] then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  queued = 2
+elseif redis.call('SADD', KEYS[5], redis.sha1hex(ARGV[1])) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return queued
+"""
+_POP = """
+local item = redis.call('ZPOPMIN', KEYS[1])
+if #item == 0 then return false end
+redis.call('HSET', KEYS[3], item[1], ARGV[1])
+return {item[1], redis.call('HGET', KEYS[2], item[1])}
+"""
+# ack: only the entry's owner finishes it (a worker presumed dead lost its entries), and the
+# stats of that work are added in the same step.
+_ACK = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+for i = 3, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[4], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+_NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
+# beat: 1 while the worker is a member; 0 once others presumed it dead (it must stop).
+_BEAT = (
+    _NOW
+    + """
+if ARGV[2] == '0' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return 1
+"""
+)
+# reclaim: entries of workers whose last beat is older than ARGV[1] seconds (or that are no
+# members any more) go back to the queue with their priority.
+_RECLAIM = (
+    _NOW
+    + """
+for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))) do
+  redis.call('ZREM', KEYS[1], w)
+end
+local owners = redis.call('HGETALL', KEYS[2])
+local moved = 0
+for i = 1, #owners, 2 do
+  if not redis.call('ZSCORE', KEYS[1], owners[i + 1]) then
+    redis.call('HDEL', KEYS[2], owners[i])
+    redis.call('ZADD', KEYS[3], redis.call('HGET', KEYS[4], owners[i]) or 0, owners[i])
+    moved = moved + 1
+  end
+end
+return moved
+"""
+)
+# leave: the worker's last stats are added and it leaves; 1 when it was the crawl's last
+# worker and the frontier is empty (the crawl is over).
+_LEAVE = (
+    _NOW
+    + """
+for i = 3, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('ZREM', KEYS[1], ARGV[1])
+local alive = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[2]), '+inf')
+if alive == 0 and redis.call('ZCARD', KEYS[3]) == 0 and redis.call('HLEN', KEYS[4]) == 0 then
+  return 1
+end
+return 0
+"""
+)
+# politeness: the time (seconds from now) this request to a host may start, so that requests
+# to it from the whole fleet are ARGV[1] seconds apart.
+_SLOT = (
+    _NOW
+    + """
+local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local delay = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], tostring(at + delay), 'PX', math.ceil((at + delay - now) * 1000) + 1000)
+return tostring(at - now)
+"""
+)
+CRAWL_KEYS = (
+    "queue",
+    "payloads",
+    "scores",
+    "owners",
+    "dupefilter",
+    "workers",
+    "crawl",
+    "stats",
+    "spend",
+    "failures",
+)
+
+
+class FleetUnavailable(Exception):
+    """Redis cannot be reached (or refused a command); the message is one line for users."""
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{netloc}"))
+
+
+def unavailable(url: str, exc: Exception) -> FleetUnavailable:
+    return FleetUnavailable(
+        f"Redis at {safe_url(url)} is unreachable ({exc}); start it (redis-server) or fix "
+        "REDIS_URL, then start the workers again: the crawl resumes where it stopped"
+    )
+
+
+def connect(url: str, name: str, *, worker_timeout: float) -> Fleet:
+    """The fleet ``name`` in the Redis at ``url``; FleetUnavailable when Redis does not answer."""
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
+        client.ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise unavailable(url, exc) from None
+    worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    return Fleet(client, url, name, worker, worker_timeout)
+
+
+@dataclass
+class Fleet:
+    """One worker's handle on the crawl's shared state (Redis errors are raised as they are)."""
+
+    redis: redis.Redis
+    url: str
+    name: str
+    worker: str
+    worker_timeout: float
+    _scripts: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def key(self, suffix: str) -> str:
+        return f"{self.name}:{suffix}"
+
+    def _run(self, name: str, source: str, keys: list[str], args: list[object]) -> Any:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = self.redis.register_script(source)
+        return script(keys=keys, args=args)  # type: ignore[operator]
+
+    # --- the crawl and its workers ----------------------------------------------
+    def join(self) -> str:
+        """Register this worker (its first heartbeat); the crawl's id."""
+        self.beat(first=True)
+        return self.crawl_id()
+
+    def crawl_id(self) -> str:
+        """The id of the crawl the fleet runs; the first to ask begins a new one."""
+        self.redis.set(self.key("crawl"), uuid.uuid4().hex[:12], nx=True)
+        return text(self.redis.get(self.key("crawl")))
+
+    def lease_holder(self, crawl: str) -> str:
+        """The holder of the graph store's writer lease: the crawl, not one of its workers."""
+        return f"fleet crawl {crawl} ({self.name} in {safe_url(self.url)})"
+
+    def beat(self, *, first: bool = False) -> bool:
+        """Tell the fleet this worker is alive; False once it was presumed dead."""
+        alive = self._run(
+            "beat", _BEAT, [self.key("workers")], [self.worker, "1" if first else "0"]
+        )
+        return bool(alive)
+
+    def workers(self) -> int:
+        """Workers that beat within the worker timeout."""
+        now = self._time()
+        return int(self.redis.zcount(self.key("workers"), now - self.worker_timeout, "+inf"))
+
+    def alive(self, worker: str) -> bool:
+        """Whether ``worker`` beat within the worker timeout."""
+        beat = self.redis.zscore(self.key("workers"), worker)
+        return beat is not None and beat >= self._time() - self.worker_timeout
+
+    def _time(self) -> float:
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1e6
+
+    def leave(self, stats: Mapping[str, float]) -> bool:
+        """Add this worker's last stats and leave; True when the crawl is over (this was its
+        last worker and nothing is left to crawl)."""
+        keys = [self.key(k) for k in ("workers", "stats", "queue", "owners")]
+        args: list[object] = [self.worker, self.worker_timeout, *_pairs(stats)]
+        return bool(self._run("leave", _LEAVE, keys, args))
+
+    def finish(self) -> None:
+        """Delete the crawl's state (the LLM cache stays): the next crawl starts afresh. Its
+        summed stats are kept as ``last-stats`` (for monitoring) until the next crawl ends."""
+        pipe = self.redis.pipeline()
+        if self.redis.exists(self.key("stats")):
+            pipe.rename(self.key("stats"), self.key("last-stats"))
+        pipe.delete(*(self.key(k) for k in CRAWL_KEYS))
+        pipe.execute()
+
+    # --- the frontier -------------------------------------------------------------
+    def push(self, entry: str, payload: bytes, priority: int) -> int:
+        """Queue ``entry``: 1 queued, 0 not (the crawl has seen it already: the dupefilter
+        holds the sha1 of every entry ever queued), 2 handed back (an entry this worker held:
+        its page's next request, a redirect, a rendering, a retry)."""
+        keys = [self.key(k) for k in ("queue", "payloads", "scores", "owners", "dupefilter")]
+        return int(self._run("push", _PUSH, keys, [entry, payload, -priority, self.worker]))
+
+    def seen(self) -> int:
+        """Entries the crawl has queued so far (its dupefilter's size)."""
+        return int(self.redis.scard(self.key("dupefilter")))
+
+    def pop(self) -> tuple[str, bytes] | None:
+        """Take the next entry of the queue: (entry key, payload), or None when it is empty."""
+        keys = [self.key(k) for k in ("queue", "payloads", "owners")]
+        taken = self._run("pop", _POP, keys, [self.worker])
+        if not taken:
+            return None
+        entry, payload = taken
+        return text(entry), payload
+
+    def ack(self, entry: str, stats: Mapping[str, float]) -> bool:
+        """Finish ``entry`` and add the stats of its work; False when this worker does not
+        hold it (it was presumed dead and the entry went back to the queue)."""
+        keys = [self.key(k) for k in ("owners", "payloads", "scores", "stats")]
+        return bool(self._run("ack", _ACK, keys, [entry, self.worker, *_pairs(stats)]))
+
+    def reclaim(self) -> int:
+        """Give the entries of dead workers back to the queue; how many went back."""
+        keys = [self.key(k) for k in ("workers", "owners", "queue", "scores")]
+        return int(self._run("reclaim", _RECLAIM, keys, [self.worker_timeout]))
+
+    def queued(self) -> int:
+        return int(self.redis.zcard(self.key("queue")))
+
+    def taken(self) -> int:
+        """Entries some worker holds now."""
+        return int(self.redis.hlen(self.key("owners")))
+
+    # --- shared accounts --------------------------------------------------------
+    def stats(self) -> dict[str, float]:
+        """The crawl's stats summed over its workers."""
+        raw = self.redis.hgetall(self.key("stats"))
+        return {text(k): float(v) for k, v in raw.items()}
+
+    def add_spend(self, usd: float) -> None:
+        self.redis.incrbyfloat(self.key("spend"), usd)
+
+    def spent(self) -> float:
+        """Dollars the whole crawl spent on the LLM."""
+        return float(self.redis.get(self.key("spend")) or 0)
+
+    def add_failure(self, line: str) -> None:
+        self.redis.rpush(self.key("failures"), line)
+
+    def failures(self) -> list[str]:
+        return [text(line) for line in self.redis.lrange(self.key("failures"), 0, -1)]
+
+    def graph_lock(self, timeout: float) -> Lock:
+        """The lock every worker holds while resolving and writing a page (at most
+        ``timeout`` seconds, so a killed holder frees it)."""
+        return self.redis.lock(self.key("graph-lock"), timeout=timeout, blocking_timeout=None)
+
+    def politeness_wait(self, host: str, delay: float) -> float:
+        """Seconds to wait before the next request to ``host``, ``delay`` apart fleet-wide."""
+        wait = self._run("slot", _SLOT, [self.key(f"politeness:{host}")], [delay])
+        return float(wait)
+
+
+def text(value: Any) -> str:
+    """A Redis reply as text ('' for none)."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(stats: Mapping[str, float]) -> list[object]:
+    pairs: list[object] = []
+    for name, value in stats.items():
+        pairs += [name, value]
+    return pairs
