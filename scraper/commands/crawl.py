@@ -16,7 +16,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
-from scraper.config import store_write_refusal
+from scraper.config import frontier_limits, store_write_refusal
 from scraper.spiders.arguments import parse_arguments
 from scraper.spiders.semantic import SemanticSpider
 
@@ -40,7 +40,8 @@ class Command(ScrapyCrawlCommand):
         try:
             super().process_options(args, opts)  # -a, -s, and -o/-O (a feed format refused)
             if args and args[0] == SemanticSpider.name:
-                parse_arguments(opts.spargs, self.settings.get("RENDER_MODE"))
+                arguments = parse_arguments(opts.spargs, self.settings.get("RENDER_MODE"))
+                frontier_limits(self.settings, arguments.max_pages)
         except UsageError as exc:
             if not str(exc):
                 raise

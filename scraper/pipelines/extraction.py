@@ -56,6 +56,7 @@ class ExtractionPipeline:
         self.llm_settings = config.llm
         self.prompt = load_prompt(config.prompt_version)
         self.default_schema = config.schema
+        self.max_chunks = config.max_chunks
         self.meter = CostMeter(config.budget_usd)
         self.failures = FailuresFile(config.failures_file)
         self.cache = None
@@ -94,6 +95,7 @@ class ExtractionPipeline:
             llm=self.llm,
             cache=self.cache,
             on_stat=self._stat_from_io_thread if self.io else self._stat,
+            max_chunks=self.max_chunks,
         )
         if self.llm is None:
             logger.warning(NO_LLM_WARNING)

@@ -34,12 +34,15 @@ from scrapy.utils.url import url_has_any_extension
 from twisted.python.failure import Failure as TwistedFailure
 from w3lib.url import canonicalize_url
 
+from scraper.config import frontier_limits
 from scraper.facts import Stage
-from scraper.fetch.decoding import decode_html
+from scraper.fetch.decoding import NOT_TEXT_SHARE, decode_html, not_text_share
+from scraper.fetch.frontier import Frontier, FrontierLimits
 from scraper.fetch.journal import CrawlJournal
 from scraper.fetch.rendering import render_reason
 from scraper.items import PageRecord
 from scraper.middlewares import RefusedAddress
+from scraper.robotstxt import RobotsUnreachable
 from scraper.signals import previous_pages_loaded
 from scraper.spiders.arguments import CrawlArguments, parse_arguments
 
@@ -60,6 +63,8 @@ def fetch_failure_reason(exc: BaseException) -> str:
         return f"http_{exc.response.status}"
     if isinstance(exc, RefusedAddress):
         return "private_address"
+    if isinstance(exc, RobotsUnreachable):
+        return "robots_unreachable"
     if isinstance(exc, DownloadCancelledError):
         return "too_large"
     if isinstance(exc, DownloadTimeoutError | TimeoutError):
@@ -106,6 +111,7 @@ class SemanticSpider(scrapy.Spider):
             allow=arguments.allow or (), deny=arguments.deny or (), deny_extensions=[]
         )
         self.seen: set[str] = set()
+        self.frontier = Frontier(FrontierLimits())  # from the settings in from_crawler
         self.journal: CrawlJournal | None = None
         self.previous_pages: dict[str, Any] = {}  # url -> PageState from the graph store
 
@@ -120,6 +126,8 @@ class SemanticSpider(scrapy.Spider):
         settings.set("RENDER_MODE", spider.render, priority="spider")
         if spider.depth is not None:
             settings.set("DEPTH_LIMIT", spider.depth, priority="spider")
+        spider.frontier = Frontier(frontier_limits(settings, spider.max_pages))
+        crawler.signals.connect(spider._report_cut_off, signal=signals.spider_closed)
         crawler.signals.connect(spider._previous_pages_loaded, signal=previous_pages_loaded)
         if settings.get("JOBDIR"):
             # The journal replaces Scrapy's JOBDIR queues, which are lost on kill -9.
@@ -146,6 +154,8 @@ class SemanticSpider(scrapy.Spider):
                 len(pending),
             )
             self.seen.update(canonicalize_url(url) for url in self.journal.scheduled)
+            for url in self.journal.scheduled:
+                self.frontier.count(url)
             for url, depth in pending:
                 yield self._page_request(url, depth)
         for url in self.sitemap_urls:
@@ -164,14 +174,18 @@ class SemanticSpider(scrapy.Spider):
 
     # --- requests ---------------------------------------------------------
 
-    def _page_requests(self, urls: Iterable[str], depth: int = 0) -> Iterator[scrapy.Request]:
-        """Requests for the pages not seen yet, within ``max_pages``."""
+    def _page_requests(
+        self, urls: Iterable[str], depth: int = 0, found_on: str | None = None
+    ) -> Iterator[scrapy.Request]:
+        """Requests for the pages not seen yet that the frontier admits (depth, page budgets,
+        crawl traps); a link cut off is counted (``pages/cut_off/<reason>``), not marked
+        seen: found again on another page, it may be admitted there."""
         for url in urls:
             key = canonicalize_url(url)
             if key in self.seen:
                 continue
-            if self.max_pages is not None and len(self.seen) >= self.max_pages:
-                self.crawler.stats.inc_value("pages/skipped/max_pages")
+            if reason := self.frontier.admit(url, depth, found_on):
+                self.crawler.stats.inc_value(f"pages/cut_off/{reason}")
                 continue
             self.seen.add(key)
             if self.journal:
@@ -205,6 +219,11 @@ class SemanticSpider(scrapy.Spider):
             meta=meta,
             dont_filter=True,
         )
+
+    def _report_cut_off(self) -> None:
+        """The URL patterns cut off as crawl traps, for the end-of-crawl report."""
+        for pattern, links in self.frontier.cut_patterns.most_common():
+            self.crawler.stats.set_value(f"traps/patterns/{pattern}", links)
 
     def _page_finished(self, item: PageRecord) -> None:
         assert self.journal is not None, "connected only with a journal"
@@ -272,6 +291,17 @@ class SemanticSpider(scrapy.Spider):
         )
         if charset_was_wrong:
             self.crawler.stats.inc_value("pages/charset_corrected")
+        if (share := not_text_share(html)) > NOT_TEXT_SHARE:
+            # Binary data served as HTML: no page text to clean, chunk or pay an LLM for.
+            self.crawler.stats.inc_value("pages/skipped/not_text")
+            record.fail(
+                Stage.FETCH,
+                "not_text",
+                f"{share:.0%} of the body decodes to control or undecodable characters: "
+                f"binary data served as {content_type or 'HTML'!r}",
+            )
+            yield record
+            return
         if self.render == "auto" and not record.rendered:
             reason = render_reason(html)
             if reason:
@@ -295,7 +325,7 @@ class SemanticSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("links/skipped/non_html")
                 continue
             urls.append(link.url)
-        yield from self._page_requests(urls, response.meta.get("depth", 0) + 1)
+        yield from self._page_requests(urls, response.meta.get("depth", 0) + 1, response.url)
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         try:
