@@ -31,9 +31,11 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap
 from scrapy.utils.url import url_has_any_extension
+from scrapy_playwright.page import PageMethod
 from twisted.python.failure import Failure as TwistedFailure
 from w3lib.url import canonicalize_url
 
+from scraper.clean.hidden import BROWSER_SCRIPT
 from scraper.config import frontier_limits
 from scraper.facts import Stage
 from scraper.fetch.decoding import NOT_TEXT_SHARE, decode_html, not_text_share
@@ -240,6 +242,8 @@ class SemanticSpider(scrapy.Spider):
             "dont_cache": True,  # a browser's page is not the server's response
             "playwright": True,
             "playwright_page_goto_kwargs": {"wait_until": "networkidle"},
+            # The page's HTML with what the browser does not show marked (scraper/clean/hidden).
+            "playwright_page_methods": [PageMethod("evaluate", BROWSER_SCRIPT)],
             "render_reason": reason,
         }
 
@@ -289,6 +293,7 @@ class SemanticSpider(scrapy.Spider):
         html, record.charset, charset_was_wrong = decode_html(
             response.body, charset.group(1) if charset else None
         )
+        html = _marked_html(response) or html
         if charset_was_wrong:
             self.crawler.stats.inc_value("pages/charset_corrected")
         if (share := not_text_share(html)) > NOT_TEXT_SHARE:
@@ -404,6 +409,17 @@ class SemanticSpider(scrapy.Spider):
             etag=_header(headers, b"ETag"),
             last_modified=_header(headers, b"Last-Modified"),
         )
+
+
+def _marked_html(response: Response) -> str | None:
+    """A rendered page's HTML with the elements the browser did not show marked, as the
+    browser script returned it (None for a static page, or when the script did not run)."""
+    methods = response.meta.get("playwright_page_methods") or ()
+    for method in methods:
+        if isinstance(method, PageMethod) and method.args[:1] == (BROWSER_SCRIPT,):
+            result = getattr(method, "result", None)
+            return result if isinstance(result, str) and result.strip() else None
+    return None
 
 
 def _header(headers: Headers, name: bytes) -> str | None:
