@@ -81,14 +81,16 @@ class ChunkConfig:
     size: int
     overlap: int
     encoding: str
+    max_per_page: int  # CHUNK_MAX_PER_PAGE: chunking stops one chunk past it
 
 
 def chunk_config(settings: BaseSettings) -> ChunkConfig:
-    """Chunk sizes and tokenizer (CHUNK_* settings)."""
+    """Chunk sizes, tokenizer and the chunks a page may have (CHUNK_* settings)."""
     return ChunkConfig(
         size=settings.getint("CHUNK_SIZE_TOKENS"),
         overlap=settings.getint("CHUNK_OVERLAP_TOKENS"),
         encoding=settings.get("CHUNK_ENCODING"),
+        max_per_page=settings.getint("CHUNK_MAX_PER_PAGE"),
     )
 
 

@@ -11,13 +11,14 @@ import json
 import re
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from scraper.fetch.frontier import Frontier, FrontierLimits, repeats_segments, url_pattern
 from scraper.fetch.robots import MAX_BYTES, parsed_part
-from tests.crawling import run_crawl
+from tests.crawling import run_crawl, run_scrapy
 from tests.fake_llm import FakeLLM, serve_fake_llm
 from tests.sites import Page, serve
+from tests.trap_sites import trap_site
 
 CORPUS = Path(__file__).parent / "hostile" / "bounds"
 FAST_LLM = {"LLM_BACKOFF_INITIAL": "0.01", "LLM_BACKOFF_MAX": "0.05", "LLM_TIMEOUT": "10"}
@@ -51,6 +52,16 @@ def test_binary_pages_huge_structured_data_and_endless_chunks_are_bounded(tmp_pa
             timeout=300,
         )
         prompts = [json.dumps(r.body) for r in fake.requests]
+        failures_file = (tmp_path / "failures.jsonl").read_text()
+        # The cap raised, retry_failed extracts the page whole: chunked again, not 101 chunks.
+        retry = run_scrapy(
+            tmp_path,
+            ["retry_failed"],
+            tmp_path / "retried.jsonl",
+            settings={**FAST_LLM, "CHUNK_MAX_PER_PAGE": "1000"},
+            env={"OPENAI_BASE_URL": fake.base_url},
+            timeout=300,
+        )
     assert result.returncode == 0, result.log[-3000:]
     assert "Traceback" not in result.log
     records = {urlsplit(r["url"]).path: r for r in result.records}
@@ -69,7 +80,7 @@ def test_binary_pages_huge_structured_data_and_endless_chunks_are_bounded(tmp_pa
     assert [d["name"] for d in huge["structured_data"]["json-ld"]] == ["Bounded Shop Ltd"]
     assert "visible content, which must be kept" in huge["markdown"]
     garbage = records["/garbage-text-many-chunks"]
-    assert len(garbage["chunks"]) > 100
+    assert len(garbage["chunks"]) == 101  # one past CHUNK_MAX_PER_PAGE: the rest is not chunked
     assert garbage["extraction"]["status"] == "failed"
     assert garbage["extraction"]["failure_reason"] == "too_many_chunks"
     assert garbage["extraction"]["usage"]["calls"] == 0
@@ -78,56 +89,16 @@ def test_binary_pages_huge_structured_data_and_endless_chunks_are_bounded(tmp_pa
     assert prompts and not any(first_words in prompt for prompt in prompts)
     assert "skipped:    structured data 1 json-ld" in result.log
     assert "fetch/not_text: 3" in result.log and "extract/too_many_chunks: 1" in result.log
-    failures = [json.loads(line) for line in (tmp_path / "failures.jsonl").read_text().splitlines()]
-    assert [f["reason"] for f in failures] == ["too_many_chunks"]  # retry_failed can raise the cap
-
-
-def _calendar(handler) -> Page:
-    """A calendar: every month links the month before and after, and its first days; every
-    day links the next day. Endless in both directions."""
-    month = parse_qs(urlsplit(handler.path).query).get("month", ["2026-01"])[0]
-    year, number = (int(part) for part in month.split("-"))
-    before = f"{year - (number == 1)}-{(number - 2) % 12 + 1:02d}"
-    after = f"{year + (number == 12)}-{number % 12 + 1:02d}"
-    days = "".join(f"<a href='/day/{month}-{d:02d}'>{d}</a> " for d in (1, 2, 3))
-    return Page(
-        f"<html><head><title>Calendar {month}</title></head><body><main><h1>Events in {month}"
-        f"</h1><p>No events are planned for this month of the calendar yet, come back later.</p>"
-        f"<a href='/calendar?month={before}'>previous</a> <a href='/calendar?month={after}'>"
-        f"next</a> {days}</main></body></html>"
-    )
-
-
-def _day(handler) -> Page:
-    day = urlsplit(handler.path).path.rsplit("/", 1)[1]
-    year, month, number = (int(part) for part in day.split("-"))
-    following = f"{year:04d}-{month:02d}-{number + 1:02d}"
-    return Page(
-        f"<html><head><title>Day {day}</title></head><body><main><h1>Events on {day}</h1><p>No"
-        f" events on this day of the calendar, which shows every day there is.</p><a href="
-        f"'/day/{following}'>next day</a></main></body></html>"
-    )
-
-
-def _nesting(handler) -> Page:
-    """A page under /docs/ with a relative link that nests the path in itself."""
-    return Page(
-        "<html><head><title>Docs</title></head><body><main><h1>Documentation</h1><p>A page "
-        "whose relative link repeats its own folder, at any depth the crawler asks for.</p>"
-        "<a href='guide/'>guide</a></main></body></html>"
-    )
+    failures = [json.loads(line) for line in failures_file.splitlines()]
+    assert [f["reason"] for f in failures] == ["too_many_chunks"]
+    assert retry.returncode == 0, retry.log[-3000:]
+    [retried] = retry.records
+    assert retried["extraction"]["status"] == "ok"
+    assert len(retried["chunks"]) == retried["extraction"]["usage"]["calls"] == 134
 
 
 def test_calendar_trap_and_nesting_paths_are_cut_off_and_summarised(tmp_path):
-    site = {
-        "/": "<html><head><title>Home</title></head><body><main><h1>Home</h1><p>The site has a "
-        "calendar and documentation, both generated without end.</p><a href='/calendar?month="
-        "2026-06'>calendar</a> <a href='/docs/guide/'>docs</a></main></body></html>",
-        "/calendar": _calendar,
-        # The days of 2026 (later years answer 404) and the nested docs paths.
-        **{f"/day/2026-{m:02d}-{d:02d}": _day for m in range(1, 13) for d in range(1, 40)},
-        **{"/docs/" + "guide/" * n: _nesting for n in range(1, 12)},
-    }
+    site = trap_site()
     with serve(site) as running:
         started = time.monotonic()
         result = run_crawl(

@@ -136,8 +136,8 @@ class Extractor:
             self.on_stat(f"llm/skipped/{TOO_MANY_CHUNKS}", 1)
             failure = LLMError(
                 TOO_MANY_CHUNKS,
-                f"{len(texts)} chunks, more than CHUNK_MAX_PER_PAGE={self.max_chunks}: no LLM "
-                "call made (raise the setting, then run scrapy retry_failed, to extract it)",
+                f"more than CHUNK_MAX_PER_PAGE={self.max_chunks} chunks: no LLM call made "
+                "(raise the setting, then run scrapy retry_failed, to extract the page)",
             )
             result.status = ExtractionStatus.FAILED
             result.failure_reason = failure.reason
