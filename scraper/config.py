@@ -14,8 +14,10 @@ from scrapy.settings import BaseSettings
 
 from scraper.extract.llm import LLMSettings, parse_mode, price_table
 from scraper.fetch.addresses import AddressPolicy
+from scraper.fetch.frontier import FrontierLimits
 from scraper.graph import GraphStore, open_store, write_refusal
 from scraper.paths import project_dir, project_path
+from scraper.spiders.arguments import argument, at_least
 
 
 def _optional_float(value: object) -> float | None:
@@ -62,6 +64,7 @@ class ExtractionConfig:
     cache_dir: Path | None  # None: no answer cache
     audit_log: Path | None
     failures_file: Path
+    max_chunks: int  # CHUNK_MAX_PER_PAGE: a page with more is not sent to the LLM
 
 
 def extraction_config(settings: BaseSettings) -> ExtractionConfig:
@@ -80,6 +83,7 @@ def extraction_config(settings: BaseSettings) -> ExtractionConfig:
         ),
         audit_log=project_path(audit) if audit else None,
         failures_file=project_path(settings.get("FAILURES_FILE")),
+        max_chunks=settings.getint("CHUNK_MAX_PER_PAGE"),
     )
 
 
@@ -88,14 +92,34 @@ class ChunkConfig:
     size: int
     overlap: int
     encoding: str
+    max_per_page: int  # CHUNK_MAX_PER_PAGE: chunking stops one chunk past it
 
 
 def chunk_config(settings: BaseSettings) -> ChunkConfig:
-    """Chunk sizes and tokenizer (CHUNK_* settings)."""
+    """Chunk sizes, tokenizer and the chunks a page may have (CHUNK_* settings)."""
     return ChunkConfig(
         size=settings.getint("CHUNK_SIZE_TOKENS"),
         overlap=settings.getint("CHUNK_OVERLAP_TOKENS"),
         encoding=settings.get("CHUNK_ENCODING"),
+        max_per_page=settings.getint("CHUNK_MAX_PER_PAGE"),
+    )
+
+
+def frontier_limits(settings: BaseSettings, max_pages: int | None = None) -> FrontierLimits:
+    """The crawl's bounds: DEPTH_LIMIT, CRAWL_MAX_PAGES (``max_pages``, from ``-a max_pages``,
+    wins), SITE_MAX_PAGES, URL_PATTERN_MAX_PAGES, URL_MAX_REPEATED_SEGMENTS (0: no bound).
+    A value that is no whole number >= 0 is an ArgumentError naming the setting."""
+
+    def get(name: str) -> int:
+        return argument(name, settings.get(name), at_least(0), "a whole number >= 0 (0: none)")
+
+    crawl_max = get("CRAWL_MAX_PAGES")
+    return FrontierLimits(
+        depth_limit=get("DEPTH_LIMIT"),
+        max_pages=max_pages if max_pages is not None else (crawl_max or None),
+        site_max_pages=get("SITE_MAX_PAGES"),
+        pattern_max_pages=get("URL_PATTERN_MAX_PAGES"),
+        max_repeats=get("URL_MAX_REPEATED_SEGMENTS"),
     )
 
 

@@ -55,6 +55,9 @@ class PageRecord:
     author: str | None = None
     markdown: str | None = None
     structured_data: dict[str, Any] = field(default_factory=dict)
+    # Items left out of structured_data, past STRUCTURED_DATA_MAX_BYTES of JSON per page:
+    # [{"syntax": "json-ld", "items": 1, "bytes": 2900000, "reason": "too_large"}]
+    structured_data_skipped: list[dict[str, Any]] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
     # Filled by the extraction stage; exported in the JSON form of PageFacts.as_dict().
     extraction: PageFacts | None = field(default=None, metadata={"serializer": facts_as_json})

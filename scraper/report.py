@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from scraper.facts import ExtractionStatus
+from scraper.fetch.frontier import REASONS as CUT_OFF_REASONS
 
 CHANGES = ("new", "changed", "unchanged", "moved", "removed")
 GRAPH_COUNTS = (
@@ -26,8 +27,15 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def _by_suffix(stats: dict[str, Any], prefix: str) -> dict[str, int]:
+    """``{rest: count}`` of the stats named ``<prefix><rest>``, most first."""
+    found = {k.removeprefix(prefix): _count(stats, k) for k in stats if k.startswith(prefix)}
+    return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def crawl_report(stats: dict[str, Any], model: str | None) -> dict[str, Any]:
-    """What a crawl did: pages by outcome and change, LLM use and cost, graph changes."""
+    """What a crawl did: pages by outcome and change, links cut off by the crawl's bounds,
+    structured data left out, LLM use and cost, graph changes."""
     failures = {
         key.removeprefix("pages/failed/"): _count(stats, key)
         for key in sorted(stats)
@@ -74,6 +82,14 @@ def crawl_report(stats: dict[str, Any], model: str | None) -> dict[str, Any]:
         },
         "graph": {name: _count(stats, f"graph/{name}") for name in GRAPH_COUNTS},
         "failures": failures,
+        # links not followed (pages/cut_off/<reason>), and the trap patterns among them
+        "cut_off": {
+            reason: n
+            for reason in CUT_OFF_REASONS
+            if (n := _count(stats, f"pages/cut_off/{reason}"))
+        },
+        "trap_patterns": _by_suffix(stats, "traps/patterns/"),
+        "structured_data_skipped": _by_suffix(stats, "structured_data/skipped/"),
     }
 
 
@@ -113,6 +129,23 @@ def _llm_lines(llm: dict[str, Any]) -> list[str]:
     ]
 
 
+def _bound_lines(report: dict[str, Any]) -> list[str]:
+    """What the crawl's bounds left out: links not followed, structured data skipped."""
+    lines = []
+    if cut := report.get("cut_off"):
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in cut.items())
+        lines.append(f"  cut off:    {sum(cut.values()):,} links not followed ({reasons})")
+        patterns = list(report.get("trap_patterns", {}).items())
+        if patterns:
+            shown = ", ".join(f"{p} ({n:,})" for p, n in patterns[:3])
+            more = f" and {len(patterns) - 3} more" if len(patterns) > 3 else ""
+            lines.append(f"  traps:      {shown}{more}")
+    if skipped := report.get("structured_data_skipped"):
+        items = ", ".join(f"{n:,} {syntax}" for syntax, n in skipped.items())
+        lines.append(f"  skipped:    structured data {items} (past STRUCTURED_DATA_MAX_BYTES)")
+    return lines
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The report as the few lines a person reads at the end of the log: what happened."""
     pages, llm, graph = report["pages"], report["llm"], report["graph"]
@@ -136,5 +169,6 @@ def format_report(report: dict[str, Any]) -> str:
             f"  graph:      entities +{graph['entities_added']} -{graph['entities_removed']}, "
             f"relations +{graph['relations_added']} -{graph['relations_removed']}",
             f"  failures:   {failures}",
+            *_bound_lines(report),
         ]
     )

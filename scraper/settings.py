@@ -26,6 +26,17 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 REDIRECT_MAX_TIMES = 10
 RETRY_TIMES = 2
 LOGSTATS_INTERVAL = 30.0
+# Bounds that stop a site from generating pages without end (a calendar that links every next
+# month ran 7,889 pages in a minute). A link past them is not followed and is counted as
+# pages/cut_off/<reason> in the stats and the crawl summary; 0 turns a bound off.
+DEPTH_LIMIT = 20  # links from a start page (Scrapy's own setting; -a depth sets it)
+CRAWL_MAX_PAGES = 10_000  # pages a crawl schedules (-a max_pages wins)
+SITE_MAX_PAGES = 5_000  # pages of one host
+# New URLs a URL pattern (numbers -> {n}, hex ids -> {id}: /calendar/{n}/{n}) may add from
+# pages of that same pattern: a pattern that keeps producing itself is a trap.
+URL_PATTERN_MAX_PAGES = 100
+# A path repeating a run of segments more than this many times in a row (/a/b/a/b/a/b/).
+URL_MAX_REPEATED_SEGMENTS = 2
 FEED_EXPORT_ENCODING = "utf-8"
 # JSON lines, JSON, CSV (nested fields JSON-encoded) and XML; the other formats Scrapy knows
 # cannot hold a page record as it is, so -O pages.marshal is refused.
@@ -53,7 +64,14 @@ EXPORT_HTML = False
 DOWNLOADER_MIDDLEWARES = {
     "scraper.middlewares.PrivateAddressMiddleware": 50,
     "scraper.middlewares.FleetPolitenessMiddleware": 60,  # on with FLEET_DOMAIN_DELAY > 0
+    # robots.txt as RFC 9309 reads it: 5xx, 429 or no answer refuses the site for a while,
+    # 4xx allows everything, only the first 500 KiB are parsed.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "scraper.robotstxt.RobotsTxtMiddleware": 100,
 }
+# Seconds before a site whose robots.txt was unreachable (5xx, 429, no answer) is asked again;
+# until then its pages are refused (robots_unreachable).
+ROBOTSTXT_RETRY_SECONDS = 300.0
 
 ITEM_PIPELINES = {
     "scraper.pipelines.cleaning.CleaningPipeline": 100,
@@ -97,10 +115,19 @@ PLAYWRIGHT_MAX_CONTEXTS = 2
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
 
+# --- clean ----------------------------------------------------------------
+# Bytes of JSON a page's structured data (JSON-LD, microdata, RDFa, OpenGraph together) may
+# hold: about 1,000 products with offers and brands. Items past it are skipped and listed in
+# the record's structured_data_skipped (2.9 MB of JSON-LD took minutes and gigabytes).
+STRUCTURED_DATA_MAX_BYTES = 256 * 1024
+
 # --- chunk ----------------------------------------------------------------
 CHUNK_ENCODING = "o200k_base"
 CHUNK_SIZE_TOKENS = 800
 CHUNK_OVERLAP_TOKENS = 80
+# A page cut into more chunks is not sent to the LLM (1 MB of garbage text is ~1,000 calls):
+# its extraction fails as too_many_chunks, its structured data is kept.
+CHUNK_MAX_PER_PAGE = 100
 
 # --- extract (LLM, cache, cost) ------------------------------------------
 # The LLM is on when OPENAI_API_KEY or OPENAI_BASE_URL is set (read as the openai SDK

@@ -93,8 +93,11 @@ def chunk_markdown(
     size: int = defaults.CHUNK_SIZE_TOKENS,
     overlap: int = defaults.CHUNK_OVERLAP_TOKENS,
     encoding: str = DEFAULT_ENCODING,
+    limit: int | None = None,
 ) -> list[Chunk]:
-    """Chunks of at most ``size`` tokens, each repeating up to ``overlap`` tokens of the last."""
+    """Chunks of at most ``size`` tokens, each repeating up to ``overlap`` tokens of the last;
+    with ``limit``, the first ``limit`` chunks only (a page past CHUNK_MAX_PER_PAGE gets one
+    more than the cap, and no work is spent on the rest)."""
     if size <= 0 or not 0 <= overlap < size:
         raise ValueError(f"need size > 0 and 0 <= overlap < size, got {size=} {overlap=}")
     if not markdown.strip():
@@ -103,7 +106,7 @@ def chunk_markdown(
     chunks: list[Chunk] = []
     i = 0
     start = 0
-    while i < len(units):
+    while i < len(units) and (limit is None or len(chunks) < limit):
         end = units[i][1]
         i += 1
         # Grow the chunk unit by unit while the real token count of the slice fits,

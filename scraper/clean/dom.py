@@ -101,7 +101,7 @@ def _holds_main(el: HtmlElement) -> bool:
     )
 
 
-def _panel_ids(root: HtmlElement) -> set[str]:
+def panel_ids(root: HtmlElement) -> set[str]:
     """Ids of the panels that tab and accordion buttons control."""
     return {
         panel_id
@@ -110,7 +110,7 @@ def _panel_ids(root: HtmlElement) -> set[str]:
     }
 
 
-def _is_panel(el: HtmlElement, panel_ids: set[str]) -> bool:
+def is_panel(el: HtmlElement, panel_ids: set[str]) -> bool:
     """Whether ``el`` is a tab or accordion panel (or the body of a ``<details>``)."""
     parent = el.getparent()
     return (
@@ -132,7 +132,7 @@ def _is_chrome(el: HtmlElement, page_length: int, panel_ids: set[str] | None = N
     if el.tag in _DROP_TAGS or el.get("role", "").lower() in _DROP_ROLES:
         return True
     hidden = el.get("hidden") is not None or _HIDDEN_STYLE.search(el.get("style", ""))
-    if hidden and not (panel_ids is not None and _is_panel(el, panel_ids)):
+    if hidden and not (panel_ids is not None and is_panel(el, panel_ids)):
         # Small hidden parts are menus and dialogs; large ones are content revealed by script.
         return text_length(el) < _MAX_HIDDEN_SHARE * page_length
     words = class_words(el)
@@ -149,14 +149,14 @@ def strip_boilerplate(root: HtmlElement, keep_panels: bool = False) -> None:
 
     ``keep_panels`` keeps hidden tab and accordion panels (product descriptions, specs).
     """
-    panel_ids = _panel_ids(root) if keep_panels else None
+    panels = panel_ids(root) if keep_panels else None
     etree.strip_elements(root, *_NON_CONTENT_TAGS, with_tail=False)
     _resolve_noscript(root)
     page_length = text_length(root)
     for el in list(root.iter(etree.Element)):
         if el.getparent() is None or not isinstance(el.tag, str):
             continue
-        if _is_chrome(el, page_length, panel_ids) and _attached(el, root):
+        if _is_chrome(el, page_length, panels) and _attached(el, root):
             el.drop_tree()
 
 

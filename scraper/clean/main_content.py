@@ -29,6 +29,7 @@ from scraper.clean.dom import (
     prune_link_lists,
     strip_boilerplate,
 )
+from scraper.clean.hidden import remove_hidden
 from scraper.clean.markdown import code_block, to_markdown
 from scraper.clean.metadata import (
     Metadata,
@@ -296,7 +297,9 @@ def clean_tree(tree: HtmlElement | None, url: str) -> CleanedPage:
     """:func:`clean_html` of a page parsed by :func:`~scraper.clean.dom.parse_html`."""
     if tree is None:
         return CleanedPage(markdown="")
-    # Before any extractor: trafilatura keeps a consent banner that sits by the content.
+    # Before any extractor: trafilatura keeps a consent banner that sits by the content, and
+    # text no reader sees is where pages hide instructions for the LLM.
+    remove_hidden(tree)
     remove_overlays(tree)
     nodes = jsonld_nodes(tree)  # parsed once: metadata, page kind and description read it
     meta = extract_metadata(tree, url, nodes)

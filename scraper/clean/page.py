@@ -11,7 +11,13 @@ from typing import Any
 
 from scraper.clean.dom import parse_html
 from scraper.clean.main_content import CleanedPage, clean_tree
-from scraper.clean.structured_data import structured_data_of
+from scraper.clean.structured_data import (
+    MAX_BYTES,
+    SkippedData,
+    bound_items,
+    drop_oversized_jsonld,
+    structured_data_of,
+)
 
 
 @dataclass
@@ -19,6 +25,8 @@ class PageContent(CleanedPage):
     """Everything later stages read of a page, and the hash that says when it changed."""
 
     structured_data: dict[str, list[Any]] = field(default_factory=dict)
+    # Items left out of structured_data: past the page's bound (STRUCTURED_DATA_MAX_BYTES).
+    structured_data_skipped: list[SkippedData] = field(default_factory=list)
     content_hash: str = ""
     source_url: str = ""  # the URL it was cleaned for: relative IRIs in its markup resolve here
     # Structured data blocks left out as unsafe to read: "reason_code: what and why" each.
@@ -32,21 +40,28 @@ def content_hash(markdown: str, structured_data: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def clean_page(html: str, url: str) -> PageContent:
+def clean_page(html: str, url: str, max_structured_bytes: int = MAX_BYTES) -> PageContent:
     """The content of ``html`` fetched from ``url``; never raises on bad markup.
 
-    The page is parsed once. Cleaning prunes the tree (the head goes) and extruct's RDFa pass
-    changes the tree it reads, so the structured data is read from a copy (a third of the
-    parse's cost).
+    Structured data past ``max_structured_bytes`` of JSON is left out (and listed in
+    ``structured_data_skipped``). The page is parsed once. Cleaning prunes the tree (the
+    head goes) and extruct's RDFa pass changes the tree it reads, so the structured data is
+    read from a copy (a third of the parse's cost).
     """
     tree = parse_html(html)
-    skipped: list[str] = []
-    structured = structured_data_of(copy.deepcopy(tree), url, skipped)
+    notes: list[str] = []  # blocks unsafe to read (too deep), said by the structured-data reader
+    left, jsonld_skipped = (
+        drop_oversized_jsonld(tree, max_structured_bytes) if tree is not None else (0, None)
+    )
+    structured, skipped = bound_items(structured_data_of(copy.deepcopy(tree), url, notes), left)
+    if jsonld_skipped:
+        skipped.insert(0, jsonld_skipped)
     cleaned = clean_tree(tree, url)
     return PageContent(
         **dataclasses.asdict(cleaned),
         structured_data=structured,
+        structured_data_skipped=skipped,
         content_hash=content_hash(cleaned.markdown, structured),
         source_url=url,
-        skipped=skipped,
+        skipped=notes,
     )

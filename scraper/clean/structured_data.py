@@ -13,6 +13,10 @@ Output shape (every key always present, each a list of dicts):
   ``og:type`` as ``@type``, other properties as ``"og:title": "..."`` keys.
 - ``rdfa``: pyRdfa's RDF (through extruct, read as HTML5+RDFa), expanded JSON-LD (``@id``
   plus full property IRIs).
+
+What one page may bring is bounded (``STRUCTURED_DATA_MAX_BYTES`` of JSON): 2.9 MB of JSON-LD
+took minutes and gigabytes to clean and turn into entities, so blocks and items past the
+bound are left out, and listed, and the page goes on with the others.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import extruct
@@ -31,6 +36,7 @@ from pyRdfa import pyRdfa as PyRdfa
 from pyRdfa.host import HostLanguage
 from rdflib import Graph
 
+from scraper import settings as defaults
 from scraper.clean.dom import parse_html
 from scraper.clean.microdata import microdata_items
 from scraper.safe_json import TooDeep, load_json
@@ -38,6 +44,7 @@ from scraper.safe_json import TooDeep, load_json
 logger = logging.getLogger(__name__)
 
 SYNTAXES = ("json-ld", "microdata", "rdfa", "opengraph")
+MAX_BYTES = defaults.STRUCTURED_DATA_MAX_BYTES
 _JSONLD_XPATH = etree.XPath("//script[@type='application/ld+json']")
 _WRAPPERS = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>)\s*$")
 
@@ -79,6 +86,64 @@ def parse_jsonld(root: etree._Element, skipped: list[str] | None = None) -> list
             logger.debug("skipping a JSON-LD block that is not valid JSON")
         items.extend(x for x in (data if isinstance(data, list) else [data]) if isinstance(x, dict))
     return items
+
+
+@dataclass(frozen=True)
+class SkippedData:
+    """Structured data of one syntax left out of a page, past the page's bound."""
+
+    syntax: str  # json-ld | microdata | rdfa | opengraph
+    items: int  # <script> blocks for JSON-LD, top-level items for the others
+    bytes: int  # their size as JSON (0 for items nested too deep to write as JSON)
+    reason: str = "too_large"
+
+
+def drop_oversized_jsonld(root: etree._Element, max_bytes: int) -> tuple[int, SkippedData | None]:
+    """Remove from ``root`` the JSON-LD blocks past ``max_bytes`` of text, in page order (a
+    block that does not fit is removed, smaller ones after it still fit), so that neither
+    the structured data nor the cleaner's metadata readers spend time on them; returns the
+    bytes left for the other syntaxes and what was removed."""
+    left, removed, removed_bytes = max_bytes, 0, 0
+    for script in _JSONLD_XPATH(root):
+        size = len(script.xpath("string()").encode("utf-8", "replace"))
+        if size <= left:
+            left -= size
+            continue
+        removed, removed_bytes = removed + 1, removed_bytes + size
+        script.getparent().remove(script)  # a <script>'s tail is whitespace of the <head>
+    return left, SkippedData("json-ld", removed, removed_bytes) if removed else None
+
+
+def _json_size(item: Any) -> int | None:
+    """Bytes of ``item`` as JSON; None when it is nested too deep to write."""
+    try:
+        return len(json.dumps(item, ensure_ascii=False, default=str).encode("utf-8"))
+    except RecursionError:
+        return None
+
+
+def bound_items(data: dict[str, list], max_bytes: int) -> tuple[dict[str, list], list[SkippedData]]:
+    """``data`` without the microdata, RDFa and OpenGraph items past ``max_bytes`` of JSON
+    (JSON-LD, bounded by :func:`drop_oversized_jsonld`, is kept as it is), and what was left
+    out. Items are taken in syntax and page order; one that does not fit is skipped and
+    smaller ones after it still fit; one nested too deep to write as JSON is skipped."""
+    kept: dict[str, list] = {"json-ld": data.get("json-ld", [])}
+    skipped: list[SkippedData] = []
+    left = max_bytes
+    for syntax, items in data.items():
+        if syntax == "json-ld":
+            continue
+        kept[syntax], count, total = [], 0, 0
+        for item in items:
+            size = _json_size(item)
+            if size is None or size > left:
+                count, total = count + 1, total + (size or 0)
+                continue
+            left -= size
+            kept[syntax].append(item)
+        if count:
+            skipped.append(SkippedData(syntax, count, total))
+    return kept, skipped
 
 
 def extract_structured_data(html: str, url: str) -> dict[str, list]:

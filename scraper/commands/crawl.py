@@ -17,7 +17,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
-from scraper.config import address_policy, store_write_refusal
+from scraper.config import address_policy, frontier_limits, store_write_refusal
 from scraper.fleet import FleetUnavailable, connect
 from scraper.spiders.arguments import parse_arguments
 from scraper.spiders.semantic import SemanticSpider
@@ -46,7 +46,8 @@ class Command(ScrapyCrawlCommand):
         try:
             super().process_options(args, opts)  # -a, -s, and -o/-O (a feed format refused)
             if args and args[0] == SemanticSpider.name:
-                parse_arguments(opts.spargs, self.settings.get("RENDER_MODE"))
+                arguments = parse_arguments(opts.spargs, self.settings.get("RENDER_MODE"))
+                frontier_limits(self.settings, arguments.max_pages)
             address_policy(self.settings)
         except ValueError as exc:  # a setting that cannot be read
             print(f"error: {exc}", file=sys.stderr)

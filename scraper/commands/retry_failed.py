@@ -1,7 +1,9 @@
 """``scrapy retry_failed``: extract again the pages recorded in FAILURES_FILE.
 
 The recorded pages are not fetched again: a small spider hands them to the
-item pipelines from the extraction pipeline on (graph store, feeds), so
+item pipelines from the chunking pipeline on (extraction, graph store, feeds: chunked again
+with the CHUNK_* settings of the run, so a too_many_chunks page is extracted whole once
+CHUNK_MAX_PER_PAGE allows it; the same settings make the same chunks, cached answers), so
 ``-O retried.jsonl`` and the graph get the new results. Pages that fail again
 are recorded again; pages the run did not reach (e.g. the budget ran out)
 are put back in the file. Lines of the file that are not failure records are skipped
@@ -27,6 +29,7 @@ from scraper.paths import project_path
 from scraper.writes import WriteFailed
 
 EXTRACTION_PIPELINE = "scraper.pipelines.extraction.ExtractionPipeline"
+CHUNKING_PIPELINE = "scraper.pipelines.chunking.ChunkingPipeline"
 
 
 class RetryFailedSpider(scrapy.Spider):
@@ -74,7 +77,8 @@ class Command(BaseRunSpiderCommand):
         pipelines = self.settings.getdict("ITEM_PIPELINES")
         if EXTRACTION_PIPELINE not in pipelines:
             raise UsageError(f"{EXTRACTION_PIPELINE} is not in ITEM_PIPELINES")
-        start = pipelines[EXTRACTION_PIPELINE]
+        starts = [pipelines[EXTRACTION_PIPELINE], pipelines.get(CHUNKING_PIPELINE)]
+        start = min(order for order in starts if order is not None)
         self.settings.set(
             "ITEM_PIPELINES",
             {name: order for name, order in pipelines.items() if order >= start},

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from prompts import PromptTemplate
 from schemas import schema_name
 from schemas.knowledge_graph import ENTITY_TYPES, KnowledgeGraph
+from scraper import settings as defaults
 from scraper.extract.grounding import ground
 from scraper.extract.llm import (
     AnswerCache,
@@ -46,6 +47,8 @@ NOT_RETRIED = "llm_not_retried"
 MIN_SPLIT_CHARS = 200
 # Seconds between looks at the cache while another worker pays for the same text.
 CLAIM_POLL_SECONDS = 0.05
+# A page with more chunks than the extractor's max_chunks costs no LLM call: it fails so.
+TOO_MANY_CHUNKS = "too_many_chunks"
 
 
 def split_text(text: str) -> tuple[str, str] | None:
@@ -72,7 +75,9 @@ class PageExtraction:
 class Extractor:
     """Turns a page's chunks and structured data into its facts (``PageRecord.extraction``).
 
-    ``llm`` None means no LLM is configured: only structured data is used.
+    ``llm`` None means no LLM is configured: only structured data is used. A page of more
+    than ``max_chunks`` chunks (CHUNK_MAX_PER_PAGE) is not sent to the LLM at all: it fails
+    as ``too_many_chunks``, with its structured data.
     """
 
     def __init__(
@@ -83,7 +88,11 @@ class Extractor:
         llm: StructuredLLM | None,
         cache: AnswerCache | None,
         on_stat: Callable[[str, float], None],
+        max_chunks: int = defaults.CHUNK_MAX_PER_PAGE,
     ) -> None:
+        if max_chunks < 1:
+            raise ValueError(f"CHUNK_MAX_PER_PAGE must be at least 1, not {max_chunks}")
+        self.max_chunks = max_chunks
         self.schema = schema
         self.prompt = prompt
         self.llm = llm
@@ -125,6 +134,15 @@ class Extractor:
         texts = [chunk.text for chunk in chunks if chunk.text.strip()]
         if self.llm is not None and not texts:
             result.status = ExtractionStatus.SKIPPED
+        elif self.llm is not None and len(texts) > self.max_chunks:
+            self.on_stat(f"llm/skipped/{TOO_MANY_CHUNKS}", 1)
+            failure = LLMError(
+                TOO_MANY_CHUNKS,
+                f"more than CHUNK_MAX_PER_PAGE={self.max_chunks} chunks: no LLM call made "
+                "(raise the setting, then run scrapy retry_failed, to extract the page)",
+            )
+            result.status = ExtractionStatus.FAILED
+            result.failure_reason = failure.reason
         elif self.llm is not None:
             try:
                 llm_entities, llm_relations = await self._llm_graph(

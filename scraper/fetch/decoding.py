@@ -1,4 +1,5 @@
-"""Turn response bytes into text when the declared charset may be wrong or missing."""
+"""Turn response bytes into text when the declared charset may be wrong or missing, and
+tell text from binary data served as HTML."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ _BOMS = (
 # Single-byte charsets decode any bytes, so a wrong declaration never fails to decode.
 _CHAOS_TOLERANCE = 0.1
 _SINGLE_BYTE = {"latin-1", "iso8859-1", "cp1252", "ascii"}
+# Characters no text document is made of: C0 controls other than whitespace, DEL, C1
+# controls, U+FFFD (bytes the charset could not decode), surrogates and noncharacters.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd\ud800-\udfff\ufffe\uffff]")
+# Random bytes decode to an eighth (as cp1252) to a half (as UTF-8) of such characters; a
+# page of text holds next to none, even when its charset was guessed wrong.
+NOT_TEXT_SHARE = 0.05
 
 
 def _codec(name: str | None) -> str | None:
@@ -76,6 +83,13 @@ def decode_html(body: bytes, header_charset: str | None = None) -> tuple[str, st
                 return body.decode("utf-8"), "utf-8", True
             except UnicodeDecodeError:
                 pass
-        return body.decode(declared), declared, False
+        # cp1252 leaves five byte values undefined: binary data declared so must not raise.
+        return body.decode(declared, "replace"), declared, False
     charset = _detect(body) or "utf-8"
     return body.decode(charset, "replace"), charset, declared is not None
+
+
+def not_text_share(text: str) -> float:
+    """Share of the characters of ``text`` that no text document is made of (0 when empty):
+    above NOT_TEXT_SHARE, the body is binary data, whatever its Content-Type says."""
+    return len(_NOT_TEXT.findall(text)) / len(text) if text else 0.0

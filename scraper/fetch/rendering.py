@@ -17,6 +17,7 @@ from lxml.html import HtmlElement
 
 from scraper.clean.chrome import remove_overlays, visible_length
 from scraper.clean.dom import class_words, parse_html
+from scraper.clean.hidden import remove_hidden
 from scraper.clean.main_content import dom_markdown, trafilatura_markdown
 
 # Fewer words of main content than this, in a page that runs scripts, is no content.
@@ -104,7 +105,8 @@ def _noscript_notice(root: HtmlElement) -> bool:
 
 def _dom_words(tree: HtmlElement) -> int:
     """Words of main content the DOM extractor finds in ``tree`` (modified), overlays
-    removed first (a static consent banner is no content)."""
+    removed first (a static consent banner is no content), and hidden text."""
+    remove_hidden(tree)
     remove_overlays(tree)
     return len(_WORD.findall(dom_markdown(tree)))
 
@@ -116,6 +118,7 @@ def _trafilatura_words(html: str) -> int:
     tree = parse_html(html)
     if tree is None:
         return 0
+    remove_hidden(tree)
     remove_overlays(tree)
     page_length = visible_length(tree)
     for el in list(tree.iter(*_FURNITURE)):

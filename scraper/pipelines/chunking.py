@@ -23,7 +23,12 @@ class ChunkingPipeline:
         return cls(crawler)
 
     def _chunk(self, markdown: str) -> list[Chunk]:
-        return chunk_markdown(markdown, self.config.size, self.config.overlap, self.config.encoding)
+        # One chunk past the cap says "too many" to the extraction stage, which then makes no
+        # LLM call for the page; the rest of an endless page is not chunked at all.
+        config = self.config
+        return chunk_markdown(
+            markdown, config.size, config.overlap, config.encoding, config.max_per_page + 1
+        )
 
     def process_item(self, item: PageRecord) -> PageRecord:
         if item.failures or not item.markdown:

@@ -62,6 +62,7 @@ class ExtractionPipeline:
         self.llm_settings = config.llm
         self.prompt = load_prompt(config.prompt_version)
         self.default_schema = config.schema
+        self.max_chunks = config.max_chunks
         # A fleet's workers share one budget, one LLM cache and one list of failures.
         fleet = crawler.get_extension(FleetWorker)
         self.meter = CostMeter(config.budget_usd, shared=fleet)
@@ -120,6 +121,7 @@ class ExtractionPipeline:
             llm=self.llm,
             cache=self.cache,
             on_stat=self._stat_from_io_thread if self.io else self._stat,
+            max_chunks=self.max_chunks,
         )
         if self._startup_failure is not None:
             self._write_failed(self._startup_failure)

@@ -61,7 +61,7 @@ def argument(name: str, value: Any, parse: Callable[[str], T], expected: str) ->
         raise ArgumentError(f"{name} must be {expected}, not {value!r}{detail}") from None
 
 
-def _at_least(minimum: int) -> Callable[[str], int]:
+def at_least(minimum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         if not text.strip().isdigit() or int(text) < minimum:
             raise ValueError()  # int()'s own message adds nothing to the argument's
@@ -124,8 +124,8 @@ def parse_arguments(given: Mapping[str, Any], render_setting: str) -> CrawlArgum
     if not start_urls and not sitemap_urls:
         raise ArgumentError("give a start URL: -a url=https://example.com/ (or urls_file, sitemap)")
     checks: dict[str, tuple[Callable[[str], Any], str]] = {
-        "depth": (_at_least(1), "a whole number >= 1 (follow=false fetches only the given URLs)"),
-        "max_pages": (_at_least(1), "a whole number >= 1"),
+        "depth": (at_least(1), "a whole number >= 1 (follow=false fetches only the given URLs)"),
+        "max_pages": (at_least(1), "a whole number >= 1"),
         "allow": (_pattern, "a regular expression"),
         "deny": (_pattern, "a regular expression"),
         "follow": (_boolean, "true or false"),

@@ -35,16 +35,21 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap
 from scrapy.utils.url import url_has_any_extension
+from scrapy_playwright.page import PageMethod
 from twisted.python.failure import Failure as TwistedFailure
 from w3lib.url import canonicalize_url
 
+from scraper.clean.hidden import BROWSER_SCRIPT
+from scraper.config import frontier_limits
 from scraper.extensions import FleetWorker
 from scraper.facts import Stage
-from scraper.fetch.decoding import decode_html
+from scraper.fetch.decoding import NOT_TEXT_SHARE, decode_html, not_text_share
+from scraper.fetch.frontier import Frontier, FrontierLimits
 from scraper.fetch.journal import CrawlJournal
 from scraper.fetch.rendering import render_reason
 from scraper.items import PageRecord
 from scraper.middlewares import RefusedAddress
+from scraper.robotstxt import RobotsUnreachable
 from scraper.signals import previous_pages_loaded, state_write_failed
 from scraper.spiders.arguments import CrawlArguments, parse_arguments
 from scraper.urls import with_valid_percent_encoding
@@ -67,6 +72,8 @@ def fetch_failure_reason(exc: BaseException) -> str:
         return f"http_{exc.response.status}"
     if isinstance(exc, RefusedAddress):
         return "private_address"
+    if isinstance(exc, RobotsUnreachable):
+        return "robots_unreachable"
     if isinstance(exc, DownloadCancelledError):
         return "too_large"
     if isinstance(exc, PlaywrightTimeoutError):
@@ -119,6 +126,7 @@ class SemanticSpider(scrapy.Spider):
         )
         self.seen: set[str] = set()
         self.fleet: FleetWorker | None = None  # with REDIS_URL: the fleet's frontier dedupes
+        self.frontier = Frontier(FrontierLimits())  # from the settings in from_crawler
         self.journal: CrawlJournal | None = None
         self.previous_pages: dict[str, Any] = {}  # url -> PageState from the graph store
 
@@ -133,6 +141,8 @@ class SemanticSpider(scrapy.Spider):
         settings.set("RENDER_MODE", spider.render, priority="spider")
         if spider.depth is not None:
             settings.set("DEPTH_LIMIT", spider.depth, priority="spider")
+        spider.frontier = Frontier(frontier_limits(settings, spider.max_pages))
+        crawler.signals.connect(spider._report_cut_off, signal=signals.spider_closed)
         crawler.signals.connect(spider._previous_pages_loaded, signal=previous_pages_loaded)
         if settings.get("JOBDIR"):
             # The journal replaces Scrapy's JOBDIR queues, which are lost on kill -9.
@@ -161,6 +171,8 @@ class SemanticSpider(scrapy.Spider):
                 len(pending),
             )
             self.seen.update(canonicalize_url(url) for url in self.journal.scheduled)
+            for url in self.journal.scheduled:
+                self.frontier.count(url)
             for url, depth in pending:
                 yield self._page_request(url, depth)
         for request in self._sitemap_requests(self.sitemap_urls):
@@ -179,16 +191,24 @@ class SemanticSpider(scrapy.Spider):
 
     # --- requests ---------------------------------------------------------
 
-    def _page_requests(self, urls: Iterable[str], depth: int = 0) -> Iterator[scrapy.Request]:
-        """Requests for the pages not seen yet (by this crawl: all its workers), within
-        ``max_pages``; a URL with a stray ``%`` is asked for validly encoded (``/100%`` as
+    def _page_requests(
+        self, urls: Iterable[str], depth: int = 0, found_on: str | None = None
+    ) -> Iterator[scrapy.Request]:
+        """Requests for the pages not seen yet (by this crawl: all its workers) that the
+        frontier admits (depth, page budgets, crawl traps); a link cut off is counted
+        (``pages/cut_off/<reason>``), not marked seen: found again on another page, it may be
+        admitted there. A URL with a stray ``%`` is asked for validly encoded (``/100%`` as
         ``/100%25``), as the store names it."""
         for url in map(with_valid_percent_encoding, urls):
             key = canonicalize_url(url)
             if key in self.seen:
                 continue
-            if self.max_pages is not None and self._pages_seen() >= self.max_pages:
-                self.crawler.stats.inc_value("pages/skipped/max_pages")
+            reason = self.frontier.admit(url, depth, found_on)
+            if reason is None and self.fleet is not None and self.max_pages is not None:
+                # The frontier counts this worker's pages; max_pages bounds the whole fleet's.
+                reason = "max_pages" if self._pages_seen() >= self.max_pages else None
+            if reason:
+                self.crawler.stats.inc_value(f"pages/cut_off/{reason}")
                 continue
             self.seen.add(key)
             if self.journal:
@@ -244,6 +264,11 @@ class SemanticSpider(scrapy.Spider):
             dont_filter=True,
         )
 
+    def _report_cut_off(self) -> None:
+        """The URL patterns cut off as crawl traps, for the end-of-crawl report."""
+        for pattern, links in self.frontier.cut_patterns.most_common():
+            self.crawler.stats.set_value(f"traps/patterns/{pattern}", links)
+
     def _page_finished(self, item: PageRecord) -> None:
         """Journal a page as done once its record is in the feeds (the feed exporter's
         handler of this signal runs after this one), unless its facts could not be stored or
@@ -277,6 +302,8 @@ class SemanticSpider(scrapy.Spider):
             "dont_cache": True,  # a browser's page is not the server's response
             "playwright": True,
             "playwright_page_goto_kwargs": {"wait_until": "networkidle"},
+            # The page's HTML with what the browser does not show marked (scraper/clean/hidden).
+            "playwright_page_methods": [PageMethod("evaluate", BROWSER_SCRIPT)],
             "render_reason": reason,
         }
 
@@ -340,8 +367,20 @@ class SemanticSpider(scrapy.Spider):
         html, record.charset, charset_was_wrong = decode_html(
             response.body, charset.group(1) if charset else None
         )
+        html = _marked_html(response) or html
         if charset_was_wrong:
             self.crawler.stats.inc_value("pages/charset_corrected")
+        if (share := not_text_share(html)) > NOT_TEXT_SHARE:
+            # Binary data served as HTML: no page text to clean, chunk or pay an LLM for.
+            self.crawler.stats.inc_value("pages/skipped/not_text")
+            record.fail(
+                Stage.FETCH,
+                "not_text",
+                f"{share:.0%} of the body decodes to control or undecodable characters: "
+                f"binary data served as {content_type or 'HTML'!r}",
+            )
+            yield record
+            return
         if self.render == "auto" and not record.rendered:
             reason = render_reason(html)
             if reason:
@@ -367,7 +406,7 @@ class SemanticSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("links/skipped/non_html")
                 continue
             urls.append(link.url)
-        yield from self._page_requests(urls, response.meta.get("depth", 0) + 1)
+        yield from self._page_requests(urls, response.meta.get("depth", 0) + 1, response.url)
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         try:
@@ -457,6 +496,17 @@ class SemanticSpider(scrapy.Spider):
             etag=_header(headers, b"ETag"),
             last_modified=_header(headers, b"Last-Modified"),
         )
+
+
+def _marked_html(response: Response) -> str | None:
+    """A rendered page's HTML with the elements the browser did not show marked, as the
+    browser script returned it (None for a static page, or when the script did not run)."""
+    methods = response.meta.get("playwright_page_methods") or ()
+    for method in methods:
+        if isinstance(method, PageMethod) and method.args[:1] == (BROWSER_SCRIPT,):
+            result = getattr(method, "result", None)
+            return result if isinstance(result, str) and result.strip() else None
+    return None
 
 
 def _header(headers: Headers, name: bytes) -> str | None:
