@@ -131,6 +131,8 @@ GRAPH_SNAPSHOT_INTERVAL = 10.0  # seconds between snapshots readers see during a
 # `scrapy graph query` with SERVICE <url> (federation) makes the store send requests to any
 # server the query names: off unless set.
 GRAPH_QUERY_SERVICE = False
+# `scrapy graph serve`: the web explorer's port on 127.0.0.1 (--port overrides; 0 = any free).
+EXPLORER_PORT = 8750
 
 # --- re-crawl -------------------------------------------------------------
 EXTENSIONS = {"scraper.extensions.CrawlReport": 500}

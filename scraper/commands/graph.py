@@ -12,7 +12,7 @@ from typing import IO, Any
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from scraper.config import open_store_from_settings
+from scraper.config import live_graph_from_settings, open_store_from_settings
 from scraper.graph import GraphStore, GraphStoreError
 from scraper.graph.curation import undo_unmerge, unmerge
 from scraper.graph.queries import (
@@ -26,6 +26,7 @@ from scraper.graph.queries import (
     similar_names,
     stats,
 )
+from scraper.paths import project_path
 
 SUBCOMMANDS = {
     "stats": 0,
@@ -35,6 +36,7 @@ SUBCOMMANDS = {
     "drop-page": 1,
     "unmerge": 2,
     "undo-unmerge": 1,
+    "serve": 0,
 }
 QUERY_FORMATS = ("table", "json", "csv")
 
@@ -47,7 +49,7 @@ class Command(ScrapyCommand):
     def syntax(self) -> str:
         return (
             "stats | query SPARQL | entity NAME | export -f FORMAT -o FILE | drop-page URL"
-            " | unmerge ENTITY_IRI NAME | undo-unmerge ENTITY_IRI"
+            " | unmerge ENTITY_IRI NAME | undo-unmerge ENTITY_IRI | serve [--port 8750]"
         )
 
     def short_desc(self) -> str:
@@ -60,7 +62,8 @@ class Command(ScrapyCommand):
             "knows about an entity (name, alias or IRI), -f table|json. export: write the "
             "graph, -f nquads|turtle|jsonld|jsonl -o FILE ('-' for stdout). drop-page: "
             "remove a page's facts. unmerge: keep mentions written NAME apart from an "
-            "entity; undo-unmerge: forget those rules."
+            "entity; undo-unmerge: forget those rules. serve: a read-only web explorer on "
+            "127.0.0.1 (--port, default 8750)."
         )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
@@ -68,6 +71,9 @@ class Command(ScrapyCommand):
         parser.add_argument("-f", "--format", dest="format", default=None, help="output format")
         parser.add_argument(
             "-o", "--output", dest="output", default="-", help="output file ('-' = stdout)"
+        )
+        parser.add_argument(
+            "--port", dest="port", type=int, default=None, help="serve: port (EXPLORER_PORT)"
         )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
@@ -166,6 +172,29 @@ class Command(ScrapyCommand):
         with self._open(write=True) as store:
             pages = undo_unmerge(store, iri)
         print(f"unmerge rules of {iri} removed; re-resolved {len(pages)} pages")
+
+    def _serve(self, opts: argparse.Namespace) -> None:
+        # Imported here: the web stack is not loaded by every scrapy command.
+        from scraper.explorer.server import serve
+
+        assert self.settings is not None
+        port = self.settings.getint("EXPLORER_PORT") if opts.port is None else opts.port
+        if not 0 <= port <= 65535:
+            raise UsageError(f"--port must be 0-65535 (0: any free port), not {port}")
+        graph = live_graph_from_settings(self.settings)
+        try:
+            serve(
+                graph,
+                project_path(self.settings.get("REPORT_DIR")),
+                port=port,
+                allow_service=self.settings.getbool("GRAPH_QUERY_SERVICE"),
+            )
+        except OSError as exc:
+            graph.close()
+            reason = exc.strerror or str(exc)
+            print(f"error: cannot serve on port {port} ({reason}): choose another with --port",
+                  file=sys.stderr)  # fmt: skip
+            self.exitcode = 1
 
 
 def _output(path: str) -> AbstractContextManager[IO[bytes]]:

@@ -19,7 +19,7 @@ from pyoxigraph import (
 )
 
 from scraper.graph.resolution import name_key
-from scraper.graph.store import GraphStore, GraphStoreError, QuerySyntaxError
+from scraper.graph.store import GraphStore, GraphStoreError, PageState, QuerySyntaxError
 from scraper.graph.vocab import (
     ENTITY_TYPES,
     FACT_GRAPH_FILTER,
@@ -33,6 +33,7 @@ from scraper.graph.vocab import (
     is_entity,
     is_node,
     node_iri,
+    provenance_graph,
     to_iri,
 )
 
@@ -463,3 +464,342 @@ def entity_lines(store: GraphStore) -> Iterator[dict[str, Any]]:
             ],
             "pages": sorted(pages),
         }
+
+
+# --- What the web explorer (`scrapy graph serve`) shows -------------------------------------
+
+SEARCH_LIMIT = 20
+NEIGHBOURHOOD_MAX_NODES = 500
+_UPDATE = re.compile(
+    r"(?<![\w:?$])(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)(?![\w:-])",
+    re.IGNORECASE,
+)
+
+
+def is_update(sparql: str) -> bool:
+    """Whether the text is (or holds) a SPARQL update: a keyword only updates use, outside
+    strings, IRIs and comments."""
+    return bool(_UPDATE.search(_NOT_KEYWORDS.sub(" ", sparql)))
+
+
+def read_only_query(store: GraphStore, sparql: str, *, allow_service: bool = False) -> Any:
+    """:func:`run_query` for readers that must never write: an update is refused with
+    :class:`QueryRefused` (a query endpoint would only call it a syntax error)."""
+    if is_update(sparql):
+        raise QueryRefused("updates are refused: this is a read-only view of the graph")
+    return run_query(store, sparql, allow_service=allow_service)
+
+
+def _types(store: GraphStore, iris: set[str]) -> dict[str, list[str]]:
+    """The classes (``schema:Person``) of each of ``iris``, sorted."""
+    if not iris:
+        return {}
+    values = " ".join(f"<{i}>" for i in sorted(iris))
+    rows = store.select(
+        f"SELECT DISTINCT ?e ?t WHERE {{ VALUES ?e {{ {values} }} GRAPH ?g {{ ?e a ?t }} "
+        f"{FACT_GRAPH_FILTER} }}"
+    )
+    types: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        types[r["e"].value].append(short(r["t"]))
+    return {iri: sorted(t) for iri, t in types.items()}
+
+
+def main_type(types: list[str]) -> str:
+    """The type a node is shown (and coloured) by: its contract-2 type when it has one."""
+    coarse = [t for t in types if t.removeprefix("schema:") in ENTITY_TYPES]
+    return (coarse or types or ["Thing"])[0].removeprefix("schema:")
+
+
+def search_entities(
+    store: GraphStore, text: str, *, entity_type: str | None = None, limit: int = SEARCH_LIMIT
+) -> list[dict[str, Any]]:
+    """Entities a name or alias of which contains ``text`` (case aside), names starting with
+    it first, then shorter names; ``entity_type`` (``Person``, ``schema:Recipe``) keeps
+    those of that class. Each: ``id``, ``name``, ``types`` and the ``match``ing label."""
+    text = text.strip()
+    if not text:
+        return []
+    needle = Literal(text.lower())
+    typed = ""
+    if entity_type:
+        typed = f"GRAPH ?tg {{ ?e a {class_term(entity_type)} }} "
+    rows = store.select(
+        "SELECT ?e (MIN(?label) AS ?match) (MIN(?rank) AS ?best) WHERE { "
+        "GRAPH ?g { ?e schema:name|schema:alternateName ?label } "
+        f"BIND(LCASE(STR(?label)) AS ?low) FILTER(CONTAINS(?low, {needle})) {typed}"
+        f"BIND(IF(STRSTARTS(?low, {needle}), 0, 1) * 100000 + STRLEN(?low) AS ?rank) "
+        f"{FACT_GRAPH_FILTER} }} GROUP BY ?e ORDER BY ?best ?e LIMIT {int(limit)}"
+    )
+    iris = [r["e"].value for r in rows]
+    names, types = _names(store, set(iris)), _types(store, set(iris))
+    return [
+        {
+            "id": iri,
+            "name": names.get(iri) or r["match"].value,
+            "types": types.get(iri, []),
+            "match": r["match"].value,
+        }
+        for iri, r in zip(iris, rows, strict=True)
+    ]
+
+
+def class_term(name: str) -> str:
+    """A class as SPARQL: ``Person``/``schema:Person`` → ``schema:Person``, an IRI as is;
+    ValueError for anything else."""
+    local_part = name.strip().removeprefix("schema:")
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", local_part):
+        return f"<{SCHEMA}{local_part}>"
+    return str(node_iri(name.strip()))
+
+
+def entity_types(store: GraphStore) -> list[str]:
+    """Every class entities have (``schema:Person``, …), for a type filter."""
+    rows = store.select(
+        "SELECT DISTINCT ?t WHERE { GRAPH ?mg { ?m ss:node ?e } GRAPH ?g { ?e a ?t } "
+        f"{FACT_GRAPH_FILTER} }}"
+    )
+    return sorted(short(r["t"]) for r in rows)
+
+
+def _term_view(term: Any, nodes: set[str]) -> dict[str, Any]:
+    """A fact's object for display: ``kind`` node, iri or literal, with its datatype or
+    language."""
+    if isinstance(term, NamedNode):
+        kind = "node" if term.value in nodes else "iri"
+        return {"kind": kind, "value": term.value, "short": short(term)}
+    if isinstance(term, Literal):
+        view = {"kind": "literal", "value": term.value, "datatype": short(term.datatype)}
+        return view | ({"language": term.language} if term.language else {})
+    return {"kind": "blank", "value": str(term)}
+
+
+def entity_facts(store: GraphStore, iri: str) -> dict[str, Any]:
+    """Every fact about ``iri`` (as subject: ``out``, as object: ``in``), each with the page
+    it sits in and how that page said it (``origins``: ``LLM``/``StructuredData``, the
+    relation's evidence), and ``pages``: each page's fetch time, model and prompt version."""
+    node = NamedNode(iri)
+    origin = (
+        "OPTIONAL { GRAPH ?pg { ?g a ss:Page . ?st rdf:subject ?s ; rdf:predicate ?p ; "
+        "rdf:object ?o ; ss:origin ?origin OPTIONAL { ?st ss:evidence ?evidence } } }"
+    )
+    out_rows = store.select(
+        f"SELECT ?s ?p ?o ?g ?origin ?evidence WHERE {{ BIND({node} AS ?s) "
+        f"GRAPH ?g {{ ?s ?p ?o }} {FACT_GRAPH_FILTER} {origin} }}"
+    )
+    in_rows = store.select(
+        f"SELECT ?s ?p ?o ?g ?origin ?evidence WHERE {{ BIND({node} AS ?o) "
+        f"GRAPH ?g {{ ?s ?p ?o }} {FACT_GRAPH_FILTER} {origin} }}"
+    )
+    objects = {r["o"].value for r in out_rows if isinstance(r["o"], NamedNode)}
+    nodes = _nodes(store, objects)
+    subjects = {r["s"].value for r in in_rows}
+    labels = _names(store, nodes | subjects)
+    facts: dict[str, dict[tuple[str, str, str, str], dict[str, Any]]] = {"out": {}, "in": {}}
+    for direction, rows in (("out", out_rows), ("in", in_rows)):
+        for r in rows:
+            other = r["o"] if direction == "out" else r["s"]
+            key = (r["p"].value, str(other), r["g"].value, direction)
+            fact = facts[direction].setdefault(
+                key,
+                {
+                    "property": short(r["p"]),
+                    "value": _term_view(other, nodes | subjects),
+                    "page": r["g"].value,
+                    "origins": [],
+                },
+            )
+            if isinstance(other, NamedNode) and other.value in labels:
+                fact["value"]["name"] = labels[other.value]
+            if "origin" in r:
+                said = {"origin": local_name_of(r["origin"])}
+                said |= {"evidence": r["evidence"].value} if "evidence" in r else {}
+                if said not in fact["origins"]:
+                    fact["origins"].append(said)
+    pages = {f["page"] for d in facts.values() for f in d.values()}
+    states = store.page_states(pages) if pages else {}
+    order = lambda f: (f["property"] != "rdf:type", f["property"], f["value"]["value"], f["page"])  # noqa: E731
+    return {
+        "out": sorted(facts["out"].values(), key=order),
+        "in": sorted(facts["in"].values(), key=order),
+        "pages": {url: _provenance_view(states.get(url)) for url in sorted(pages)},
+    }
+
+
+def local_name_of(term: Any) -> str:
+    """The part of an IRI after its last ``#`` or ``/``."""
+    value = term.value if isinstance(term, NamedNode) else str(term)
+    return re.split(r"[#/]", value)[-1]
+
+
+def _provenance_view(state: PageState | None) -> dict[str, Any]:
+    if state is None:
+        return {}
+    return {
+        "fetched_at": state.fetched_at,
+        "changed_at": state.changed_at,
+        "model": state.model,
+        "prompt_version": state.prompt_version,
+        "extraction_status": state.extraction_status,
+        "content_hash": state.content_hash,
+    }
+
+
+def neighbourhood(
+    store: GraphStore, iri: str, *, hops: int = 1, max_nodes: int = NEIGHBOURHOOD_MAX_NODES
+) -> dict[str, Any]:
+    """The nodes within ``hops`` relations of ``iri`` (either direction) and the relations
+    between them: ``nodes`` (``id``, ``name``, ``type``, ``hop``), ``edges`` (``source``,
+    ``target``, ``type``), ``truncated`` when more than ``max_nodes`` were reachable."""
+    hop_of, frontier = {iri: 0}, {iri}
+    edges: set[tuple[str, str, str]] = set()
+    truncated = False
+    for hop in range(1, max(1, hops) + 1):
+        rows = _relations_touching(store, frontier)
+        ends = {r[k].value for r in rows for k in ("s", "o")}
+        found = sorted(_nodes(store, ends - hop_of.keys()))
+        room = max_nodes - len(hop_of)
+        if len(found) > room:
+            found, truncated = found[:room], True
+        hop_of |= dict.fromkeys(found, hop)
+        edges |= {
+            (r["s"].value, r["o"].value, short(r["p"]))
+            for r in rows
+            if r["s"].value in hop_of and r["o"].value in hop_of
+        }
+        frontier = set(found)
+        if not frontier:
+            break
+    # Relations among the outermost nodes, which no hop has looked from yet.
+    edges |= {
+        (r["s"].value, r["o"].value, short(r["p"]))
+        for r in _relations_touching(store, frontier)
+        if r["s"].value in hop_of and r["o"].value in hop_of
+    }
+    names, types = _names(store, set(hop_of)), _types(store, set(hop_of))
+    return {
+        "center": iri,
+        "nodes": [
+            {"id": n, "name": names.get(n) or "", "type": main_type(types.get(n, [])), "hop": h}
+            for n, h in sorted(hop_of.items(), key=lambda item: (item[1], item[0]))
+        ],
+        "edges": [{"source": s, "target": o, "type": p} for s, o, p in sorted(edges)],
+        "truncated": truncated,
+    }
+
+
+def _relations_touching(store: GraphStore, iris: set[str]) -> list[dict[str, Any]]:
+    """Triples ``?s ?p ?o`` of the page graphs with an IRI object and one end in ``iris``
+    (types aside), 500 nodes a query."""
+    rows: list[dict[str, Any]] = []
+    ordered = sorted(iris)
+    for start in range(0, len(ordered), 500):
+        values = " ".join(f"<{i}>" for i in ordered[start : start + 500])
+        rows += store.select(
+            f"SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?x {{ {values} }} "
+            "{ GRAPH ?g { ?x ?p ?o } BIND(?x AS ?s) } "
+            "UNION { GRAPH ?g { ?s ?p ?x } BIND(?x AS ?o) } "
+            f"FILTER(isIRI(?s) && isIRI(?o) && ?p != rdf:type) {FACT_GRAPH_FILTER} }}"
+        )
+    return rows
+
+
+def page_view(store: GraphStore, url: str) -> dict[str, Any] | None:
+    """What one page contributed: its provenance and status (``state``), the ``mentions``
+    it resolved (name as written, node, how it matched) and its ``facts`` (each with its
+    origins); None when the store never saw the page."""
+    state = store.page_state(url)
+    if state is None:
+        return None
+    page = to_iri(url)
+    prov = provenance_graph(page)
+    mentions = store.select(
+        f"SELECT ?node ?name ?by ?key ?origin WHERE {{ GRAPH {prov} {{ ?m ss:node ?node ; "
+        "ss:mentionName ?name ; ss:matchedBy ?by ; ss:origin ?origin "
+        "OPTIONAL { ?m ss:matchedKey ?key } } } ORDER BY ?name"
+    )
+    rows = store.select(
+        f"SELECT ?s ?p ?o ?origin ?evidence WHERE {{ GRAPH {page} {{ ?s ?p ?o }} "
+        f"OPTIONAL {{ GRAPH {prov} {{ ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; "
+        "ss:origin ?origin OPTIONAL { ?st ss:evidence ?evidence } } } } ORDER BY ?s ?p ?o"
+    )
+    dropped = store.select(
+        f"SELECT ?n WHERE {{ GRAPH {prov} {{ {page} ss:droppedRelations ?n }} }}"
+    )
+    subjects = {r["s"].value for r in rows}
+    objects = {r["o"].value for r in rows if isinstance(r["o"], NamedNode)}
+    nodes = _nodes(store, subjects | objects)
+    labels = _names(store, nodes)
+    facts: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (str(r["s"]), str(r["p"]), str(r["o"]))
+        fact = facts.setdefault(
+            key,
+            {
+                "subject": r["s"].value,
+                "subject_name": labels.get(r["s"].value),
+                "property": short(r["p"]),
+                "value": _term_view(r["o"], nodes),
+                "origins": [],
+            },
+        )
+        if isinstance(r["o"], NamedNode) and r["o"].value in labels:
+            fact["value"]["name"] = labels[r["o"].value]
+        if "origin" in r:
+            said = {"origin": local_name_of(r["origin"])}
+            said |= {"evidence": r["evidence"].value} if "evidence" in r else {}
+            if said not in fact["origins"]:
+                fact["origins"].append(said)
+    return {
+        "url": state.url,
+        "state": _provenance_view(state)
+        | {
+            "last_attempt_at": state.last_attempt_at,
+            "canonical_url": state.canonical_url,
+            "requested_url": state.requested_url,
+            "schema": state.schema,
+            "etag": state.etag,
+            "last_modified": state.last_modified,
+            "needs_retry": state.needs_retry,
+            "failures": state.failures,
+            "dropped_relations": int(dropped[0]["n"].value) if dropped else 0,
+        },
+        "mentions": [
+            {
+                "node": m["node"].value,
+                "node_name": labels.get(m["node"].value),
+                "name": m["name"].value,
+                "matched_by": m["by"].value,
+                "matched_key": m["key"].value if "key" in m else None,
+                "origin": local_name_of(m["origin"]),
+            }
+            for m in mentions
+        ],
+        "facts": list(facts.values()),
+    }
+
+
+def find_pages(store: GraphStore, text: str = "", limit: int = 200) -> list[dict[str, Any]]:
+    """Pages whose URL contains ``text`` (all when empty), failed ones first, each with its
+    status and times; at most ``limit``."""
+    filter_ = f"FILTER(CONTAINS(LCASE(STR(?page)), {Literal(text.lower())}))" if text else ""
+    rows = store.select(
+        "SELECT ?page ?fetched ?changed ?attempt ?status (COUNT(?f) AS ?failures) "
+        "WHERE { GRAPH ?g { ?page a ss:Page OPTIONAL { ?page ss:fetchedAt ?fetched } "
+        "OPTIONAL { ?page ss:lastAttemptAt ?attempt } "
+        "OPTIONAL { ?page ss:changedAt ?changed } OPTIONAL { ?page ss:extractionStatus ?status } "
+        f"OPTIONAL {{ ?page ss:failure ?f }} }} {filter_} }} "
+        "GROUP BY ?page ?fetched ?changed ?attempt ?status ORDER BY DESC(?failures) ?page "
+        f"LIMIT {int(limit)}"
+    )
+    return [
+        {
+            "url": r["page"].value,
+            "fetched_at": r["fetched"].value if "fetched" in r else None,
+            "changed_at": r["changed"].value if "changed" in r else None,
+            "last_attempt_at": r["attempt"].value if "attempt" in r else None,
+            "extraction_status": r["status"].value if "status" in r else None,
+            "failures": int(r["failures"].value),
+        }
+        for r in rows
+    ]

@@ -1,0 +1,60 @@
+"""Serve the explorer on 127.0.0.1 with uvicorn until Ctrl-C, then say what it served."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import uvicorn
+
+from scraper.explorer.app import create_app
+from scraper.graph.live import LiveGraph
+
+HOST = "127.0.0.1"  # local only: the explorer has no authentication
+
+
+class Counter:
+    """Requests answered, counted from the server's worker threads."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+def listening_socket(port: int) -> socket.socket:
+    """A socket listening on 127.0.0.1:``port`` (0: any free port); OSError when taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((HOST, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(graph: LiveGraph, reports_dir: Path, *, port: int, allow_service: bool = False) -> int:
+    """Answer requests until interrupted; returns how many were answered.
+
+    Raises OSError when the port cannot be used.
+    """
+    sock = listening_socket(port)
+    counter = Counter()
+    app = create_app(graph, reports_dir, allow_service=allow_service, on_request=counter)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    url = f"http://{HOST}:{sock.getsockname()[1]}/"
+    print(f"Explorer of {graph.location} on {url} (read-only; Ctrl-C stops)", flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        graph.close()
+    print(f"Explorer stopped: {counter.value} requests answered", file=sys.stderr, flush=True)
+    return counter.value
