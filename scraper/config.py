@@ -109,6 +109,7 @@ def live_graph_from_settings(settings: BaseSettings) -> LiveGraph:
         base_dir=project_dir(),
         update_url=settings.get("GRAPH_STORE_UPDATE_URL") or None,
         timeout=settings.getfloat("GRAPH_STORE_TIMEOUT"),
+        index_refresh=settings.getfloat("EXPLORER_INDEX_REFRESH"),
     )
 
 

@@ -133,6 +133,8 @@ GRAPH_SNAPSHOT_INTERVAL = 10.0  # seconds between snapshots readers see during a
 GRAPH_QUERY_SERVICE = False
 # `scrapy graph serve`: the web explorer's port on 127.0.0.1 (--port overrides; 0 = any free).
 EXPLORER_PORT = 8750
+# Seconds before the explorer's name index (search as you type) is rebuilt from a changed store.
+EXPLORER_INDEX_REFRESH = 30.0
 
 # --- re-crawl -------------------------------------------------------------
 EXTENSIONS = {"scraper.extensions.CrawlReport": 500}

@@ -50,14 +50,16 @@ def _wait_for_line(proc: subprocess.Popen, ready: bytes, timeout: float, name: s
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     output = b""
+    # Raw reads: a buffered readline could keep a second line (the ready one) in its buffer
+    # while select() waits on the empty pipe.
     while time.monotonic() < deadline:
         readable, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
         if not readable:
             break
-        line = proc.stdout.readline()
-        if not line:  # the process exited
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:  # the process exited
             break
-        output += line
-        if ready in line:
+        output += chunk
+        if ready in output:
             return
     raise RuntimeError(f"{name} did not start: {output.decode(errors='replace')[-2000:]}")

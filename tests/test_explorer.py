@@ -160,16 +160,18 @@ def crawl(state: Path, store: str, fake: FakeLLM, *news: list[str]) -> None:
             assert result.returncode == 0, result.log[-3000:]
 
 
-def serve_command(state: Path, store: str, port: int) -> list[str]:
-    settings = state_settings(state) | {"GRAPH_STORE": store}
+def serve_command(
+    state: Path, store: str, port: int, settings: dict[str, str] | None = None
+) -> list[str]:
+    settings = state_settings(state) | {"GRAPH_STORE": store} | (settings or {})
     argv = [sys.executable, "-m", "scrapy", "graph", "serve", "--port", str(port)]
     return argv + [arg for key, value in settings.items() for arg in ("-s", f"{key}={value}")]
 
 
 @contextmanager
-def explorer(state: Path, store: str) -> Iterator[Explorer]:
+def explorer(state: Path, store: str, settings: dict[str, str] | None = None) -> Iterator[Explorer]:
     port = free_port()
-    command = serve_command(state, store, port)
+    command = serve_command(state, store, port, settings)
     with server_process(command, b"Explorer of", timeout=60, cwd=PROJECT_DIR):
         yield Explorer(f"http://127.0.0.1:{port}/", state)
 
@@ -413,8 +415,10 @@ def test_bad_requests_get_clear_answers(app):
     assert status == 404 and "no entity urn:nothing" in body
     status, body = app.get("page?url=" + urllib.parse.quote("http://nowhere.example/"))
     assert status == 404 and "no page http://nowhere.example/" in body
-    status, body = app.get("api/search?q=a&type=" + urllib.parse.quote("not a class"))
-    assert status == 400 and "bad search" in json.loads(body)["error"]
+    status, body = app.get("api/search?q=a&limit=many")
+    assert status == 400 and "limit must be a number" in json.loads(body)["error"]
+    assert app.api("api/search?q=acme&type=Person")["results"] == []
+    assert len(app.api("api/search?q=acme&type=Organization")["results"]) == 1
     status, _ = app.get("sparql/results.xml?query=ASK%7B%7D")
     assert status == 404
     request = urllib.request.Request(app.url + "sparql", data=b"query=CLEAR%20ALL", method="POST")
@@ -460,8 +464,9 @@ def test_explorer_reads_while_a_crawl_writes(tmp_path):
     store = str(tmp_path / "graph")
     with serve_fake_llm(FakeLLM(answer)) as fake:
         crawl(tmp_path, store, fake, ["Zoë Ångström"])
-        with explorer(tmp_path, store) as running:
+        with explorer(tmp_path, store, {"EXPLORER_INDEX_REFRESH": "0.5"}) as running:
             assert running.api("api/search?q=Omar")["results"] == []
+            jane = "entity?" + urllib.parse.urlencode({"id": running.entity_id("Jane Doe")})
             pages = site(["Zoë Ångström", "Omar Haddad"])
             pages["/team"] = _slow(pages["/team"], 4)  # the crawl stays open a while
             with serve(pages) as test_site:
@@ -474,7 +479,8 @@ def test_explorer_reads_while_a_crawl_writes(tmp_path):
                 found, deadline = [], time.monotonic() + 90
                 while not found and time.monotonic() < deadline:
                     found = running.api("api/search?q=Omar")["results"]
-                    assert running.api("api/search?q=Jane")["results"]  # served throughout
+                    # Entity pages read the store's snapshots throughout.
+                    assert running.get(jane)[0] == 200
                     time.sleep(0.3)
                 assert proc.wait(timeout=120) == 0
             assert [r["name"] for r in found] == ["Omar Haddad"]

@@ -30,13 +30,13 @@ from scraper.graph.queries import (
     QueryRefused,
     describe_entity,
     entity_facts,
+    entity_name,
     entity_types,
     find_pages,
     format_result,
     neighbourhood,
     page_view,
     read_only_query,
-    search_entities,
     short,
 )
 from scraper.report import crawl_history, read_reports
@@ -64,17 +64,16 @@ def web_link(url: str) -> str | None:
     return url if urlsplit(url).scheme in ("http", "https") else None
 
 
-def create_app(
-    graph: LiveGraph,
-    reports_dir: Path,
-    *,
-    allow_service: bool = False,
-    on_request: Callable[[], None] | None = None,
-) -> Starlette:
+def _status(exc: GraphStoreError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    return 503 if isinstance(exc, StoreUnavailable) else 400
+
+
+def create_app(graph: LiveGraph, reports_dir: Path, *, allow_service: bool = False) -> Starlette:
     """The explorer over ``graph``, with the crawl reports of ``reports_dir``.
 
-    ``allow_service`` lets the SPARQL box run federated queries (GRAPH_QUERY_SERVICE);
-    ``on_request`` is called for every request answered (the command counts them).
+    ``allow_service`` lets the SPARQL box run federated queries (GRAPH_QUERY_SERVICE).
     """
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["web_link"] = web_link
@@ -91,19 +90,11 @@ def create_app(
         """A route reading the graph: store errors become an error page (or JSON error)."""
 
         def endpoint(request: Request) -> Response:
-            if on_request is not None:
-                on_request()
             try:
                 with graph.reading() as store:
                     return view(request, store)
             except GraphStoreError as exc:
-                status = (
-                    404
-                    if isinstance(exc, NotFound)
-                    else 503
-                    if isinstance(exc, StoreUnavailable)
-                    else 400
-                )
+                status = _status(exc)
                 if request.url.path.startswith("/api/"):
                     return JSONResponse({"error": str(exc)}, status, headers=SECURITY_HEADERS)
                 return page(request, "error.html", status, message=str(exc))
@@ -113,17 +104,22 @@ def create_app(
     def home(request: Request, store: GraphStore) -> Response:
         return page(request, "search.html", query=request.query_params.get("q", ""))
 
-    def api_search(request: Request, store: GraphStore) -> Response:
+    async def api_search(request: Request) -> Response:
+        """Answered on the event loop: the name index is in memory (rebuilt in a thread)."""
         params = request.query_params
+        kind = params.get("type", "").strip()
+        if kind and ":" not in kind:
+            kind = "schema:" + kind  # Person means schema:Person
         try:
-            found = search_entities(
-                store,
-                params.get("q", ""),
-                entity_type=params.get("type") or None,
-                limit=min(int(params.get("limit", "20")), 100),
-            )
-        except ValueError as exc:
-            raise QueryRefused(f"bad search: {exc}") from None
+            limit = min(int(params.get("limit", "20")), 100)
+        except ValueError:
+            error = f"bad search: limit must be a number, not {params['limit']!r}"
+            return JSONResponse({"error": error}, 400, headers=SECURITY_HEADERS)
+        try:
+            names = graph.names()
+        except GraphStoreError as exc:
+            return JSONResponse({"error": str(exc)}, 503, headers=SECURITY_HEADERS)
+        found = names.search(params.get("q", ""), entity_type=kind or None, limit=limit)
         return JSONResponse({"results": found}, headers=SECURITY_HEADERS)
 
     def api_types(request: Request, store: GraphStore) -> Response:
@@ -138,8 +134,8 @@ def create_app(
 
     def graph_view(request: Request, store: GraphStore) -> Response:
         iri = _required(request, "id")
-        view = describe_entity(store, iri)
-        return page(request, "graph.html", entity=view, hops=_hops(request))
+        name = entity_name(store, iri)
+        return page(request, "graph.html", iri=iri, entity_name=name, hops=_hops(request))
 
     def api_neighbourhood(request: Request, store: GraphStore) -> Response:
         iri = _required(request, "id")
@@ -159,8 +155,6 @@ def create_app(
         return page(request, "pages.html", pages=find_pages(store, text), query=text)
 
     def crawls(request: Request) -> Response:
-        if on_request is not None:
-            on_request()
         reports, unreadable = read_reports(reports_dir)
         return page(
             request,
@@ -206,7 +200,7 @@ def create_app(
 
     routes = [
         Route("/", answer(home)),
-        Route("/api/search", answer(api_search)),
+        Route("/api/search", api_search),
         Route("/api/types", answer(api_types)),
         Route("/entity", answer(entity)),
         Route("/graph", answer(graph_view)),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
+import time
 from pathlib import Path
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scraper.explorer.app import create_app
 from scraper.graph.live import LiveGraph
@@ -15,16 +16,17 @@ from scraper.graph.live import LiveGraph
 HOST = "127.0.0.1"  # local only: the explorer has no authentication
 
 
-class Counter:
-    """Requests answered, counted from the server's worker threads."""
+class Counted:
+    """An ASGI app counting the HTTP requests it passes to ``app``."""
 
-    def __init__(self) -> None:
-        self.value = 0
-        self._lock = threading.Lock()
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.requests = 0
 
-    def __call__(self) -> None:
-        with self._lock:
-            self.value += 1
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.requests += 1  # on the event loop: no lock needed
+        await self.app(scope, receive, send)
 
 
 def listening_socket(port: int) -> socket.socket:
@@ -45,8 +47,14 @@ def serve(graph: LiveGraph, reports_dir: Path, *, port: int, allow_service: bool
     Raises OSError when the port cannot be used.
     """
     sock = listening_socket(port)
-    counter = Counter()
-    app = create_app(graph, reports_dir, allow_service=allow_service, on_request=counter)
+    started = time.monotonic()
+    entities = len(graph.names())
+    print(
+        f"Indexed the names of {entities:,} entities in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    app = Counted(create_app(graph, reports_dir, allow_service=allow_service))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     url = f"http://{HOST}:{sock.getsockname()[1]}/"
@@ -56,5 +64,5 @@ def serve(graph: LiveGraph, reports_dir: Path, *, port: int, allow_service: bool
     finally:
         sock.close()
         graph.close()
-    print(f"Explorer stopped: {counter.value} requests answered", file=sys.stderr, flush=True)
-    return counter.value
+    print(f"Explorer stopped: {app.requests} requests answered", file=sys.stderr, flush=True)
+    return app.requests

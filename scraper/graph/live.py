@@ -8,7 +8,9 @@ database itself stays free, so a crawl can start while the reader runs.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +27,11 @@ from scraper.graph import (
     store_folder,
 )
 from scraper.graph.embedded import newest_snapshot
+from scraper.graph.name_index import NameIndex
+from scraper.graph.queries import name_index
 from scraper.graph.store import StoreUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 class LiveGraph:
@@ -38,10 +44,16 @@ class LiveGraph:
         base_dir: Path | None = None,
         update_url: str | None = None,
         timeout: float = defaults.GRAPH_STORE_TIMEOUT,
+        index_refresh: float = defaults.EXPLORER_INDEX_REFRESH,
     ):
         self._lock = threading.Lock()
         self._snapshot: Path | None = None
         self._current: GraphStore | None = None
+        self.index_refresh = index_refresh
+        self._index: NameIndex | None = None
+        self._index_source: Path | None = None  # the snapshot the index was built from
+        self._index_built = 0.0  # time.monotonic()
+        self._index_lock = threading.Lock()  # one build at a time
         if is_endpoint(location):
             self._current = open_store(
                 location, write=False, update_url=update_url, timeout=timeout
@@ -82,6 +94,39 @@ class LiveGraph:
                 self._current = EmbeddedStore(store, self.folder, writer=False)
                 self._snapshot = snapshot
             return self._current
+
+    def names(self) -> NameIndex:
+        """The name index for search: built now the first time, later rebuilt in the
+        background when stale."""
+        if self._index is None:
+            with self._index_lock:
+                if self._index is None:
+                    self._build_index()
+        elif self._index_stale() and self._index_lock.acquire(blocking=False):
+            threading.Thread(target=self._rebuild_index, daemon=True).start()
+        assert self._index is not None
+        return self._index
+
+    def _index_stale(self) -> bool:
+        if time.monotonic() - self._index_built < self.index_refresh:
+            return False
+        return self.folder is None or newest_snapshot(self.folder) != self._index_source
+
+    def _rebuild_index(self) -> None:
+        try:
+            self._build_index()
+        except Exception as exc:  # the old index keeps answering; a later search tries again
+            logger.warning("could not rebuild the name index: %s", exc)
+            self._index_built = time.monotonic()
+        finally:
+            self._index_lock.release()
+
+    def _build_index(self) -> None:
+        source = None if self.folder is None else newest_snapshot(self.folder)
+        with self.reading() as store:
+            index = name_index(store)
+        self._index, self._index_source = index, source
+        self._index_built = time.monotonic()
 
     @property
     def snapshot(self) -> Path | None:

@@ -18,6 +18,7 @@ from pyoxigraph import (
     serialize,
 )
 
+from scraper.graph.name_index import IndexedEntity, NameIndex
 from scraper.graph.resolution import name_key
 from scraper.graph.store import GraphStore, GraphStoreError, PageState, QuerySyntaxError
 from scraper.graph.vocab import (
@@ -299,6 +300,11 @@ def _names(store: GraphStore, iris: set[str]) -> dict[str, str]:
     return {iri: name for iri, c in counts.items() if (name := canonical_name(c))}
 
 
+def entity_name(store: GraphStore, iri: str) -> str | None:
+    """The canonical name of a node (None when it has no name)."""
+    return _names(store, {iri}).get(iri)
+
+
 def describe_entity(store: GraphStore, iri: str) -> dict[str, Any]:
     """Everything the graph says about one entity, with the pages that say it."""
     node = NamedNode(iri)
@@ -468,7 +474,6 @@ def entity_lines(store: GraphStore) -> Iterator[dict[str, Any]]:
 
 # --- What the web explorer (`scrapy graph serve`) shows -------------------------------------
 
-SEARCH_LIMIT = 20
 NEIGHBOURHOOD_MAX_NODES = 500
 _UPDATE = re.compile(
     r"(?<![\w:?$])(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)(?![\w:-])",
@@ -511,46 +516,30 @@ def main_type(types: list[str]) -> str:
     return (coarse or types or ["Thing"])[0].removeprefix("schema:")
 
 
-def search_entities(
-    store: GraphStore, text: str, *, entity_type: str | None = None, limit: int = SEARCH_LIMIT
-) -> list[dict[str, Any]]:
-    """Entities a name or alias of which contains ``text`` (case aside), names starting with
-    it first, then shorter names; ``entity_type`` (``Person``, ``schema:Recipe``) keeps
-    those of that class. Each: ``id``, ``name``, ``types`` and the ``match``ing label."""
-    text = text.strip()
-    if not text:
-        return []
-    needle = Literal(text.lower())
-    typed = ""
-    if entity_type:
-        typed = f"GRAPH ?tg {{ ?e a {class_term(entity_type)} }} "
-    rows = store.select(
-        "SELECT ?e (MIN(?label) AS ?match) (MIN(?rank) AS ?best) WHERE { "
-        "GRAPH ?g { ?e schema:name|schema:alternateName ?label } "
-        f"BIND(LCASE(STR(?label)) AS ?low) FILTER(CONTAINS(?low, {needle})) {typed}"
-        f"BIND(IF(STRSTARTS(?low, {needle}), 0, 1) * 100000 + STRLEN(?low) AS ?rank) "
-        f"{FACT_GRAPH_FILTER} }} GROUP BY ?e ORDER BY ?best ?e LIMIT {int(limit)}"
+def name_index(store: GraphStore) -> NameIndex:
+    """Every entity's names and aliases, for search as you type (:class:`NameIndex`).
+
+    Three lean scans (names, aliases, types), each on its predicate's index: names and
+    aliases live in page graphs only, and our own classes (ss:Page, ss:Mention) are skipped.
+    """
+    named = store.select("SELECT ?e ?label WHERE { GRAPH ?g { ?e schema:name ?label } }")
+    aliases = store.select(
+        "SELECT DISTINCT ?e ?label WHERE { GRAPH ?g { ?e schema:alternateName ?label } }"
     )
-    iris = [r["e"].value for r in rows]
-    names, types = _names(store, set(iris)), _types(store, set(iris))
-    return [
-        {
-            "id": iri,
-            "name": names.get(iri) or r["match"].value,
-            "types": types.get(iri, []),
-            "match": r["match"].value,
-        }
-        for iri, r in zip(iris, rows, strict=True)
+    typed = store.select("SELECT DISTINCT ?e ?t WHERE { GRAPH ?g { ?e a ?t } }")
+    names: dict[str, Counter] = defaultdict(Counter)
+    for r in named:  # one row per page that gives the name: the most given is canonical
+        names[r["e"].value][r["label"].value] += 1
+    types: dict[str, list[str]] = defaultdict(list)
+    for r in typed:
+        if not r["t"].value.startswith(SS):
+            types[r["e"].value].append(short(r["t"]))
+    labels = [(r["e"].value, r["label"].value) for r in named + aliases]
+    entities = [
+        IndexedEntity(iri, canonical_name(names[iri]) or "", tuple(sorted(types.get(iri, []))))
+        for iri in {iri for iri, _ in labels}
     ]
-
-
-def class_term(name: str) -> str:
-    """A class as SPARQL: ``Person``/``schema:Person`` → ``schema:Person``, an IRI as is;
-    ValueError for anything else."""
-    local_part = name.strip().removeprefix("schema:")
-    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", local_part):
-        return f"<{SCHEMA}{local_part}>"
-    return str(node_iri(name.strip()))
+    return NameIndex(entities, labels)
 
 
 def entity_types(store: GraphStore) -> list[str]:
@@ -579,18 +568,18 @@ def entity_facts(store: GraphStore, iri: str) -> dict[str, Any]:
     it sits in and how that page said it (``origins``: ``LLM``/``StructuredData``, the
     relation's evidence), and ``pages``: each page's fetch time, model and prompt version."""
     node = NamedNode(iri)
-    origin = (
-        "OPTIONAL { GRAPH ?pg { ?g a ss:Page . ?st rdf:subject ?s ; rdf:predicate ?p ; "
-        "rdf:object ?o ; ss:origin ?origin OPTIONAL { ?st ss:evidence ?evidence } } }"
-    )
     out_rows = store.select(
-        f"SELECT ?s ?p ?o ?g ?origin ?evidence WHERE {{ BIND({node} AS ?s) "
-        f"GRAPH ?g {{ ?s ?p ?o }} {FACT_GRAPH_FILTER} {origin} }}"
+        f"SELECT ?p ?o ?g WHERE {{ GRAPH ?g {{ {node} ?p ?o }} {FACT_GRAPH_FILTER} }}"
     )
     in_rows = store.select(
-        f"SELECT ?s ?p ?o ?g ?origin ?evidence WHERE {{ BIND({node} AS ?o) "
-        f"GRAPH ?g {{ ?s ?p ?o }} {FACT_GRAPH_FILTER} {origin} }}"
+        f"SELECT ?s ?p ?g WHERE {{ GRAPH ?g {{ ?s ?p {node} }} {FACT_GRAPH_FILTER} }}"
     )
+    for r in out_rows:
+        r["s"] = node
+    for r in in_rows:
+        r["o"] = node
+    pages = {r["g"].value for r in out_rows + in_rows}
+    origins = _origins(store, node, pages)
     objects = {r["o"].value for r in out_rows if isinstance(r["o"], NamedNode)}
     nodes = _nodes(store, objects)
     subjects = {r["s"].value for r in in_rows}
@@ -611,12 +600,9 @@ def entity_facts(store: GraphStore, iri: str) -> dict[str, Any]:
             )
             if isinstance(other, NamedNode) and other.value in labels:
                 fact["value"]["name"] = labels[other.value]
-            if "origin" in r:
-                said = {"origin": local_name_of(r["origin"])}
-                said |= {"evidence": r["evidence"].value} if "evidence" in r else {}
+            for said in origins.get((str(r["s"]), str(r["p"]), str(r["o"]), r["g"].value), []):
                 if said not in fact["origins"]:
                     fact["origins"].append(said)
-    pages = {f["page"] for d in facts.values() for f in d.values()}
     states = store.page_states(pages) if pages else {}
     order = lambda f: (f["property"] != "rdf:type", f["property"], f["value"]["value"], f["page"])  # noqa: E731
     return {
@@ -624,6 +610,30 @@ def entity_facts(store: GraphStore, iri: str) -> dict[str, Any]:
         "in": sorted(facts["in"].values(), key=order),
         "pages": {url: _provenance_view(states.get(url)) for url in sorted(pages)},
     }
+
+
+def _origins(
+    store: GraphStore, node: NamedNode, pages: set[str]
+) -> dict[tuple[str, str, str, str], list[dict[str, str]]]:
+    """How each page said each fact about ``node`` (its subject or object): ``origin``
+    (``LLM``, ``StructuredData``) and the relation's ``evidence``, by (s, p, o, page)."""
+    said: dict[tuple[str, str, str, str], list[dict[str, str]]] = defaultdict(list)
+    ordered = sorted(pages)
+    for start in range(0, len(ordered), 200):
+        graphs = " ".join(
+            f"({to_iri(p)} {provenance_graph(to_iri(p))})" for p in ordered[start : start + 200]
+        )
+        rows = store.select(
+            f"SELECT ?g ?s ?p ?o ?origin ?evidence WHERE {{ VALUES (?g ?pg) {{ {graphs} }} "
+            f"GRAPH ?pg {{ {{ ?st rdf:subject {node} }} UNION {{ ?st rdf:object {node} }} "
+            "?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ss:origin ?origin "
+            "OPTIONAL { ?st ss:evidence ?evidence } } }"
+        )
+        for r in rows:
+            view = {"origin": local_name_of(r["origin"])}
+            view |= {"evidence": r["evidence"].value} if "evidence" in r else {}
+            said[(str(r["s"]), str(r["p"]), str(r["o"]), r["g"].value)].append(view)
+    return said
 
 
 def local_name_of(term: Any) -> str:

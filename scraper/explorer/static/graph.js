@@ -1,5 +1,4 @@
 // The neighbourhood picture: cytoscape.js (vendored) draws /api/neighbourhood on a canvas.
-import cytoscape from "/static/vendor/cytoscape.esm.min.js";
 
 const PALETTE = {
   Person: "#e8590c", Organization: "#1f6feb", Product: "#2f9e44", Place: "#9c36b5",
@@ -22,7 +21,11 @@ function label(name, id) {
 const box = document.getElementById("cy");
 const status = document.getElementById("graph-status");
 const params = new URLSearchParams({ id: box.dataset.id, hops: box.dataset.hops });
-const response = await fetch("/api/neighbourhood?" + params);
+// The graph is asked for while the library loads.
+const [{ default: cytoscape }, response] = await Promise.all([
+  import("/static/vendor/cytoscape.esm.min.js"),
+  fetch("/api/neighbourhood?" + params),
+]);
 const view = await response.json();
 if (!response.ok) {
   status.textContent = view.error;
