@@ -35,6 +35,7 @@ class NameIndex:
         self._lower = [p[0] for p in pairs]
         self._labels = [p[1] for p in pairs]
         self._owners = [p[2] for p in pairs]
+        self._lengths = [len(low) for low in self._lower]
         # One string of every label, each after a newline: str.find scans it in C.
         self._starts: list[int] = []
         position = 0
@@ -80,14 +81,17 @@ class NameIndex:
     def _typed(self, iri: str, entity_type: str | None) -> bool:
         return entity_type is None or entity_type in self.entities[iri].types
 
-    def _prefixed(self, needle: str, entity_type: str | None) -> Iterator[int]:
+    def _prefixed(self, needle: str, entity_type: str | None) -> Iterable[int]:
         lo = bisect_left(self._lower, needle)
         hi = bisect_right(self._lower, needle + _END, lo)
+        if entity_type is None:
+            return range(lo, hi)
         return (i for i in range(lo, hi) if self._typed(self._owners[i], entity_type))
 
-    def _ranked(self, indices: Iterator[int], limit: int) -> list[int]:
-        """The shortest labels first (several labels may belong to one entity)."""
-        return heapq.nsmallest(limit * 4, indices, key=lambda i: (len(self._lower[i]), i))
+    def _ranked(self, indices: Iterable[int], limit: int) -> list[int]:
+        """The shortest labels first, ties in label order (several labels may belong to one
+        entity, hence more than ``limit``)."""
+        return heapq.nsmallest(limit * 4, indices, key=self._lengths.__getitem__)
 
     def _containing(self, needle: str) -> Iterator[int]:
         """Labels containing ``needle`` but not starting with it, in label order."""
