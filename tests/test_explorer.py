@@ -438,6 +438,12 @@ def test_serve_errors_are_one_line(tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"error: no graph store at {tmp_path / 'none'}: run a crawl first, or set GRAPH_STORE"
     ]
+    gone = f"http://127.0.0.1:{free_port()}"
+    argv = serve_command(tmp_path, gone, free_port())
+    done = subprocess.run(argv, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: SPARQL endpoint {gone}/query unreachable")
 
 
 def test_serve_reports_a_busy_port_in_one_line(app):

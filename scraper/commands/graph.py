@@ -190,7 +190,6 @@ class Command(ScrapyCommand):
                 allow_service=self.settings.getbool("GRAPH_QUERY_SERVICE"),
             )
         except OSError as exc:
-            graph.close()
             reason = exc.strerror or str(exc)
             print(f"error: cannot serve on port {port} ({reason}): choose another with --port",
                   file=sys.stderr)  # fmt: skip

@@ -46,21 +46,24 @@ def serve(graph: LiveGraph, reports_dir: Path, *, port: int, allow_service: bool
 
     Raises OSError when the port cannot be used.
     """
-    sock = listening_socket(port)
-    started = time.monotonic()
-    entities = len(graph.names())
-    print(
-        f"Indexed the names of {entities:,} entities in {time.monotonic() - started:.1f} s",
-        file=sys.stderr,
-        flush=True,
-    )
-    app = Counted(create_app(graph, reports_dir, allow_service=allow_service))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    url = f"http://{HOST}:{sock.getsockname()[1]}/"
-    print(f"Explorer of {graph.location} on {url} (read-only; Ctrl-C stops)", flush=True)
     try:
-        server.run(sockets=[sock])
+        sock = listening_socket(port)
+    except OSError:
+        graph.close()
+        raise
+    try:
+        started = time.monotonic()
+        entities = len(graph.names())  # store errors (unreachable endpoint) show here
+        print(
+            f"Indexed the names of {entities:,} entities in {time.monotonic() - started:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        app = Counted(create_app(graph, reports_dir, allow_service=allow_service))
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        url = f"http://{HOST}:{sock.getsockname()[1]}/"
+        print(f"Explorer of {graph.location} on {url} (read-only; Ctrl-C stops)", flush=True)
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
         graph.close()
