@@ -16,6 +16,7 @@ from scraper.extract.llm import LLMSettings, parse_mode, price_table
 from scraper.fetch.addresses import AddressPolicy
 from scraper.fetch.frontier import FrontierLimits
 from scraper.graph import GraphStore, open_store, write_refusal
+from scraper.graph.live import LiveGraph
 from scraper.paths import project_dir, project_path
 from scraper.spiders.arguments import argument, at_least
 
@@ -133,6 +134,17 @@ def open_store_from_settings(settings: BaseSettings, *, write: bool) -> GraphSto
         timeout=settings.getfloat("GRAPH_STORE_TIMEOUT"),
         lock_timeout=settings.getfloat("GRAPH_STORE_LOCK_TIMEOUT"),
         snapshot_interval=settings.getfloat("GRAPH_SNAPSHOT_INTERVAL"),
+    )
+
+
+def live_graph_from_settings(settings: BaseSettings) -> LiveGraph:
+    """The store GRAPH_STORE names, for a long-running reader (``scrapy graph serve``)."""
+    return LiveGraph(
+        settings.get("GRAPH_STORE"),
+        base_dir=project_dir(),
+        update_url=settings.get("GRAPH_STORE_UPDATE_URL") or None,
+        timeout=settings.getfloat("GRAPH_STORE_TIMEOUT"),
+        index_refresh=settings.getfloat("EXPLORER_INDEX_REFRESH"),
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from scraper.facts import ExtractionStatus
@@ -172,3 +174,70 @@ def format_report(report: dict[str, Any]) -> str:
             *_bound_lines(report),
         ]
     )
+
+
+def read_reports(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The crawl reports in ``folder`` (as :func:`crawl_report` wrote them), oldest first,
+    and the names of files that are not reports (unreadable, or not JSON objects)."""
+    reports, unreadable = [], []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            unreadable.append(path.name)
+            continue
+        if not isinstance(report, dict) or not isinstance(report.get("pages"), dict):
+            unreadable.append(path.name)
+            continue
+        reports.append(report | {"file": path.name})
+    reports.sort(key=lambda r: (str(r.get("started") or ""), r["file"]))
+    return reports, unreadable
+
+
+def _number(section: Any, key: str) -> float:
+    value = section.get(key) if isinstance(section, dict) else None
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def crawl_history(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Series over the crawls, one value per report: pages ok/failed/new/changed/removed,
+    LLM calls, tokens, cost (None where unknown), entities added/removed."""
+    series: dict[str, list[float | None]] = {
+        name: []
+        for name in (
+            "pages_ok",
+            "pages_failed",
+            "pages_new",
+            "pages_changed",
+            "pages_removed",
+            "llm_calls",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost_usd",
+            "entities_added",
+            "entities_removed",
+        )
+    }
+    for report in reports:
+        pages, llm, graph = (report.get(k) or {} for k in ("pages", "llm", "graph"))
+        for key in ("ok", "failed", "new", "changed", "removed"):
+            series[f"pages_{key}"].append(_number(pages, key))
+        series["llm_calls"].append(_number(llm, "calls"))
+        series["prompt_tokens"].append(_number(llm, "prompt_tokens"))
+        series["completion_tokens"].append(_number(llm, "completion_tokens"))
+        cost = llm.get("cost_usd") if isinstance(llm, dict) else None
+        series["cost_usd"].append(cost if isinstance(cost, int | float) else None)
+        series["entities_added"].append(_number(graph, "entities_added"))
+        series["entities_removed"].append(_number(graph, "entities_removed"))
+    return {
+        "crawls": [
+            {
+                "file": r["file"],
+                "started": r.get("started"),
+                "finish_reason": r.get("finish_reason"),
+                "model": (r.get("llm") or {}).get("model"),
+            }
+            for r in reports
+        ],
+        "series": series,
+    }

@@ -178,6 +178,10 @@ GRAPH_QUERY_SERVICE = False
 # before such a crawl is stopped (the pages it finished stay in the graph).
 MCP_CRAWL_MAX_PAGES = 50
 MCP_CRAWL_TIMEOUT = 600.0
+# `scrapy graph serve`: the web explorer's port on 127.0.0.1 (--port overrides; 0 = any free).
+EXPLORER_PORT = 8750
+# Seconds before the explorer's name index (search as you type) is rebuilt from a changed store.
+EXPLORER_INDEX_REFRESH = 30.0
 
 # --- re-crawl -------------------------------------------------------------
 EXTENSIONS = {

@@ -106,12 +106,13 @@ def start_crawl(
     out: Path,
     settings: dict[str, str] | None = None,
     output: str = "-O",
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """Start ``scrapy crawl semantic`` in the background (output discarded, state in tmp)."""
     argv = scrapy_command(
         ["crawl", "semantic"], out, {**state_settings(tmp_path), **(settings or {})}, args, output
     )
     return subprocess.Popen(
-        argv, cwd=PROJECT_DIR, env=without_openai(), stdout=subprocess.DEVNULL,
+        argv, cwd=PROJECT_DIR, env=without_openai(env), stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip

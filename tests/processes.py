@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -21,13 +22,14 @@ def free_port() -> int:
 
 @contextmanager
 def server_process(
-    command: list[str], ready: bytes, *, timeout: float = 20.0
+    command: list[str], ready: bytes, *, timeout: float = 20.0, cwd: Path | None = None
 ) -> Iterator[subprocess.Popen]:
-    """Run ``command`` until the block ends; it is ready once it prints a line holding ``ready``.
+    """Run ``command`` (in ``cwd``) until the block ends; it is ready once it prints a line
+    holding ``ready``.
 
     The process is stopped by its PID (SIGTERM, then SIGKILL).
     """
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd)
     try:
         _wait_for_line(proc, ready, timeout, command[0])
         # Keep reading its output so a chatty server never blocks on a full pipe.
@@ -48,6 +50,8 @@ def _wait_for_line(proc: subprocess.Popen, ready: bytes, timeout: float, name: s
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     output = b""
+    # Raw reads: a buffered readline could keep a second line (the ready one) in its buffer
+    # while select() waits on the empty pipe.
     while time.monotonic() < deadline:
         readable, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
         if not readable:

@@ -15,7 +15,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from scraper.config import open_store_from_settings
+from scraper.config import live_graph_from_settings, open_store_from_settings
 from scraper.graph import GraphStore, GraphStoreError
 from scraper.graph.browse import entity_views
 from scraper.graph.curation import undo_unmerge, unmerge
@@ -31,7 +31,7 @@ from scraper.graph.queries import (
     run_query,
     stats,
 )
-from scraper.paths import project_dir
+from scraper.paths import project_dir, project_path
 from scraper.redaction import redact_text
 
 SUBCOMMANDS = {
@@ -43,6 +43,7 @@ SUBCOMMANDS = {
     "unmerge": 2,
     "undo-unmerge": 1,
     "mcp": 0,
+    "serve": 0,
 }
 QUERY_FORMATS = ("table", "json", "csv")
 PROPERTY_GRAPH_FORMATS = ("graphml", "neo4j")
@@ -57,7 +58,7 @@ class Command(ScrapyCommand):
     def syntax(self) -> str:
         return (
             "stats | query SPARQL | entity NAME | export -f FORMAT -o FILE | drop-page URL"
-            " | unmerge ENTITY_IRI NAME | undo-unmerge ENTITY_IRI"
+            " | unmerge ENTITY_IRI NAME | undo-unmerge ENTITY_IRI | serve [--port 8750]"
             " | mcp [--http [--port N]] [--allow-crawl]"
         )
 
@@ -72,7 +73,8 @@ class Command(ScrapyCommand):
             "graph, -f nquads|turtle|jsonld|jsonl|graphml -o FILE ('-' for stdout), or "
             "-f neo4j -o FOLDER (CSV for neo4j-admin database import). drop-page: "
             "remove a page's facts. unmerge: keep mentions written NAME apart from an "
-            "entity; undo-unmerge: forget those rules. mcp: serve the graph to AI assistants "
+            "entity; undo-unmerge: forget those rules. serve: a read-only web explorer on "
+            "127.0.0.1 (--port, default 8750). mcp: serve the graph to AI assistants "
             "(Model Context Protocol) over stdio, or streamable HTTP on 127.0.0.1 with --http; "
             "--allow-crawl adds a tool that crawls a URL into the graph."
         )
@@ -83,9 +85,15 @@ class Command(ScrapyCommand):
         parser.add_argument(
             "-o", "--output", dest="output", default="-", help="output file ('-' = stdout)"
         )
+        parser.add_argument(
+            "--port",
+            dest="port",
+            type=int,
+            default=None,
+            help=f"serve: port (EXPLORER_PORT); mcp --http: port (default {MCP_PORT})",
+        )
         mcp = parser.add_argument_group("graph mcp")
         mcp.add_argument("--http", action="store_true", help="MCP over streamable HTTP")
-        mcp.add_argument("--port", type=int, default=MCP_PORT, help="HTTP port on 127.0.0.1")
         mcp.add_argument(
             "--allow-crawl", action="store_true", help="add the crawl_url tool to the MCP server"
         )
@@ -211,8 +219,9 @@ class Command(ScrapyCommand):
             allow_service=settings.getbool("GRAPH_QUERY_SERVICE"),
             crawl=crawl,
         )
+        port = MCP_PORT if opts.port is None else opts.port
         if opts.http:
-            refusal = _port_refusal(opts.port)
+            refusal = _port_refusal(port)
             if refusal:
                 print(f"error: {refusal}", file=sys.stderr)
                 self.exitcode = 1
@@ -221,9 +230,9 @@ class Command(ScrapyCommand):
         if not opts.http:
             server.run("stdio")
             return
-        url = f"http://127.0.0.1:{opts.port}/mcp"
+        url = f"http://127.0.0.1:{port}/mcp"
         print(f"MCP server (streamable HTTP) on {url}; Ctrl-C stops it", file=sys.stderr)
-        server.run("streamable-http", host="127.0.0.1", port=opts.port)
+        server.run("streamable-http", host="127.0.0.1", port=port)
 
     def _drop_page(self, opts: argparse.Namespace, url: str) -> None:
         with self._open(write=True) as store:
@@ -254,6 +263,28 @@ def _port_refusal(port: int) -> str | None:
         except OSError as exc:
             return f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): choose another --port"
     return None
+
+    def _serve(self, opts: argparse.Namespace) -> None:
+        # Imported here: the web stack is not loaded by every scrapy command.
+        from scraper.explorer.server import serve
+
+        assert self.settings is not None
+        port = self.settings.getint("EXPLORER_PORT") if opts.port is None else opts.port
+        if not 0 <= port <= 65535:
+            raise UsageError(f"--port must be 0-65535 (0: any free port), not {port}")
+        graph = live_graph_from_settings(self.settings)
+        try:
+            serve(
+                graph,
+                project_path(self.settings.get("REPORT_DIR")),
+                port=port,
+                allow_service=self.settings.getbool("GRAPH_QUERY_SERVICE"),
+            )
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            print(f"error: cannot serve on port {port} ({reason}): choose another with --port",
+                  file=sys.stderr)  # fmt: skip
+            self.exitcode = 1
 
 
 def _output(path: str) -> AbstractContextManager[IO[bytes]]:

@@ -43,7 +43,7 @@ def is_endpoint(location: str) -> bool:
     return location.startswith(("http://", "https://"))
 
 
-def _store_folder(location: str, base_dir: Path | None) -> Path:
+def store_folder(location: str, base_dir: Path | None) -> Path:
     """The embedded store's folder; a relative one is taken from ``base_dir``."""
     folder = Path(location).expanduser()
     return base_dir / folder if base_dir is not None and not folder.is_absolute() else folder
@@ -65,7 +65,7 @@ def open_store(
     """
     if is_endpoint(location):
         return SparqlEndpointStore(location, update_url=update_url, timeout=timeout)
-    folder = _store_folder(location, base_dir)
+    folder = store_folder(location, base_dir)
     if write:
         return EmbeddedStore.open_writer(
             folder, lock_timeout=lock_timeout, snapshot_interval=snapshot_interval
@@ -93,4 +93,4 @@ def write_refusal(
             return None  # an unreachable store is reported by the crawl itself
         finally:
             store.close()
-    return writer_refusal(_store_folder(location, base_dir))
+    return writer_refusal(store_folder(location, base_dir))

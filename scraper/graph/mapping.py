@@ -281,6 +281,8 @@ def _provenance_notes(builder: _PageGraphBuilder, provenance: PageProvenance, ex
     builder.note(page, ss("extraction"), Literal(extraction))
     if provenance.fetched_at:
         builder.note(page, ss("fetchedAt"), datetime_literal(provenance.fetched_at))
+        # fetchedAt moves with every unchanged re-fetch; changedAt stays with these facts.
+        builder.note(page, ss("changedAt"), datetime_literal(provenance.fetched_at))
     for name in ("content_hash", "model", "prompt_version", "schema", "etag", "last_modified"):
         value = getattr(provenance, name)
         if value:

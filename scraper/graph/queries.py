@@ -18,8 +18,9 @@ from pyoxigraph import (
     serialize,
 )
 
+from scraper.graph.name_index import IndexedEntity, NameIndex
 from scraper.graph.resolution import name_key
-from scraper.graph.store import GraphStore, GraphStoreError, QuerySyntaxError
+from scraper.graph.store import GraphStore, GraphStoreError, PageState, QuerySyntaxError
 from scraper.graph.vocab import (
     ENTITY_TYPES,
     FACT_GRAPH_FILTER,
@@ -33,6 +34,7 @@ from scraper.graph.vocab import (
     is_entity,
     is_node,
     node_iri,
+    provenance_graph,
     to_iri,
 )
 
@@ -186,17 +188,16 @@ def is_federated(sparql: str) -> bool:
     return bool(_SERVICE.search(_NOT_KEYWORDS.sub(" ", sparql)))
 
 
-# The first keyword after the prologue (BASE and PREFIX declarations) says what a request is.
-_PROLOGUE = re.compile(r"\s*(?:(?:BASE|PREFIX\s+[^\s:]*:)\s*)*(\w+)", re.IGNORECASE)
-_UPDATE_KEYWORDS = frozenset(
-    ("insert", "delete", "load", "clear", "drop", "create", "add", "move", "copy", "with")
+_UPDATE = re.compile(
+    r"(?<![\w:?$])(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)(?![\w:-])",
+    re.IGNORECASE,
 )
 
 
 def is_update(sparql: str) -> bool:
-    """Whether the request is a SPARQL update (INSERT, DELETE, LOAD, DROP, ...)."""
-    match = _PROLOGUE.match(_NOT_KEYWORDS.sub(" ", sparql))
-    return match is not None and match.group(1).lower() in _UPDATE_KEYWORDS
+    """Whether the text is (or holds) a SPARQL update: a keyword only updates use (INSERT,
+    DELETE, LOAD, DROP, ...), outside strings, IRIs and comments."""
+    return bool(_UPDATE.search(_NOT_KEYWORDS.sub(" ", sparql)))
 
 
 def _table(names: list[str], rows: list[list[str]], out: IO[str]) -> None:
@@ -326,6 +327,11 @@ def _names(store: GraphStore, iris: set[str]) -> dict[str, str]:
     for r in rows:
         counts[r["e"].value][r["n"].value] += 1
     return {iri: name for iri, c in counts.items() if (name := canonical_name(c))}
+
+
+def entity_name(store: GraphStore, iri: str) -> str | None:
+    """The canonical name of a node (None when it has no name)."""
+    return _names(store, {iri}).get(iri)
 
 
 def describe_entity(store: GraphStore, iri: str) -> dict[str, Any]:
@@ -493,3 +499,328 @@ def entity_lines(store: GraphStore) -> Iterator[dict[str, Any]]:
             ],
             "pages": sorted(pages),
         }
+
+
+# --- What the web explorer (`scrapy graph serve`) shows -------------------------------------
+
+NEIGHBOURHOOD_MAX_NODES = 500
+
+
+def _types(store: GraphStore, iris: set[str]) -> dict[str, list[str]]:
+    """The classes (``schema:Person``) of each of ``iris``, sorted."""
+    if not iris:
+        return {}
+    values = " ".join(f"<{i}>" for i in sorted(iris))
+    rows = store.select(
+        f"SELECT DISTINCT ?e ?t WHERE {{ VALUES ?e {{ {values} }} GRAPH ?g {{ ?e a ?t }} "
+        f"{FACT_GRAPH_FILTER} }}"
+    )
+    types: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        types[r["e"].value].append(short(r["t"]))
+    return {iri: sorted(t) for iri, t in types.items()}
+
+
+def main_type(types: list[str]) -> str:
+    """The type a node is shown (and coloured) by: its contract-2 type when it has one."""
+    coarse = [t for t in types if t.removeprefix("schema:") in ENTITY_TYPES]
+    return (coarse or types or ["Thing"])[0].removeprefix("schema:")
+
+
+def name_index(store: GraphStore) -> NameIndex:
+    """Every entity's names and aliases, for search as you type (:class:`NameIndex`).
+
+    Three lean scans (names, aliases, types), each on its predicate's index: names and
+    aliases live in page graphs only, and our own classes (ss:Page, ss:Mention) are skipped.
+    """
+    named = store.select("SELECT ?e ?label WHERE { GRAPH ?g { ?e schema:name ?label } }")
+    aliases = store.select(
+        "SELECT DISTINCT ?e ?label WHERE { GRAPH ?g { ?e schema:alternateName ?label } }"
+    )
+    typed = store.select("SELECT DISTINCT ?e ?t WHERE { GRAPH ?g { ?e a ?t } }")
+    names: dict[str, Counter] = defaultdict(Counter)
+    for r in named:  # one row per page that gives the name: the most given is canonical
+        names[r["e"].value][r["label"].value] += 1
+    types: dict[str, list[str]] = defaultdict(list)
+    for r in typed:
+        if not r["t"].value.startswith(SS):
+            types[r["e"].value].append(short(r["t"]))
+    labels = [(r["e"].value, r["label"].value) for r in named + aliases]
+    entities = [
+        IndexedEntity(iri, canonical_name(names[iri]) or "", tuple(sorted(types.get(iri, []))))
+        for iri in {iri for iri, _ in labels}
+    ]
+    return NameIndex(entities, labels)
+
+
+def entity_types(store: GraphStore) -> list[str]:
+    """Every class entities have (``schema:Person``, …), for a type filter."""
+    rows = store.select(
+        "SELECT DISTINCT ?t WHERE { GRAPH ?mg { ?m ss:node ?e } GRAPH ?g { ?e a ?t } "
+        f"{FACT_GRAPH_FILTER} }}"
+    )
+    return sorted(short(r["t"]) for r in rows)
+
+
+def _term_view(term: Any, nodes: set[str]) -> dict[str, Any]:
+    """A fact's object for display: ``kind`` node, iri or literal, with its datatype or
+    language."""
+    if isinstance(term, NamedNode):
+        kind = "node" if term.value in nodes else "iri"
+        return {"kind": kind, "value": term.value, "short": short(term)}
+    if isinstance(term, Literal):
+        view = {"kind": "literal", "value": term.value, "datatype": short(term.datatype)}
+        return view | ({"language": term.language} if term.language else {})
+    return {"kind": "blank", "value": str(term)}
+
+
+def entity_facts(store: GraphStore, iri: str) -> dict[str, Any]:
+    """Every fact about ``iri`` (as subject: ``out``, as object: ``in``), each with the page
+    it sits in and how that page said it (``origins``: ``LLM``/``StructuredData``, the
+    relation's evidence), and ``pages``: each page's fetch time, model and prompt version."""
+    node = NamedNode(iri)
+    out_rows = store.select(
+        f"SELECT ?p ?o ?g WHERE {{ GRAPH ?g {{ {node} ?p ?o }} {FACT_GRAPH_FILTER} }}"
+    )
+    in_rows = store.select(
+        f"SELECT ?s ?p ?g WHERE {{ GRAPH ?g {{ ?s ?p {node} }} {FACT_GRAPH_FILTER} }}"
+    )
+    for r in out_rows:
+        r["s"] = node
+    for r in in_rows:
+        r["o"] = node
+    pages = {r["g"].value for r in out_rows + in_rows}
+    origins = _origins(store, node, pages)
+    objects = {r["o"].value for r in out_rows if isinstance(r["o"], NamedNode)}
+    nodes = _nodes(store, objects)
+    subjects = {r["s"].value for r in in_rows}
+    labels = _names(store, nodes | subjects)
+    facts: dict[str, dict[tuple[str, str, str, str], dict[str, Any]]] = {"out": {}, "in": {}}
+    for direction, rows in (("out", out_rows), ("in", in_rows)):
+        for r in rows:
+            other = r["o"] if direction == "out" else r["s"]
+            key = (r["p"].value, str(other), r["g"].value, direction)
+            fact = facts[direction].setdefault(
+                key,
+                {
+                    "property": short(r["p"]),
+                    "value": _term_view(other, nodes | subjects),
+                    "page": r["g"].value,
+                    "origins": [],
+                },
+            )
+            if isinstance(other, NamedNode) and other.value in labels:
+                fact["value"]["name"] = labels[other.value]
+            for said in origins.get((str(r["s"]), str(r["p"]), str(r["o"]), r["g"].value), []):
+                if said not in fact["origins"]:
+                    fact["origins"].append(said)
+    states = store.page_states(pages) if pages else {}
+    order = lambda f: (f["property"] != "rdf:type", f["property"], f["value"]["value"], f["page"])  # noqa: E731
+    return {
+        "out": sorted(facts["out"].values(), key=order),
+        "in": sorted(facts["in"].values(), key=order),
+        "pages": {url: _provenance_view(states.get(url)) for url in sorted(pages)},
+    }
+
+
+def _origins(
+    store: GraphStore, node: NamedNode, pages: set[str]
+) -> dict[tuple[str, str, str, str], list[dict[str, str]]]:
+    """How each page said each fact about ``node`` (its subject or object): ``origin``
+    (``LLM``, ``StructuredData``) and the relation's ``evidence``, by (s, p, o, page)."""
+    said: dict[tuple[str, str, str, str], list[dict[str, str]]] = defaultdict(list)
+    ordered = sorted(pages)
+    for start in range(0, len(ordered), 200):
+        graphs = " ".join(
+            f"({to_iri(p)} {provenance_graph(to_iri(p))})" for p in ordered[start : start + 200]
+        )
+        rows = store.select(
+            f"SELECT ?g ?s ?p ?o ?origin ?evidence WHERE {{ VALUES (?g ?pg) {{ {graphs} }} "
+            f"GRAPH ?pg {{ {{ ?st rdf:subject {node} }} UNION {{ ?st rdf:object {node} }} "
+            "?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ss:origin ?origin "
+            "OPTIONAL { ?st ss:evidence ?evidence } } }"
+        )
+        for r in rows:
+            view = {"origin": local_name_of(r["origin"])}
+            view |= {"evidence": r["evidence"].value} if "evidence" in r else {}
+            said[(str(r["s"]), str(r["p"]), str(r["o"]), r["g"].value)].append(view)
+    return said
+
+
+def local_name_of(term: Any) -> str:
+    """The part of an IRI after its last ``#`` or ``/``."""
+    value = term.value if isinstance(term, NamedNode) else str(term)
+    return re.split(r"[#/]", value)[-1]
+
+
+def _provenance_view(state: PageState | None) -> dict[str, Any]:
+    if state is None:
+        return {}
+    return {
+        "fetched_at": state.fetched_at,
+        "changed_at": state.changed_at,
+        "model": state.model,
+        "prompt_version": state.prompt_version,
+        "extraction_status": state.extraction_status,
+        "content_hash": state.content_hash,
+    }
+
+
+def neighbourhood(
+    store: GraphStore, iri: str, *, hops: int = 1, max_nodes: int = NEIGHBOURHOOD_MAX_NODES
+) -> dict[str, Any]:
+    """The nodes within ``hops`` relations of ``iri`` (either direction) and the relations
+    between them: ``nodes`` (``id``, ``name``, ``type``, ``hop``), ``edges`` (``source``,
+    ``target``, ``type``), ``truncated`` when more than ``max_nodes`` were reachable."""
+    hop_of, frontier = {iri: 0}, {iri}
+    edges: set[tuple[str, str, str]] = set()
+    truncated = False
+    for hop in range(1, max(1, hops) + 1):
+        rows = _relations_touching(store, frontier)
+        ends = {r[k].value for r in rows for k in ("s", "o")}
+        found = sorted(_nodes(store, ends - hop_of.keys()))
+        room = max_nodes - len(hop_of)
+        if len(found) > room:
+            found, truncated = found[:room], True
+        hop_of |= dict.fromkeys(found, hop)
+        edges |= {
+            (r["s"].value, r["o"].value, short(r["p"]))
+            for r in rows
+            if r["s"].value in hop_of and r["o"].value in hop_of
+        }
+        frontier = set(found)
+        if not frontier:
+            break
+    # Relations among the outermost nodes, which no hop has looked from yet.
+    edges |= {
+        (r["s"].value, r["o"].value, short(r["p"]))
+        for r in _relations_touching(store, frontier)
+        if r["s"].value in hop_of and r["o"].value in hop_of
+    }
+    names, types = _names(store, set(hop_of)), _types(store, set(hop_of))
+    return {
+        "center": iri,
+        "nodes": [
+            {"id": n, "name": names.get(n) or "", "type": main_type(types.get(n, [])), "hop": h}
+            for n, h in sorted(hop_of.items(), key=lambda item: (item[1], item[0]))
+        ],
+        "edges": [{"source": s, "target": o, "type": p} for s, o, p in sorted(edges)],
+        "truncated": truncated,
+    }
+
+
+def _relations_touching(store: GraphStore, iris: set[str]) -> list[dict[str, Any]]:
+    """Triples ``?s ?p ?o`` of the page graphs with an IRI object and one end in ``iris``
+    (types aside), 500 nodes a query."""
+    rows: list[dict[str, Any]] = []
+    ordered = sorted(iris)
+    for start in range(0, len(ordered), 500):
+        values = " ".join(f"<{i}>" for i in ordered[start : start + 500])
+        rows += store.select(
+            f"SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?x {{ {values} }} "
+            "{ GRAPH ?g { ?x ?p ?o } BIND(?x AS ?s) } "
+            "UNION { GRAPH ?g { ?s ?p ?x } BIND(?x AS ?o) } "
+            f"FILTER(isIRI(?s) && isIRI(?o) && ?p != rdf:type) {FACT_GRAPH_FILTER} }}"
+        )
+    return rows
+
+
+def page_view(store: GraphStore, url: str) -> dict[str, Any] | None:
+    """What one page contributed: its provenance and status (``state``), the ``mentions``
+    it resolved (name as written, node, how it matched) and its ``facts`` (each with its
+    origins); None when the store never saw the page."""
+    state = store.page_state(url)
+    if state is None:
+        return None
+    page = to_iri(url)
+    prov = provenance_graph(page)
+    mentions = store.select(
+        f"SELECT ?node ?name ?by ?key ?origin WHERE {{ GRAPH {prov} {{ ?m ss:node ?node ; "
+        "ss:mentionName ?name ; ss:matchedBy ?by ; ss:origin ?origin "
+        "OPTIONAL { ?m ss:matchedKey ?key } } } ORDER BY ?name"
+    )
+    rows = store.select(
+        f"SELECT ?s ?p ?o ?origin ?evidence WHERE {{ GRAPH {page} {{ ?s ?p ?o }} "
+        f"OPTIONAL {{ GRAPH {prov} {{ ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; "
+        "ss:origin ?origin OPTIONAL { ?st ss:evidence ?evidence } } } } ORDER BY ?s ?p ?o"
+    )
+    dropped = store.select(
+        f"SELECT ?n WHERE {{ GRAPH {prov} {{ {page} ss:droppedRelations ?n }} }}"
+    )
+    subjects = {r["s"].value for r in rows}
+    objects = {r["o"].value for r in rows if isinstance(r["o"], NamedNode)}
+    nodes = _nodes(store, subjects | objects)
+    labels = _names(store, nodes)
+    facts: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (str(r["s"]), str(r["p"]), str(r["o"]))
+        fact = facts.setdefault(
+            key,
+            {
+                "subject": r["s"].value,
+                "subject_name": labels.get(r["s"].value),
+                "property": short(r["p"]),
+                "value": _term_view(r["o"], nodes),
+                "origins": [],
+            },
+        )
+        if isinstance(r["o"], NamedNode) and r["o"].value in labels:
+            fact["value"]["name"] = labels[r["o"].value]
+        if "origin" in r:
+            said = {"origin": local_name_of(r["origin"])}
+            said |= {"evidence": r["evidence"].value} if "evidence" in r else {}
+            if said not in fact["origins"]:
+                fact["origins"].append(said)
+    return {
+        "url": state.url,
+        "state": _provenance_view(state)
+        | {
+            "last_attempt_at": state.last_attempt_at,
+            "canonical_url": state.canonical_url,
+            "requested_url": state.requested_url,
+            "schema": state.schema,
+            "etag": state.etag,
+            "last_modified": state.last_modified,
+            "needs_retry": state.needs_retry,
+            "failures": state.failures,
+            "dropped_relations": int(dropped[0]["n"].value) if dropped else 0,
+        },
+        "mentions": [
+            {
+                "node": m["node"].value,
+                "node_name": labels.get(m["node"].value),
+                "name": m["name"].value,
+                "matched_by": m["by"].value,
+                "matched_key": m["key"].value if "key" in m else None,
+                "origin": local_name_of(m["origin"]),
+            }
+            for m in mentions
+        ],
+        "facts": list(facts.values()),
+    }
+
+
+def find_pages(store: GraphStore, text: str = "", limit: int = 200) -> list[dict[str, Any]]:
+    """Pages whose URL contains ``text`` (all when empty), failed ones first, each with its
+    status and times; at most ``limit``."""
+    filter_ = f"FILTER(CONTAINS(LCASE(STR(?page)), {Literal(text.lower())}))" if text else ""
+    rows = store.select(
+        "SELECT ?page ?fetched ?changed ?attempt ?status (COUNT(?f) AS ?failures) "
+        "WHERE { GRAPH ?g { ?page a ss:Page OPTIONAL { ?page ss:fetchedAt ?fetched } "
+        "OPTIONAL { ?page ss:lastAttemptAt ?attempt } "
+        "OPTIONAL { ?page ss:changedAt ?changed } OPTIONAL { ?page ss:extractionStatus ?status } "
+        f"OPTIONAL {{ ?page ss:failure ?f }} }} {filter_} }} "
+        "GROUP BY ?page ?fetched ?changed ?attempt ?status ORDER BY DESC(?failures) ?page "
+        f"LIMIT {int(limit)}"
+    )
+    return [
+        {
+            "url": r["page"].value,
+            "fetched_at": r["fetched"].value if "fetched" in r else None,
+            "changed_at": r["changed"].value if "changed" in r else None,
+            "last_attempt_at": r["attempt"].value if "attempt" in r else None,
+            "extraction_status": r["status"].value if "status" in r else None,
+            "failures": int(r["failures"].value),
+        }
+        for r in rows
+    ]

@@ -78,6 +78,7 @@ class PageState:
     requested_url: str | None = None
     canonical_url: str | None = None
     last_attempt_at: str | None = None
+    changed_at: str | None = None  # the fetch that stored the facts the page has now
     failures: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -192,9 +193,7 @@ class GraphStore(ABC):
         except ValueError as exc:
             raise InvalidPage(str(exc)) from exc
         ignored = [provenance_graph(page_iri(url)) for url in ignore_pages]
-        resolver = Resolver(self._known_nodes(parsed, ignored))
-        resolutions = _resolve(resolver, page, parsed)
-        graph = build_page_graph(provenance, parsed, resolutions)
+        graph = page_graph(provenance, parsed, self._known_nodes(parsed, ignored))
         old = self._fact_keys(page)
         new = {(str(q.subject), str(q.predicate), str(q.object)) for q in graph.facts}
         self.update(self._replace_request(graph))
@@ -312,11 +311,13 @@ class GraphStore(ABC):
                 )
         return state
 
-    def page_states(self) -> dict[str, PageState]:
-        """The stored provenance of every page by URL, in one query (failures not included)."""
+    def page_states(self, urls: Iterable[str] | None = None) -> dict[str, PageState]:
+        """The stored provenance of every page (or of those of ``urls``) by URL, in one query
+        (failures not included)."""
         properties = ", ".join(f"ss:{local}" for local in _STATE_FIELDS)
+        values = "" if urls is None else f"VALUES ?page {{ {_values(map(page_iri, urls))} }} "
         rows = self.select(
-            "SELECT ?page ?p ?o WHERE { GRAPH ?g { ?page a ss:Page ; ?p ?o } "
+            f"SELECT ?page ?p ?o WHERE {{ {values}GRAPH ?g {{ ?page a ss:Page ; ?p ?o }} "
             f"FILTER(?p IN ({properties})) }}"
         )
         states: dict[str, PageState] = {}
@@ -385,6 +386,15 @@ class GraphStore(ABC):
         return {(str(r["s"]), str(r["p"]), str(r["o"])) for r in rows}
 
 
+def page_graph(
+    provenance: PageProvenance, facts: PageFacts, known: Iterable[KnownNode] = ()
+) -> PageGraph:
+    """The quads of a page's checked facts, its mentions resolved against ``known`` nodes
+    (what :meth:`GraphStore.replace_page` writes; bulk loaders write it themselves)."""
+    page = to_iri(provenance.url)
+    return build_page_graph(provenance, facts, _resolve(Resolver(known), page, facts))
+
+
 def _resolve(resolver: Resolver, page: NamedNode, facts: PageFacts) -> list[Resolution]:
     """Each entity's node: resolved across pages when it has a name or an identifier, else
     a node of this page alone (an unnamed offer is not the same as another page's)."""
@@ -424,6 +434,7 @@ _STATE_FIELDS = {
     "requestedUrl": "requested_url",
     "canonicalUrl": "canonical_url",
     "lastAttemptAt": "last_attempt_at",
+    "changedAt": "changed_at",
 }
 
 
