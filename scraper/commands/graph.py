@@ -252,18 +252,6 @@ class Command(ScrapyCommand):
             pages = undo_unmerge(store, iri)
         _say(f"unmerge rules of {iri} removed; re-resolved {len(pages)} pages")
 
-
-def _port_refusal(port: int) -> str | None:
-    """Why the MCP server could not listen on 127.0.0.1:``port``, or None."""
-    if not 1 <= port <= 65535:
-        return f"--port must be 1-65535, not {port}"
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as exc:
-            return f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): choose another --port"
-    return None
-
     def _serve(self, opts: argparse.Namespace) -> None:
         # Imported here: the web stack is not loaded by every scrapy command.
         from scraper.explorer.server import serve
@@ -285,6 +273,18 @@ def _port_refusal(port: int) -> str | None:
             print(f"error: cannot serve on port {port} ({reason}): choose another with --port",
                   file=sys.stderr)  # fmt: skip
             self.exitcode = 1
+
+
+def _port_refusal(port: int) -> str | None:
+    """Why the MCP server could not listen on 127.0.0.1:``port``, or None."""
+    if not 1 <= port <= 65535:
+        return f"--port must be 1-65535, not {port}"
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): choose another --port"
+    return None
 
 
 def _output(path: str) -> AbstractContextManager[IO[bytes]]:
