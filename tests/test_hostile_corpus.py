@@ -93,7 +93,7 @@ def test_scrapy_graph_prints_hostile_names_escaped(crawl):
     *_, state = crawl
     store = state / "graph"
     names = "SELECT ?n WHERE { ?e schema:name|schema:alternateName ?n }"
-    for args in (["entity", "Acme"], ["query", names], ["query", names, "-f", "json"]):
+    for args in (["entity", "Robotics"], ["query", names], ["query", names, "-f", "json"]):
         shown = subprocess.run(
             [sys.executable, "-m", "scrapy", "graph", *args, "-s", f"GRAPH_STORE={store}"],
             cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60,
