@@ -151,7 +151,9 @@ def fleet_settings(tmp: Path, redis_url: str, store: str) -> dict[str, str]:
         **state_settings(tmp),
         "REDIS_URL": redis_url,
         "GRAPH_STORE": store,
-        "FLEET_WORKER_TIMEOUT": "3",
+        # Long enough that a worker busy cleaning a page (lxml holds the GIL, so its heartbeat
+        # thread waits) is not taken for dead on a loaded machine; short enough for the kill test.
+        "FLEET_WORKER_TIMEOUT": "12",
         "LOGSTATS_INTERVAL": "5",
     }
 
