@@ -54,3 +54,42 @@ def test_bad_markup_gives_empty_lists(html):
     data = extract_structured_data(html, URL)
     assert set(data) == set(SYNTAXES)
     assert data["json-ld"] == []
+
+
+# Every RDFa rule the pruning relies on, in page noise: a subject from an ancestor's @href, a
+# hanging @rel completed by a plain link, a value from nested markup, @role, a <base> in the
+# body, a typed <time>, and a chain through @typeof.
+RDFA_IN_NOISE = """<html lang="en"><head><meta property="og:title" content="Shop"></head>
+<body><div class="nav"><a href="/a">A</a><a href="/b">B</a></div>
+<div><base href="https://shop.example/"><p>Intro <b>text</b> and <a href="/c">links</a>.</p>
+<div vocab="https://schema.org/" typeof="Person"><div><span>noise</span>
+  <h2 property="name">Wile <em>E.</em> Coyote</h2></div>
+  <a href="/acme"><span property="worksFor">Acme</span></a>
+  <div rel="knows"><p>friend: <a href="/roadrunner">Road Runner</a></p></div>
+  <time property="birthDate" datetime="1949-09-17">Sept 17</time>
+  <div property="address" typeof="PostalAddress"><span property="addressLocality">Mesa</span>
+  </div></div>
+<nav role="navigation" id="menu"><ul><li><a href="/x">X</a></li></ul></nav>
+<footer><p>© 2026</p></footer></div></body></html>"""
+
+
+def _normalized(value):
+    """Blank nodes renamed and lists sorted: pyRdfa's order and bnode ids vary by run."""
+    if isinstance(value, list):
+        return sorted((_normalized(v) for v in value), key=repr)
+    if isinstance(value, dict):
+        return {k: _normalized(v) for k, v in value.items() if k != "@id" or v[:2] != "_:"}
+    return value
+
+
+def test_rdfa_of_the_pruned_page_is_the_rdfa_of_the_whole_page():
+    from scraper.clean.dom import parse_html
+    from scraper.clean.structured_data import _Html5RDFa
+
+    whole = _Html5RDFa().extract_items(parse_html(RDFA_IN_NOISE), base_url=URL)
+    pruned = extract_structured_data(RDFA_IN_NOISE, URL)["rdfa"]
+    assert _normalized(pruned) == _normalized(whole)
+    people = [n for n in pruned if "https://schema.org/Person" in n.get("@type", [])]
+    assert people and people[0]["https://schema.org/knows"] == [
+        {"@id": "https://shop.example/roadrunner"}
+    ]

@@ -46,6 +46,17 @@ logger = logging.getLogger(__name__)
 SYNTAXES = ("json-ld", "microdata", "rdfa", "opengraph")
 MAX_BYTES = defaults.STRUCTURED_DATA_MAX_BYTES
 _JSONLD_XPATH = etree.XPath("//script[@type='application/ld+json']")
+# Elements that make RDFa triples or carry a hanging one (RDFa Core 1.1, section 7.5, and
+# pyRdfa's @role triples), and <base> wherever it is (pyRdfa takes the first one in the
+# document); every other element only passes on its subject, which matters to its RDFa
+# descendants alone.
+_RDFA_XPATH = etree.XPath(
+    "//base | //*[@property or @typeof or @about or @resource or @vocab or @prefix or @rel"
+    " or @rev or @datatype or @inlist or @role]"
+)
+# Whose whole subtree counts: @property takes its text (or markup) as the value, and a
+# hanging @rel/@rev is completed by any descendant with an @href or @src.
+_RDFA_WHOLE = ("property", "rel", "rev")
 _WRAPPERS = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>)\s*$")
 
 
@@ -165,15 +176,49 @@ def structured_data_of(
     except Exception as exc:  # extruct's item walk raises many kinds of errors on hostile markup
         logger.debug("microdata extraction failed for %s: %s", url, exc)
     try:
-        result["rdfa"] = _Html5RDFa().extract_items(root, base_url=url)
-    except Exception as exc:  # pyRdfa raises many kinds of errors on hostile markup
-        logger.debug("rdfa extraction failed for %s: %s", url, exc)
-    try:
         found = extruct.extract(root, base_url=url, syntaxes=["opengraph"], uniform=True)
         result["opengraph"] = found.get("opengraph", [])
     except Exception as exc:  # extruct raises many kinds of errors on hostile markup
         logger.debug("opengraph extraction failed for %s: %s", url, exc)
+    # Last: pruning for RDFa changes the tree.
+    try:
+        if prune_to_rdfa(root):
+            result["rdfa"] = _Html5RDFa().extract_items(root, base_url=url)
+    except Exception as exc:  # pyRdfa raises many kinds of errors on hostile markup
+        logger.debug("rdfa extraction failed for %s: %s", url, exc)
     return result
+
+
+def prune_to_rdfa(root: etree._Element) -> bool:
+    """Cut from ``root``'s body what cannot change its RDFa graph; False when it has no RDFa.
+
+    pyRdfa builds a state object per element (half of a page's cleaning time went there), and
+    most of a page is text and links that make no triple. Kept: the head, every element
+    with an RDFa attribute and its ancestors (they give it its subject, base and language),
+    and the whole subtree of a @property, @rel or @rev element. What goes has no RDFa
+    attribute inside it and is not a value or a hanging triple's object, so the graph is the
+    same.
+    """
+    bearing = _RDFA_XPATH(root)
+    if not bearing:
+        return False
+    keep: set[etree._Element] = set()
+    whole: set[etree._Element] = set(root.iterchildren("head"))
+    for el in bearing:
+        if any(el.get(name) is not None for name in _RDFA_WHOLE):
+            whole.add(el)
+        keep.add(el)
+        keep.update(el.iterancestors())
+    stack = [root]
+    while stack:
+        for child in list(stack.pop()):
+            if child in whole:
+                continue
+            if child in keep:
+                stack.append(child)
+            else:
+                child.getparent().remove(child)
+    return True
 
 
 class _Html5RDFa(RDFaExtractor):
