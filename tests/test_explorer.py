@@ -1,12 +1,15 @@
 """`scrapy graph serve` end to end: real crawls build the graph, a real `scrapy graph serve`
-answers, real Chromium (Playwright) drives every view. Screenshots go to docs/screenshots/."""
+answers, real Chromium (Playwright) drives every view. Screenshots go to docs/screenshots/
+with UPDATE_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
 import html
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -26,7 +29,13 @@ from tests.processes import free_port, server_process
 from tests.sites import Page as SitePage
 from tests.sites import serve
 
-SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
+# The README's pictures are refreshed with UPDATE_SCREENSHOTS=1; other runs leave the
+# checkout as it was.
+SCREENSHOTS = (
+    PROJECT_DIR / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "semantic-scraper-screenshots"
+)
 CHROMIUM = "/usr/bin/chromium"
 SCRIPT_NAME = '<script>alert("name")</script>'
 IMG_NAME = "<img src=x onerror=alert(1)>"
