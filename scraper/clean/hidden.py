@@ -23,9 +23,11 @@ page itself, hidden until its scripts run.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib.resources import files
+from types import MappingProxyType
 
 import tinycss2
 import tinycss2.color3
@@ -70,13 +72,16 @@ _MAY_SHOW = re.compile(
 _ANIMATION = ("transform", "transition", "animation", "animation-name")
 
 
-def declarations(css: str) -> dict[str, str]:
-    """The declarations of a ``style`` attribute or rule body: ``{property: value}``."""
+@functools.lru_cache(maxsize=4096)
+def declarations(css: str) -> Mapping[str, str]:
+    """The declarations of a ``style`` attribute or rule body: ``{property: value}``.
+
+    Cached: a page repeats its inline styles, and a site's pages their stylesheets."""
     found = {}
     for item in tinycss2.parse_blocks_contents(css, skip_comments=True, skip_whitespace=True):
         if item.type == "declaration":
             found[item.lower_name] = tinycss2.serialize(item.value).strip().lower()
-    return found
+    return MappingProxyType(found)
 
 
 def _px(value: str) -> float | None:
@@ -94,7 +99,7 @@ def _colour(value: str | None) -> tuple[float, ...] | None:
     return tuple(colour) if isinstance(colour, tuple) else None
 
 
-def hiding_reason(style: dict[str, str], background: str | None = None) -> str | None:
+def hiding_reason(style: Mapping[str, str], background: str | None = None) -> str | None:
     """Why an element with the declarations ``style`` is not shown (None: shown).
 
     ``background`` is the background colour declared by an enclosing element, if any."""
@@ -128,7 +133,7 @@ def hiding_reason(style: dict[str, str], background: str | None = None) -> str |
     return None
 
 
-def _off_screen(style: dict[str, str]) -> bool:
+def _off_screen(style: Mapping[str, str]) -> bool:
     indent = _px(style.get("text-indent", ""))
     if indent is not None and indent <= -_OFF_SCREEN_PX:
         return True
