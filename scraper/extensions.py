@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from scraper.frontier import FleetQueue
 from scraper.graph import GraphStoreError, is_endpoint
 from scraper.graph.leases import release_lease
 from scraper.paths import project_path
+from scraper.pipelines.outcome import OUTCOME_STATS
 from scraper.redaction import install_log_redaction
 from scraper.report import crawl_report, format_report
 from scraper.signals import state_write_failed
@@ -111,8 +112,10 @@ class CrawlReport:
         logger.info("%s\n  report:     %s", format_report(report), path)
 
 
-# Stats that are no sums: a fleet's report leaves them out of its totals (or works them out).
+# Stats that are no sums: a fleet's report leaves them out of its totals (or works them out);
+# a record's outcome is added with its ack (FleetWorker.ack).
 _NOT_SUMMED = (
+    *OUTCOME_STATS,
     "elapsed_time_seconds",
     "memusage/",
     "graph/entities_added",
@@ -180,11 +183,20 @@ class FleetWorker:
         """The graph store's writer lease is the crawl's: every worker of it holds it."""
         return self.fleet.lease_holder(self.crawl)
 
-    def ack(self, entry: str) -> bool:
-        """Finish ``entry`` (its page's record is done) with the stats of the work since the
-        last ack; False when another worker took it over. Redis errors are raised."""
+    def may_record(self, entry: str) -> bool:
+        """Whether this worker writes the record of ``entry``'s page: it still holds the entry
+        and no worker presumed dead wrote it after all. Redis errors are raised."""
+        verdict = self.fleet.may_record(entry)
+        if verdict != 1:
+            self.held.discard(entry)
+        return verdict == 1
+
+    def ack(self, entry: str, outcome: Mapping[str, int] | None = None) -> bool:
+        """Finish ``entry`` (its record, whose ``outcome`` stats these are, is written) with
+        the stats of the work since the last ack; False when another worker had taken it
+        over (its record is dropped). Redis errors are raised."""
         self.held.discard(entry)
-        return self.fleet.ack(entry, self.delta())
+        return self.fleet.ack(entry, {**self.delta(), **(outcome or {})})
 
     def remember_graph_before(self, entities: int, relations: int) -> None:
         """What the store held when the crawl began (its first worker's count is kept)."""
@@ -331,7 +343,9 @@ class FleetWorker:
 
     def closed(self, spider: Spider, reason: str) -> None:
         self._beating.set()
-        if self.stopping is None:
+        # A worker stopped early (presumed dead, store gone) adds its stats too: its LLM calls
+        # were paid. Only a Redis gone away cannot have them.
+        if self.stopping != "redis_unavailable":
             try:
                 over = self.fleet.leave(self.delta())
                 self.last = over and reason == "finished"

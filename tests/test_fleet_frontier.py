@@ -41,8 +41,10 @@ def test_an_entry_is_queued_once_taken_by_one_worker_and_finished_by_its_owner(
     assert a.queued() == 1 and a.seen() == 1
     assert b.pop() == ("http://site/p1", b"payload-1")
     assert a.pop() is None and a.taken() == 1
-    assert not a.ack("http://site/p1", {}), "only the worker holding an entry finishes it"
-    assert b.push("http://site/p1", b"redirected", 0) == 2  # its next request: handed back
+    assert a.may_record("http://site/p1") == 0, "only the worker holding an entry records it"
+    assert b.may_record("http://site/p1") == 1
+    assert b.push("http://site/p1", b"a link to it", 0) == 0  # found again on another page
+    assert b.push("http://site/p1", b"redirected", 0, taken=True) == 2  # its next request
     assert a.pop() == ("http://site/p1", b"redirected")
     assert a.ack("http://site/p1", {"pages/records": 1, "llm/cost_usd": 0.25})
     assert a.taken() == 0 and a.stats() == {"pages/records": 1.0, "llm/cost_usd": 0.25}
@@ -62,7 +64,13 @@ def test_the_entries_of_a_worker_that_stops_beating_go_back_to_the_queue(
     assert alive.reclaim() == 2 and alive.queued() == 3 and alive.taken() == 0
     assert alive.pop() == ("http://site/p2", b"x")  # back with its priority
     assert not dead.beat(), "a worker presumed dead learns it (and stops)"
-    assert not dead.ack("http://site/p2", {}), "its late record is not the page's"
+    assert dead.may_record("http://site/p2") == 0, "it writes no record of a page given back"
+    # A record it wrote before it knew: the page is done, the new owner drops its own record,
+    # and the calls it paid count.
+    assert not dead.ack("http://site/p2", {"llm/calls": 2})
+    assert alive.may_record("http://site/p2") == 2 and alive.taken() == 0
+    assert not dead.ack("http://site/p1", {"llm/calls": 1}), "still queued: it leaves the queue"
+    assert alive.queued() == 1 and alive.stats() == {"llm/calls": 3.0}
 
 
 def test_the_last_worker_ends_the_crawl_and_its_state(server: RedisServer) -> None:

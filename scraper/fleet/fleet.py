@@ -5,14 +5,17 @@ Keys, all starting with ``FLEET_NAME:`` (``semantic`` by default):
 - ``queue`` (sorted set of entry keys by priority), ``payloads`` and ``scores`` (hashes: the
   serialized request and its score of each entry), ``owners`` (hash: entry key -> worker that
   took it). Taking a request moves it from ``queue`` to ``owners`` in one script; it leaves
-  ``owners`` when its page record is done (``ack``), or goes back to ``queue`` when its
-  worker stops beating (``reclaim``): a worker killed with -9 loses no page.
+  ``owners`` once its page record is written to the worker's feed (``ack``), or goes back to
+  ``queue`` when its worker stops beating (``reclaim``): a worker killed with -9 loses no
+  page. ``recorded`` (set): entries another worker crawls whose record a worker presumed
+  dead wrote after all (its owner drops its own record).
 - ``dupefilter`` (set of the sha1 of every entry key queued, as scrapy-redis's dupefilter
   keeps request fingerprints; checked and filled in the same step as the queue).
 - ``workers`` (sorted set: worker -> time of its last heartbeat, Redis's own clock).
 - ``crawl`` (the crawl's id and start time), ``stats`` (hash: the crawl's Scrapy stats summed
-  over its workers, added with each page's ack), ``spend`` (dollars spent on the LLM),
-  ``failures`` (list of failures-file lines), ``graph-lock``, ``politeness:<host>``;
+  over its workers, added with each page's ack and by each leaving worker), ``spend``
+  (dollars spent on the LLM), ``failures`` (list of failures-file lines), ``graph-lock``,
+  ``politeness:<host>``;
   ``last-stats``: the ``stats`` of the last crawl that ended.
 
 Everything but the LLM cache (``scraper.fleet.cache``) is deleted when the crawl ends (its last
@@ -32,12 +35,13 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from redis.lock import Lock
 
-# push: an entry this worker holds goes back to the queue (a redirect, a rendering, a retry
-# of its page); any other is queued unless the dupefilter has it already: seen and queued in
-# one step, so no entry is ever seen without being queued.
+# push: a request this worker took from the queue and holds goes back to it (a redirect, a
+# rendering, a retry of its page: ARGV[5] is 1); any other is queued unless the dupefilter has
+# it already (a link to a page this worker is crawling is such a one): seen and queued in one
+# step, so no entry is ever seen without being queued.
 _PUSH = """
 local queued = 1
-if redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[4] then
+if ARGV[5] == '1' and redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[4] then
   redis.call('HDEL', KEYS[4], ARGV[1])
   queued = 2
 elseif redis.call('SADD', KEYS[5], redis.sha1hex(ARGV[1])) == 0 then
@@ -54,15 +58,39 @@ if #item == 0 then return false end
 redis.call('HSET', KEYS[3], item[1], ARGV[1])
 return {item[1], redis.call('HGET', KEYS[2], item[1])}
 """
-# ack: only the entry's owner finishes it (a worker presumed dead lost its entries), and the
-# stats of that work are added in the same step.
-_ACK = """
+# may record: 1 when this worker holds the entry and no other wrote its record; 0 when it
+# does not hold it (it was presumed dead and the entry given back); 2 when a worker presumed
+# dead wrote the page's record after all: the entry is finished here, without a second record.
+_MAY_RECORD = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if redis.call('SREM', KEYS[4], ARGV[1]) == 0 then return 1 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
+return 2
+"""
+# ack: the entry's record is written; the stats of the work are added in the same step, even
+# when the entry was given back meanwhile (a worker presumed dead, yet alive: its calls were
+# paid and its record is in its feed). Such a late record finishes the page all the same: a
+# queued entry leaves the queue, one another worker crawls is marked recorded (its record is
+# dropped, _MAY_RECORD). 1 when this worker held the entry, else 0.
+_ACK = """
 for i = 3, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[4], ARGV[i], ARGV[i + 1]) end
-return 1
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if owner == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('SREM', KEYS[6], ARGV[1])
+  return 1
+end
+if redis.call('ZREM', KEYS[5], ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+elseif owner then
+  redis.call('SADD', KEYS[6], ARGV[1])
+end
+return 0
 """
 _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
 # beat: 1 while the worker is a member; 0 once others presumed it dead (it must stop).
@@ -130,6 +158,7 @@ CRAWL_KEYS = (
     "stats",
     "spend",
     "failures",
+    "recorded",
 )
 
 
@@ -237,12 +266,13 @@ class Fleet:
         pipe.execute()
 
     # --- the frontier -------------------------------------------------------------
-    def push(self, entry: str, payload: bytes, priority: int) -> int:
+    def push(self, entry: str, payload: bytes, priority: int, *, taken: bool = False) -> int:
         """Queue ``entry``: 1 queued, 0 not (the crawl has seen it already: the dupefilter
-        holds the sha1 of every entry ever queued), 2 handed back (an entry this worker held:
-        its page's next request, a redirect, a rendering, a retry)."""
+        holds the sha1 of every entry ever queued), 2 handed back (``taken``: the next request
+        of an entry this worker took and holds: a redirect, a rendering, a retry)."""
         keys = [self.key(k) for k in ("queue", "payloads", "scores", "owners", "dupefilter")]
-        return int(self._run("push", _PUSH, keys, [entry, payload, -priority, self.worker]))
+        args = [entry, payload, -priority, self.worker, "1" if taken else "0"]
+        return int(self._run("push", _PUSH, keys, args))
 
     def seen(self) -> int:
         """Entries the crawl has queued so far (its dupefilter's size)."""
@@ -257,10 +287,19 @@ class Fleet:
         entry, payload = taken
         return text(entry), payload
 
+    def may_record(self, entry: str) -> int:
+        """Before ``entry``'s record is written: 1 write it (this worker holds the entry), 0
+        drop it (the entry was given to another worker), 2 drop it (a worker presumed dead
+        wrote it after all; the entry is finished)."""
+        keys = [self.key(k) for k in ("owners", "payloads", "scores", "recorded")]
+        return int(self._run("may_record", _MAY_RECORD, keys, [entry, self.worker]))
+
     def ack(self, entry: str, stats: Mapping[str, float]) -> bool:
-        """Finish ``entry`` and add the stats of its work; False when this worker does not
-        hold it (it was presumed dead and the entry went back to the queue)."""
-        keys = [self.key(k) for k in ("owners", "payloads", "scores", "stats")]
+        """Finish ``entry`` once its record is written, and add the stats of the work; False
+        when this worker did not hold it any more (presumed dead: its late record finishes
+        the page, and the worker now crawling it drops its own)."""
+        keys = [self.key(k) for k in ("owners", "payloads", "scores", "stats", "queue")]
+        keys.append(self.key("recorded"))
         return bool(self._run("ack", _ACK, keys, [entry, self.worker, *_pairs(stats)]))
 
     def reclaim(self) -> int:
