@@ -122,3 +122,18 @@ def test_the_budget_and_the_politeness_slot_are_the_fleets(server: RedisServer) 
 def test_an_unreachable_redis_is_one_line() -> None:
     with pytest.raises(FleetUnavailable, match=r"Redis at redis://:\*\*\*@127.0.0.1:1/0 is"):
         connect("redis://:secret@127.0.0.1:1/0", "test", worker_timeout=1)
+
+
+def test_the_graph_lock_of_a_worker_that_stops_beating_ends_with_its_heartbeat(
+    server: RedisServer,
+) -> None:
+    dead, alive = worker(server, timeout=0.5), worker(server, timeout=0.5)
+    dead.graph_lock(timeout=60).__enter__()  # killed while it writes a page: never released
+    time.sleep(0.7)
+    alive.beat()
+    waiting = time.monotonic()
+    with alive.graph_lock(timeout=60):
+        waited = time.monotonic() - waiting
+    assert waited < 5, "not the lock's 60 s"
+    with alive.graph_lock(timeout=60):  # released: taken at once
+        assert alive.redis.get("test:graph-lock").startswith(alive.worker.encode())

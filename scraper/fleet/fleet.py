@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
-from redis.lock import Lock
 
 # push: a request this worker took from the queue and holds goes back to it (a redirect, a
 # rendering, a retry of its page: ARGV[5] is 1); any other is queued unless the dupefilter has
@@ -147,6 +148,14 @@ redis.call('SET', KEYS[1], tostring(at + delay), 'PX', math.ceil((at + delay - n
 return tostring(at - now)
 """
 )
+# free lock: the lock is deleted only if it is still the dead holder's.
+_FREE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+"""
+# Waiting for the graph lock: a short poll (page writes of the fleet pass one at a time, and
+# redis-py polls every 0.1 s), and a look at its holder's heartbeat every second.
+_LOCK_POLL_SECONDS = 0.01
+_LOCK_LIVENESS_INTERVAL = 1.0
 CRAWL_KEYS = (
     "queue",
     "payloads",
@@ -333,10 +342,28 @@ class Fleet:
     def failures(self) -> list[str]:
         return [text(line) for line in self.redis.lrange(self.key("failures"), 0, -1)]
 
-    def graph_lock(self, timeout: float) -> Lock:
-        """The lock every worker holds while resolving and writing a page (at most
-        ``timeout`` seconds, so a killed holder frees it)."""
-        return self.redis.lock(self.key("graph-lock"), timeout=timeout, blocking_timeout=None)
+    @contextmanager
+    def graph_lock(self, timeout: float) -> Iterator[None]:
+        """Held by one worker at a time while it resolves and writes a page. A holder killed
+        with -9 frees it once it is presumed dead (no heartbeat for ``worker_timeout`` s), or
+        after ``timeout`` s at most; the other workers' page writes wait meanwhile."""
+        lock = self.redis.lock(self.key("graph-lock"), timeout=timeout)
+        token = f"{self.worker} {uuid.uuid4().hex}"
+        looked = time.monotonic()
+        while not lock.acquire(blocking=False, token=token):
+            if time.monotonic() - looked >= _LOCK_LIVENESS_INTERVAL:
+                looked = time.monotonic()
+                self._free_lock_of_dead_holder(self.key("graph-lock"))
+            time.sleep(_LOCK_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _free_lock_of_dead_holder(self, key: str) -> None:
+        holder = self.redis.get(key)
+        if holder is not None and not self.alive(text(holder).split(" ")[0]):
+            self._run("free_lock", _FREE_LOCK, [key], [holder])
 
     def politeness_wait(self, host: str, delay: float) -> float:
         """Seconds to wait before the next request to ``host``, ``delay`` apart fleet-wide."""
