@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +15,8 @@ import redis
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.extensions.feedexport import FeedExporter as ScrapyFeedExporter
+from w3lib.url import canonicalize_url
 
 from scraper.config import open_store_from_settings
 from scraper.extract.failures import FailuresFile
@@ -23,8 +25,9 @@ from scraper.fleet.fleet import unavailable
 from scraper.frontier import FleetQueue
 from scraper.graph import GraphStoreError, is_endpoint
 from scraper.graph.leases import release_lease
+from scraper.items import PageRecord
 from scraper.paths import project_path
-from scraper.pipelines.outcome import OUTCOME_STATS
+from scraper.pipelines.outcome import OUTCOME_STATS, outcome_stats
 from scraper.redaction import install_log_redaction
 from scraper.report import crawl_report, format_report
 from scraper.signals import state_write_failed
@@ -183,20 +186,49 @@ class FleetWorker:
         """The graph store's writer lease is the crawl's: every worker of it holds it."""
         return self.fleet.lease_holder(self.crawl)
 
-    def may_record(self, entry: str) -> bool:
-        """Whether this worker writes the record of ``entry``'s page: it still holds the entry
-        and no worker presumed dead wrote it after all. Redis errors are raised."""
-        verdict = self.fleet.may_record(entry)
+    def record(self, item: PageRecord, write: Callable[[], None]) -> None:
+        """Write the record of a page (``write``, the feed exporter's) if this worker still
+        holds its entry, then finish the entry with the stats of the work, at once: a worker
+        killed before the write leaves the page in the frontier (another worker crawls it),
+        and only one killed between the write and the ack's send records a page twice."""
+        if self.stopping:
+            return  # its page stays in the frontier (the pipelines dropped it already)
+        entry = canonicalize_url(item.url)
+        try:
+            verdict = self.fleet.may_record(entry)
+        except redis.RedisError as exc:
+            self.lost(exc)
+            return
         if verdict != 1:
+            # presumed dead and the page given to another worker, or recorded by one that was
             self.held.discard(entry)
-        return verdict == 1
-
-    def ack(self, entry: str, outcome: Mapping[str, int] | None = None) -> bool:
-        """Finish ``entry`` (its record, whose ``outcome`` stats these are, is written) with
-        the stats of the work since the last ack; False when another worker had taken it
-        over (its record is dropped). Redis errors are raised."""
+            self.crawler.stats.inc_value("fleet/records_taken_over")
+            logger.warning("Fleet: %s was taken over by another worker", item.url)
+            return
+        stats = {**self.delta(), **outcome_stats(item)}  # ready: the ack follows the write
+        write()
         self.held.discard(entry)
-        return self.fleet.ack(entry, {**self.delta(), **(outcome or {})})
+        try:
+            held = self.fleet.ack(entry, stats)
+        except redis.RedisError as exc:
+            self.lost(exc)
+            self.crawler.stats.inc_value("fleet/acks_in_doubt")
+            logger.warning(
+                "Fleet: Redis went away while %s was finishing: its record is written; "
+                "a restart records it again unless Redis had finished it",
+                item.url,
+            )
+            return
+        if not held:
+            # Presumed dead while it wrote: the page is finished all the same, and the worker
+            # crawling it now drops its record.
+            self.crawler.stats.inc_value("fleet/late_records")
+
+    def ack(self, entry: str) -> bool:
+        """Finish ``entry``, one with no record (a sitemap), with the stats of the work since
+        the last ack; False when another worker had taken it over. Redis errors are raised."""
+        self.held.discard(entry)
+        return self.fleet.ack(entry, self.delta())
 
     def remember_graph_before(self, entities: int, relations: int) -> None:
         """What the store held when the crawl began (its first worker's count is kept)."""
@@ -313,12 +345,15 @@ class FleetWorker:
 
     def _busy(self) -> bool:
         """Whether the fleet still has requests queued or taken (after the pages of dead
-        workers went back to the queue)."""
+        workers went back to the queue), or live workers that may still queue some: the
+        last workers leave together, and the very last one ends the crawl."""
         returned = self.fleet.reclaim()
         if returned:
             logger.warning("%d pages of stopped workers went back to the queue", returned)
             self.crawler.stats.inc_value("fleet/reclaimed", returned)
-        return bool(self.fleet.queued() or self.fleet.taken())
+        if self.fleet.queued() or self.fleet.taken():
+            return True
+        return self.fleet.done() > 0
 
     async def _watch(self) -> None:
         """While idle, look at the frontier twice a second (Scrapy looks every 5 s): crawl
@@ -329,6 +364,7 @@ class FleetWorker:
             while self.stopping is None and self.crawler.engine is not None:
                 await asyncio.sleep(0.5)
                 if self.fleet.queued():
+                    self.fleet.crawling()
                     request = self.queue.pop()
                     if request is not None:
                         self.crawler.engine.crawl(request)
@@ -415,3 +451,18 @@ class FleetWorker:
             "graph/relations_added": max(net_relations, 0),
             "graph/relations_removed": max(-net_relations, 0),
         }
+
+
+class FeedExporter(ScrapyFeedExporter):
+    """Scrapy's feed exporter. In a fleet worker (``REDIS_URL``), each record goes through
+    ``FleetWorker.record``: written only while the worker holds the page's entry, and the
+    entry finished right after the write, in the same step (no other record or callback in
+    between), so a worker killed with -9 has either written the record or left the page in
+    the frontier."""
+
+    def item_scraped(self, item: Any, spider: Spider) -> None:
+        worker = self.crawler.get_extension(FleetWorker)
+        if worker is None:
+            super().item_scraped(item, spider)
+        else:
+            worker.record(item, lambda: super(FeedExporter, self).item_scraped(item, spider))

@@ -137,3 +137,18 @@ def test_the_graph_lock_of_a_worker_that_stops_beating_ends_with_its_heartbeat(
     assert waited < 5, "not the lock's 60 s"
     with alive.graph_lock(timeout=60):  # released: taken at once
         assert alive.redis.get("test:graph-lock").startswith(alive.worker.encode())
+
+
+def test_the_last_workers_leave_together_and_a_killed_one_counts_until_presumed_dead(
+    server: RedisServer,
+) -> None:
+    a, b = worker(server, 0.5), worker(server, 0.5)
+    worker(server, 0.5)  # killed with -9: it joined and never beats again
+    assert a.done() == 2, "b and the killed worker may still queue pages"
+    assert b.done() == 1
+    time.sleep(0.7)  # the killed worker stops beating
+    a.beat()
+    b.beat()
+    assert a.done() == 0 and b.done() == 0
+    assert not a.leave({}), "b has not left"
+    assert b.leave({}), "the last worker ends the crawl"

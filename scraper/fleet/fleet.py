@@ -11,7 +11,8 @@ Keys, all starting with ``FLEET_NAME:`` (``semantic`` by default):
   dead wrote after all (its owner drops its own record).
 - ``dupefilter`` (set of the sha1 of every entry key queued, as scrapy-redis's dupefilter
   keeps request fingerprints; checked and filled in the same step as the queue).
-- ``workers`` (sorted set: worker -> time of its last heartbeat, Redis's own clock).
+- ``workers`` (sorted set: worker -> time of its last heartbeat, Redis's own clock), ``done``
+  (set: the workers that found nothing left to crawl and wait for the others to be done).
 - ``crawl`` (the crawl's id and start time), ``stats`` (hash: the crawl's Scrapy stats summed
   over its workers, added with each page's ack and by each leaving worker), ``spend``
   (dollars spent on the LLM), ``failures`` (list of failures-file lines), ``graph-lock``,
@@ -130,11 +131,25 @@ _LEAVE = (
     + """
 for i = 3, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[5], ARGV[1])
 local alive = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[2]), '+inf')
 if alive == 0 and redis.call('ZCARD', KEYS[3]) == 0 and redis.call('HLEN', KEYS[4]) == 0 then
   return 1
 end
 return 0
+"""
+)
+# done: this worker found nothing left to crawl; how many other live workers have not (they
+# may still queue pages). A worker killed with -9 counts until it is presumed dead.
+_DONE = (
+    _NOW
+    + """
+redis.call('SADD', KEYS[2], ARGV[1])
+local others = 0
+for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[2]), '+inf')) do
+  if w ~= ARGV[1] and redis.call('SISMEMBER', KEYS[2], w) == 0 then others = others + 1 end
+end
+return others
 """
 )
 # politeness: the time (seconds from now) this request to a host may start, so that requests
@@ -168,6 +183,7 @@ CRAWL_KEYS = (
     "spend",
     "failures",
     "recorded",
+    "done",
 )
 
 
@@ -261,9 +277,20 @@ class Fleet:
     def leave(self, stats: Mapping[str, float]) -> bool:
         """Add this worker's last stats and leave; True when the crawl is over (this was its
         last worker and nothing is left to crawl)."""
-        keys = [self.key(k) for k in ("workers", "stats", "queue", "owners")]
+        keys = [self.key(k) for k in ("workers", "stats", "queue", "owners", "done")]
         args: list[object] = [self.worker, self.worker_timeout, *_pairs(stats)]
         return bool(self._run("leave", _LEAVE, keys, args))
+
+    def done(self) -> int:
+        """Mark this worker as one that found nothing left to crawl; the other live workers
+        that have not (yet): the last workers of a crawl leave together once this is 0, so
+        the very last one ends the crawl even when another was killed with -9 meanwhile."""
+        keys = [self.key("workers"), self.key("done")]
+        return int(self._run("done", _DONE, keys, [self.worker, self.worker_timeout]))
+
+    def crawling(self) -> None:
+        """This worker crawls again (pages were queued after it was done)."""
+        self.redis.srem(self.key("done"), self.worker)
 
     def finish(self) -> None:
         """Delete the crawl's state (the LLM cache stays): the next crawl starts afresh. Its
