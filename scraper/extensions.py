@@ -186,11 +186,15 @@ class FleetWorker:
         """The graph store's writer lease is the crawl's: every worker of it holds it."""
         return self.fleet.lease_holder(self.crawl)
 
-    def record(self, item: PageRecord, write: Callable[[], None]) -> None:
+    def record(
+        self, item: PageRecord, write: Callable[[], None], take_back: Callable[[], None]
+    ) -> None:
         """Write the record of a page (``write``, the feed exporter's) if this worker still
         holds its entry, then finish the entry with the stats of the work, at once: a worker
         killed before the write leaves the page in the frontier (another worker crawls it),
-        and only one killed between the write and the ack's send records a page twice."""
+        and only one killed between the write and the ack's send records a page twice. When
+        Redis goes away before the ack, the record is taken back out of the feeds
+        (``take_back``): the page stays in the frontier and a restart records it once."""
         if self.stopping:
             return  # its page stays in the frontier (the pipelines dropped it already)
         entry = canonicalize_url(item.url)
@@ -211,11 +215,14 @@ class FleetWorker:
         try:
             held = self.fleet.ack(entry, stats)
         except redis.RedisError as exc:
+            take_back()
             self.lost(exc)
             self.crawler.stats.inc_value("fleet/acks_in_doubt")
+            # Most likely the ack never ran; if Redis ran it and went away before answering,
+            # the page is finished without its record.
             logger.warning(
-                "Fleet: Redis went away while %s was finishing: its record is written; "
-                "a restart records it again unless Redis had finished it",
+                "Fleet: Redis went away while %s was finishing: its record is taken back "
+                "from the feed; if it finished, re-crawl it (follow=false)",
                 item.url,
             )
             return
@@ -338,8 +345,10 @@ class FleetWorker:
         except redis.RedisError as exc:
             self.lost(exc)
             return
+        if self._watching is not None:
+            raise DontCloseSpider  # the watch closes the worker (once) when the crawl is done
         if busy or not self.settings.getbool("FLEET_CLOSE_WHEN_EMPTY"):
-            if busy and self._watching is None:
+            if busy:
                 self._watching = asyncio.ensure_future(self._watch())
             raise DontCloseSpider
 
@@ -464,5 +473,14 @@ class FeedExporter(ScrapyFeedExporter):
         worker = self.crawler.get_extension(FleetWorker)
         if worker is None:
             super().item_scraped(item, spider)
-        else:
-            worker.record(item, lambda: super(FeedExporter, self).item_scraped(item, spider))
+            return
+        # Where each open feed file ends before the record: taking it back cuts it there (a
+        # feed's header, written with its first record, is never cut).
+        ends = [(slot.file, slot.file.tell()) for slot in self.slots if slot.file is not None]
+
+        def take_back() -> None:
+            for file, end in ends:
+                file.seek(end)
+                file.truncate(end)
+
+        worker.record(item, lambda: super(FeedExporter, self).item_scraped(item, spider), take_back)

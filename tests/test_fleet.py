@@ -241,7 +241,7 @@ def test_a_worker_killed_in_the_middle_loses_no_page(
         workers = [start_worker(tmp_path, n, settings, llm, site.url) for n in range(3)]
         victim = tmp_path / "worker-0.jsonl"
         deadline = time.monotonic() + 120
-        while not (victim.exists() and len(victim.read_text().splitlines()) >= 15):
+        while not (victim.exists() and len(victim.read_text().splitlines()) >= 3):
             assert time.monotonic() < deadline, "worker 0 wrote no records"
             time.sleep(0.2)
         os.kill(workers[0].pid, signal.SIGKILL)  # mid-crawl: it holds pages in flight
