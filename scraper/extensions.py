@@ -157,6 +157,12 @@ class FleetWorker:
         self._watching: asyncio.Future | None = None
         self.queue = FleetQueue(fleet, spider)  # the frontier (the scheduler's too)
         self.held: set[str] = set()  # entries this worker took and has not finished
+        # Beating from the join on: opening the crawl (pipelines, store, browser) can take
+        # longer than FLEET_WORKER_TIMEOUT on a loaded machine, and a worker presumed dead
+        # before it opened stopped at once. What the thread finds before the crawl's loop
+        # runs waits for it.
+        self._early: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self._beats.start()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FleetWorker:
@@ -255,7 +261,8 @@ class FleetWorker:
         )
         self.fleet.redis.hsetnx(self.fleet.key("stats"), "fleet/started", time.time())
         self.fleet.redis.hincrby(self.fleet.key("stats"), "fleet/worker_starts", 1)
-        self._beats.start()
+        for function, args in self._early:
+            self._loop.call_soon(function, *args)
 
     def _beat(self) -> None:
         interval = self.fleet.worker_timeout / 4
@@ -277,6 +284,8 @@ class FleetWorker:
     def _from_thread(self, function: Callable[..., None], *args: Any) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(function, *args)
+        else:
+            self._early.append((function, args))
 
     def lost(self, exc: Exception) -> None:
         """Redis went away: one error line, and the worker stops (from any thread)."""
