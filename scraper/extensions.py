@@ -15,6 +15,8 @@ import redis
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.extensions.feedexport import FeedExporter as ScrapyFeedExporter
+from w3lib.url import canonicalize_url
 
 from scraper.config import open_store_from_settings
 from scraper.extract.failures import FailuresFile
@@ -23,7 +25,9 @@ from scraper.fleet.fleet import unavailable
 from scraper.frontier import FleetQueue
 from scraper.graph import GraphStoreError, is_endpoint
 from scraper.graph.leases import release_lease
+from scraper.items import PageRecord
 from scraper.paths import project_path
+from scraper.pipelines.outcome import OUTCOME_STATS, outcome_stats
 from scraper.redaction import install_log_redaction
 from scraper.report import crawl_report, format_report
 from scraper.signals import state_write_failed
@@ -111,8 +115,10 @@ class CrawlReport:
         logger.info("%s\n  report:     %s", format_report(report), path)
 
 
-# Stats that are no sums: a fleet's report leaves them out of its totals (or works them out).
+# Stats that are no sums: a fleet's report leaves them out of its totals (or works them out);
+# a record's outcome is added with its ack (FleetWorker.ack).
 _NOT_SUMMED = (
+    *OUTCOME_STATS,
     "elapsed_time_seconds",
     "memusage/",
     "graph/entities_added",
@@ -151,6 +157,12 @@ class FleetWorker:
         self._watching: asyncio.Future | None = None
         self.queue = FleetQueue(fleet, spider)  # the frontier (the scheduler's too)
         self.held: set[str] = set()  # entries this worker took and has not finished
+        # Beating from the join on: opening the crawl (pipelines, store, browser) can take
+        # longer than FLEET_WORKER_TIMEOUT on a loaded machine, and a worker presumed dead
+        # before it opened stopped at once. What the thread finds before the crawl's loop
+        # runs waits for it.
+        self._early: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self._beats.start()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FleetWorker:
@@ -180,9 +192,54 @@ class FleetWorker:
         """The graph store's writer lease is the crawl's: every worker of it holds it."""
         return self.fleet.lease_holder(self.crawl)
 
+    def record(
+        self, item: PageRecord, write: Callable[[], None], take_back: Callable[[], None]
+    ) -> None:
+        """Write the record of a page (``write``, the feed exporter's) if this worker still
+        holds its entry, then finish the entry with the stats of the work, at once: a worker
+        killed before the write leaves the page in the frontier (another worker crawls it),
+        and only one killed between the write and the ack's send records a page twice. When
+        Redis goes away before the ack, the record is taken back out of the feeds
+        (``take_back``): the page stays in the frontier and a restart records it once."""
+        if self.stopping:
+            return  # its page stays in the frontier (the pipelines dropped it already)
+        entry = canonicalize_url(item.url)
+        try:
+            verdict = self.fleet.may_record(entry)
+        except redis.RedisError as exc:
+            self.lost(exc)
+            return
+        if verdict != 1:
+            # presumed dead and the page given to another worker, or recorded by one that was
+            self.held.discard(entry)
+            self.crawler.stats.inc_value("fleet/records_taken_over")
+            logger.warning("Fleet: %s was taken over by another worker", item.url)
+            return
+        stats = {**self.delta(), **outcome_stats(item)}  # ready: the ack follows the write
+        write()
+        self.held.discard(entry)
+        try:
+            held = self.fleet.ack(entry, stats)
+        except redis.RedisError as exc:
+            take_back()
+            self.lost(exc)
+            self.crawler.stats.inc_value("fleet/acks_in_doubt")
+            # Most likely the ack never ran; if Redis ran it and went away before answering,
+            # the page is finished without its record.
+            logger.warning(
+                "Fleet: Redis went away while %s was finishing: its record is taken back "
+                "from the feed; if it finished, re-crawl it (follow=false)",
+                item.url,
+            )
+            return
+        if not held:
+            # Presumed dead while it wrote: the page is finished all the same, and the worker
+            # crawling it now drops its record.
+            self.crawler.stats.inc_value("fleet/late_records")
+
     def ack(self, entry: str) -> bool:
-        """Finish ``entry`` (its page's record is done) with the stats of the work since the
-        last ack; False when another worker took it over. Redis errors are raised."""
+        """Finish ``entry``, one with no record (a sitemap), with the stats of the work since
+        the last ack; False when another worker had taken it over. Redis errors are raised."""
         self.held.discard(entry)
         return self.fleet.ack(entry, self.delta())
 
@@ -204,7 +261,8 @@ class FleetWorker:
         )
         self.fleet.redis.hsetnx(self.fleet.key("stats"), "fleet/started", time.time())
         self.fleet.redis.hincrby(self.fleet.key("stats"), "fleet/worker_starts", 1)
-        self._beats.start()
+        for function, args in self._early:
+            self._loop.call_soon(function, *args)
 
     def _beat(self) -> None:
         interval = self.fleet.worker_timeout / 4
@@ -226,6 +284,8 @@ class FleetWorker:
     def _from_thread(self, function: Callable[..., None], *args: Any) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(function, *args)
+        else:
+            self._early.append((function, args))
 
     def lost(self, exc: Exception) -> None:
         """Redis went away: one error line, and the worker stops (from any thread)."""
@@ -294,19 +354,24 @@ class FleetWorker:
         except redis.RedisError as exc:
             self.lost(exc)
             return
+        if self._watching is not None:
+            raise DontCloseSpider  # the watch closes the worker (once) when the crawl is done
         if busy or not self.settings.getbool("FLEET_CLOSE_WHEN_EMPTY"):
-            if busy and self._watching is None:
+            if busy:
                 self._watching = asyncio.ensure_future(self._watch())
             raise DontCloseSpider
 
     def _busy(self) -> bool:
         """Whether the fleet still has requests queued or taken (after the pages of dead
-        workers went back to the queue)."""
+        workers went back to the queue), or live workers that may still queue some: the
+        last workers leave together, and the very last one ends the crawl."""
         returned = self.fleet.reclaim()
         if returned:
             logger.warning("%d pages of stopped workers went back to the queue", returned)
             self.crawler.stats.inc_value("fleet/reclaimed", returned)
-        return bool(self.fleet.queued() or self.fleet.taken())
+        if self.fleet.queued() or self.fleet.taken():
+            return True
+        return self.fleet.done() > 0
 
     async def _watch(self) -> None:
         """While idle, look at the frontier twice a second (Scrapy looks every 5 s): crawl
@@ -317,6 +382,7 @@ class FleetWorker:
             while self.stopping is None and self.crawler.engine is not None:
                 await asyncio.sleep(0.5)
                 if self.fleet.queued():
+                    self.fleet.crawling()
                     request = self.queue.pop()
                     if request is not None:
                         self.crawler.engine.crawl(request)
@@ -331,7 +397,9 @@ class FleetWorker:
 
     def closed(self, spider: Spider, reason: str) -> None:
         self._beating.set()
-        if self.stopping is None:
+        # A worker stopped early (presumed dead, store gone) adds its stats too: its LLM calls
+        # were paid. Only a Redis gone away cannot have them.
+        if self.stopping != "redis_unavailable":
             try:
                 over = self.fleet.leave(self.delta())
                 self.last = over and reason == "finished"
@@ -401,3 +469,27 @@ class FleetWorker:
             "graph/relations_added": max(net_relations, 0),
             "graph/relations_removed": max(-net_relations, 0),
         }
+
+
+class FeedExporter(ScrapyFeedExporter):
+    """Scrapy's feed exporter. In a fleet worker (``REDIS_URL``), each record goes through
+    ``FleetWorker.record``: written only while the worker holds the page's entry, and the
+    entry finished right after the write, in the same step (no other record or callback in
+    between), so a worker killed with -9 has either written the record or left the page in
+    the frontier."""
+
+    def item_scraped(self, item: Any, spider: Spider) -> None:
+        worker = self.crawler.get_extension(FleetWorker)
+        if worker is None:
+            super().item_scraped(item, spider)
+            return
+        # Where each open feed file ends before the record: taking it back cuts it there (a
+        # feed's header, written with its first record, is never cut).
+        ends = [(slot.file, slot.file.tell()) for slot in self.slots if slot.file is not None]
+
+        def take_back() -> None:
+            for file, end in ends:
+                file.seek(end)
+                file.truncate(end)
+
+        worker.record(item, lambda: super(FeedExporter, self).item_scraped(item, spider), take_back)

@@ -10,6 +10,9 @@ from w3lib.url import canonicalize_url
 from scraper.fleet import Fleet
 
 HANDED_BACK = 2  # Fleet.push: an entry the worker held went back to the queue
+# Meta of a request taken from the frontier (and of its redirects, retries and rendering):
+# pushed again by its worker, it hands its entry back; a new link to the same page does not.
+TAKEN = "frontier_taken"
 
 
 def frontier_entry(request: Request) -> str:
@@ -30,8 +33,9 @@ class FleetQueue(Base):
 
     def push(self, request: Request) -> int:
         """Queue ``request``: ``Fleet.push``'s 0 (seen already), 1 (queued), 2 (handed back)."""
-        entry = frontier_entry(request)
-        return self.fleet.push(entry, self._encode_request(request), request.priority)
+        entry, payload = frontier_entry(request), self._encode_request(request)
+        taken = bool(request.meta.get(TAKEN))
+        return self.fleet.push(entry, payload, request.priority, taken=taken)
 
     def pop(self, timeout: int = 0) -> Request | None:
         taken = self.fleet.pop()
@@ -40,4 +44,5 @@ class FleetQueue(Base):
         entry, payload = taken
         request = self._decode_request(payload)
         request.meta["frontier_entry"] = entry
+        request.meta[TAKEN] = True
         return request

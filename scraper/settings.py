@@ -186,6 +186,9 @@ EXPLORER_INDEX_REFRESH = 30.0
 # --- re-crawl -------------------------------------------------------------
 EXTENSIONS = {
     "scraper.extensions.RedactLogs": 0,
+    # Scrapy's feed exporter, through which a fleet worker finishes each page it records
+    "scrapy.extensions.feedexport.FeedExporter": None,
+    "scraper.extensions.FeedExporter": 0,
     "scraper.extensions.StopOnWriteFailure": 100,
     "scraper.extensions.FleetWorker": 110,  # on with REDIS_URL only (see Scaling out)
     "scraper.extensions.CrawlReport": 500,

@@ -1,5 +1,6 @@
 """Many workers, one crawl: real redis-server, real `oxigraph serve`, real `scrapy crawl`
-workers and the fake LLM, against a local site of over 200 pages.
+workers and the fake LLM, against a local site of 74 pages (bench/distributed.py crawls 200
+and more).
 
 The fleet's graph must equal a single process's crawl of the same site, every page must end
 as exactly one record over all the workers' feeds, every chunk must be paid for once, and a
@@ -41,7 +42,7 @@ from tests.sites import RunningSite, serve
 
 PEOPLE = [f"{first} {last}" for first in ("Jane", "Omar", "Lena") for last in ("Doe", "Berg")]
 CITIES = ("Springfield Town", "Rotterdam Harbour", "Lyon Centre")
-SECTIONS, PER_SECTION, MIRRORS = 10, 20, 6
+SECTIONS, PER_SECTION, MIRRORS = 6, 10, 6
 ACME = {
     "@context": "https://schema.org",
     "@type": "Organization",
@@ -60,8 +61,9 @@ def _page(title: str, text: str, links: list[str] = ()) -> str:  # type: ignore[
 
 
 def fleet_site() -> dict[str, str]:
-    """A home page, 10 sections of 20 pages and 6 pages with the very same text (one chunk
-    for them all): the same people, cities and labs on pages every worker crawls."""
+    """A home page, 6 sections of 10 pages and 6 pages with the very same text (one chunk
+    for them all, linked from every section's first page): the same people, cities and labs
+    on pages every worker crawls."""
     site = {
         "/": _page("Home", "Acme Corporation is a company.", [f"/s{s}" for s in range(SECTIONS)])
     }
@@ -181,16 +183,6 @@ def fleet_report(tmp: Path) -> dict:
     return json.loads(reports[-1].read_text())
 
 
-# Issue 16 is open: since the merges of this session these fail in most runs (the fleet
-# report counts fewer LLM calls than were paid; a page can be missing after kill -9). Kept
-# running, every assertion as it was, and reported as XFAIL/XPASS until it is fixed.
-KNOWN_FLEET_DEFECT = pytest.mark.xfail(
-    reason="issue 16 open: fleet stats undercount LLM calls; kill -9 can lose a record",
-    strict=False,
-)
-
-
-@KNOWN_FLEET_DEFECT
 def test_three_workers_crawl_like_one_process_and_pay_each_chunk_once(
     site: RunningSite, baseline: Baseline, tmp_path: Path
 ) -> None:
@@ -237,7 +229,6 @@ def test_three_workers_crawl_like_one_process_and_pay_each_chunk_once(
         assert fact_quads(oxigraph.url) == baseline.facts
 
 
-@KNOWN_FLEET_DEFECT
 def test_a_worker_killed_in_the_middle_loses_no_page(
     site: RunningSite, baseline: Baseline, tmp_path: Path
 ) -> None:
@@ -250,7 +241,7 @@ def test_a_worker_killed_in_the_middle_loses_no_page(
         workers = [start_worker(tmp_path, n, settings, llm, site.url) for n in range(3)]
         victim = tmp_path / "worker-0.jsonl"
         deadline = time.monotonic() + 120
-        while not (victim.exists() and len(victim.read_text().splitlines()) >= 15):
+        while not (victim.exists() and len(victim.read_text().splitlines()) >= 3):
             assert time.monotonic() < deadline, "worker 0 wrote no records"
             time.sleep(0.2)
         os.kill(workers[0].pid, signal.SIGKILL)  # mid-crawl: it holds pages in flight

@@ -41,8 +41,10 @@ def test_an_entry_is_queued_once_taken_by_one_worker_and_finished_by_its_owner(
     assert a.queued() == 1 and a.seen() == 1
     assert b.pop() == ("http://site/p1", b"payload-1")
     assert a.pop() is None and a.taken() == 1
-    assert not a.ack("http://site/p1", {}), "only the worker holding an entry finishes it"
-    assert b.push("http://site/p1", b"redirected", 0) == 2  # its next request: handed back
+    assert a.may_record("http://site/p1") == 0, "only the worker holding an entry records it"
+    assert b.may_record("http://site/p1") == 1
+    assert b.push("http://site/p1", b"a link to it", 0) == 0  # found again on another page
+    assert b.push("http://site/p1", b"redirected", 0, taken=True) == 2  # its next request
     assert a.pop() == ("http://site/p1", b"redirected")
     assert a.ack("http://site/p1", {"pages/records": 1, "llm/cost_usd": 0.25})
     assert a.taken() == 0 and a.stats() == {"pages/records": 1.0, "llm/cost_usd": 0.25}
@@ -62,7 +64,13 @@ def test_the_entries_of_a_worker_that_stops_beating_go_back_to_the_queue(
     assert alive.reclaim() == 2 and alive.queued() == 3 and alive.taken() == 0
     assert alive.pop() == ("http://site/p2", b"x")  # back with its priority
     assert not dead.beat(), "a worker presumed dead learns it (and stops)"
-    assert not dead.ack("http://site/p2", {}), "its late record is not the page's"
+    assert dead.may_record("http://site/p2") == 0, "it writes no record of a page given back"
+    # A record it wrote before it knew: the page is done, the new owner drops its own record,
+    # and the calls it paid count.
+    assert not dead.ack("http://site/p2", {"llm/calls": 2})
+    assert alive.may_record("http://site/p2") == 2 and alive.taken() == 0
+    assert not dead.ack("http://site/p1", {"llm/calls": 1}), "still queued: it leaves the queue"
+    assert alive.queued() == 1 and alive.stats() == {"llm/calls": 3.0}
 
 
 def test_the_last_worker_ends_the_crawl_and_its_state(server: RedisServer) -> None:
@@ -114,3 +122,33 @@ def test_the_budget_and_the_politeness_slot_are_the_fleets(server: RedisServer) 
 def test_an_unreachable_redis_is_one_line() -> None:
     with pytest.raises(FleetUnavailable, match=r"Redis at redis://:\*\*\*@127.0.0.1:1/0 is"):
         connect("redis://:secret@127.0.0.1:1/0", "test", worker_timeout=1)
+
+
+def test_the_graph_lock_of_a_worker_that_stops_beating_ends_with_its_heartbeat(
+    server: RedisServer,
+) -> None:
+    dead, alive = worker(server, timeout=0.5), worker(server, timeout=0.5)
+    dead.graph_lock(timeout=60).__enter__()  # killed while it writes a page: never released
+    time.sleep(0.7)
+    alive.beat()
+    waiting = time.monotonic()
+    with alive.graph_lock(timeout=60):
+        waited = time.monotonic() - waiting
+    assert waited < 5, "not the lock's 60 s"
+    with alive.graph_lock(timeout=60):  # released: taken at once
+        assert alive.redis.get("test:graph-lock").startswith(alive.worker.encode())
+
+
+def test_the_last_workers_leave_together_and_a_killed_one_counts_until_presumed_dead(
+    server: RedisServer,
+) -> None:
+    a, b = worker(server, 0.5), worker(server, 0.5)
+    worker(server, 0.5)  # killed with -9: it joined and never beats again
+    assert a.done() == 2, "b and the killed worker may still queue pages"
+    assert b.done() == 1
+    time.sleep(0.7)  # the killed worker stops beating
+    a.beat()
+    b.beat()
+    assert a.done() == 0 and b.done() == 0
+    assert not a.leave({}), "b has not left"
+    assert b.leave({}), "the last worker ends the crawl"

@@ -5,14 +5,18 @@ Keys, all starting with ``FLEET_NAME:`` (``semantic`` by default):
 - ``queue`` (sorted set of entry keys by priority), ``payloads`` and ``scores`` (hashes: the
   serialized request and its score of each entry), ``owners`` (hash: entry key -> worker that
   took it). Taking a request moves it from ``queue`` to ``owners`` in one script; it leaves
-  ``owners`` when its page record is done (``ack``), or goes back to ``queue`` when its
-  worker stops beating (``reclaim``): a worker killed with -9 loses no page.
+  ``owners`` once its page record is written to the worker's feed (``ack``), or goes back to
+  ``queue`` when its worker stops beating (``reclaim``): a worker killed with -9 loses no
+  page. ``recorded`` (set): entries another worker crawls whose record a worker presumed
+  dead wrote after all (its owner drops its own record).
 - ``dupefilter`` (set of the sha1 of every entry key queued, as scrapy-redis's dupefilter
   keeps request fingerprints; checked and filled in the same step as the queue).
-- ``workers`` (sorted set: worker -> time of its last heartbeat, Redis's own clock).
+- ``workers`` (sorted set: worker -> time of its last heartbeat, Redis's own clock), ``done``
+  (set: the workers that found nothing left to crawl and wait for the others to be done).
 - ``crawl`` (the crawl's id and start time), ``stats`` (hash: the crawl's Scrapy stats summed
-  over its workers, added with each page's ack), ``spend`` (dollars spent on the LLM),
-  ``failures`` (list of failures-file lines), ``graph-lock``, ``politeness:<host>``;
+  over its workers, added with each page's ack and by each leaving worker), ``spend``
+  (dollars spent on the LLM), ``failures`` (list of failures-file lines), ``graph-lock``,
+  ``politeness:<host>``;
   ``last-stats``: the ``stats`` of the last crawl that ended.
 
 Everything but the LLM cache (``scraper.fleet.cache``) is deleted when the crawl ends (its last
@@ -23,21 +27,23 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
-from redis.lock import Lock
 
-# push: an entry this worker holds goes back to the queue (a redirect, a rendering, a retry
-# of its page); any other is queued unless the dupefilter has it already: seen and queued in
-# one step, so no entry is ever seen without being queued.
+# push: a request this worker took from the queue and holds goes back to it (a redirect, a
+# rendering, a retry of its page: ARGV[5] is 1); any other is queued unless the dupefilter has
+# it already (a link to a page this worker is crawling is such a one): seen and queued in one
+# step, so no entry is ever seen without being queued.
 _PUSH = """
 local queued = 1
-if redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[4] then
+if ARGV[5] == '1' and redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[4] then
   redis.call('HDEL', KEYS[4], ARGV[1])
   queued = 2
 elseif redis.call('SADD', KEYS[5], redis.sha1hex(ARGV[1])) == 0 then
@@ -54,15 +60,39 @@ if #item == 0 then return false end
 redis.call('HSET', KEYS[3], item[1], ARGV[1])
 return {item[1], redis.call('HGET', KEYS[2], item[1])}
 """
-# ack: only the entry's owner finishes it (a worker presumed dead lost its entries), and the
-# stats of that work are added in the same step.
-_ACK = """
+# may record: 1 when this worker holds the entry and no other wrote its record; 0 when it
+# does not hold it (it was presumed dead and the entry given back); 2 when a worker presumed
+# dead wrote the page's record after all: the entry is finished here, without a second record.
+_MAY_RECORD = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if redis.call('SREM', KEYS[4], ARGV[1]) == 0 then return 1 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
+return 2
+"""
+# ack: the entry's record is written; the stats of the work are added in the same step, even
+# when the entry was given back meanwhile (a worker presumed dead, yet alive: its calls were
+# paid and its record is in its feed). Such a late record finishes the page all the same: a
+# queued entry leaves the queue, one another worker crawls is marked recorded (its record is
+# dropped, _MAY_RECORD). 1 when this worker held the entry, else 0.
+_ACK = """
 for i = 3, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[4], ARGV[i], ARGV[i + 1]) end
-return 1
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if owner == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('SREM', KEYS[6], ARGV[1])
+  return 1
+end
+if redis.call('ZREM', KEYS[5], ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+elseif owner then
+  redis.call('SADD', KEYS[6], ARGV[1])
+end
+return 0
 """
 _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
 # beat: 1 while the worker is a member; 0 once others presumed it dead (it must stop).
@@ -101,11 +131,25 @@ _LEAVE = (
     + """
 for i = 3, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[5], ARGV[1])
 local alive = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[2]), '+inf')
 if alive == 0 and redis.call('ZCARD', KEYS[3]) == 0 and redis.call('HLEN', KEYS[4]) == 0 then
   return 1
 end
 return 0
+"""
+)
+# done: this worker found nothing left to crawl; how many other live workers have not (they
+# may still queue pages). A worker killed with -9 counts until it is presumed dead.
+_DONE = (
+    _NOW
+    + """
+redis.call('SADD', KEYS[2], ARGV[1])
+local others = 0
+for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[2]), '+inf')) do
+  if w ~= ARGV[1] and redis.call('SISMEMBER', KEYS[2], w) == 0 then others = others + 1 end
+end
+return others
 """
 )
 # politeness: the time (seconds from now) this request to a host may start, so that requests
@@ -119,6 +163,14 @@ redis.call('SET', KEYS[1], tostring(at + delay), 'PX', math.ceil((at + delay - n
 return tostring(at - now)
 """
 )
+# free lock: the lock is deleted only if it is still the dead holder's.
+_FREE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+"""
+# Waiting for the graph lock: a short poll (page writes of the fleet pass one at a time, and
+# redis-py polls every 0.1 s), and a look at its holder's heartbeat every second.
+_LOCK_POLL_SECONDS = 0.01
+_LOCK_LIVENESS_INTERVAL = 1.0
 CRAWL_KEYS = (
     "queue",
     "payloads",
@@ -130,6 +182,8 @@ CRAWL_KEYS = (
     "stats",
     "spend",
     "failures",
+    "recorded",
+    "done",
 )
 
 
@@ -223,9 +277,20 @@ class Fleet:
     def leave(self, stats: Mapping[str, float]) -> bool:
         """Add this worker's last stats and leave; True when the crawl is over (this was its
         last worker and nothing is left to crawl)."""
-        keys = [self.key(k) for k in ("workers", "stats", "queue", "owners")]
+        keys = [self.key(k) for k in ("workers", "stats", "queue", "owners", "done")]
         args: list[object] = [self.worker, self.worker_timeout, *_pairs(stats)]
         return bool(self._run("leave", _LEAVE, keys, args))
+
+    def done(self) -> int:
+        """Mark this worker as one that found nothing left to crawl; the other live workers
+        that have not (yet): the last workers of a crawl leave together once this is 0, so
+        the very last one ends the crawl even when another was killed with -9 meanwhile."""
+        keys = [self.key("workers"), self.key("done")]
+        return int(self._run("done", _DONE, keys, [self.worker, self.worker_timeout]))
+
+    def crawling(self) -> None:
+        """This worker crawls again (pages were queued after it was done)."""
+        self.redis.srem(self.key("done"), self.worker)
 
     def finish(self) -> None:
         """Delete the crawl's state (the LLM cache stays): the next crawl starts afresh. Its
@@ -237,12 +302,13 @@ class Fleet:
         pipe.execute()
 
     # --- the frontier -------------------------------------------------------------
-    def push(self, entry: str, payload: bytes, priority: int) -> int:
+    def push(self, entry: str, payload: bytes, priority: int, *, taken: bool = False) -> int:
         """Queue ``entry``: 1 queued, 0 not (the crawl has seen it already: the dupefilter
-        holds the sha1 of every entry ever queued), 2 handed back (an entry this worker held:
-        its page's next request, a redirect, a rendering, a retry)."""
+        holds the sha1 of every entry ever queued), 2 handed back (``taken``: the next request
+        of an entry this worker took and holds: a redirect, a rendering, a retry)."""
         keys = [self.key(k) for k in ("queue", "payloads", "scores", "owners", "dupefilter")]
-        return int(self._run("push", _PUSH, keys, [entry, payload, -priority, self.worker]))
+        args = [entry, payload, -priority, self.worker, "1" if taken else "0"]
+        return int(self._run("push", _PUSH, keys, args))
 
     def seen(self) -> int:
         """Entries the crawl has queued so far (its dupefilter's size)."""
@@ -257,10 +323,19 @@ class Fleet:
         entry, payload = taken
         return text(entry), payload
 
+    def may_record(self, entry: str) -> int:
+        """Before ``entry``'s record is written: 1 write it (this worker holds the entry), 0
+        drop it (the entry was given to another worker), 2 drop it (a worker presumed dead
+        wrote it after all; the entry is finished)."""
+        keys = [self.key(k) for k in ("owners", "payloads", "scores", "recorded")]
+        return int(self._run("may_record", _MAY_RECORD, keys, [entry, self.worker]))
+
     def ack(self, entry: str, stats: Mapping[str, float]) -> bool:
-        """Finish ``entry`` and add the stats of its work; False when this worker does not
-        hold it (it was presumed dead and the entry went back to the queue)."""
-        keys = [self.key(k) for k in ("owners", "payloads", "scores", "stats")]
+        """Finish ``entry`` once its record is written, and add the stats of the work; False
+        when this worker did not hold it any more (presumed dead: its late record finishes
+        the page, and the worker now crawling it drops its own)."""
+        keys = [self.key(k) for k in ("owners", "payloads", "scores", "stats", "queue")]
+        keys.append(self.key("recorded"))
         return bool(self._run("ack", _ACK, keys, [entry, self.worker, *_pairs(stats)]))
 
     def reclaim(self) -> int:
@@ -294,10 +369,28 @@ class Fleet:
     def failures(self) -> list[str]:
         return [text(line) for line in self.redis.lrange(self.key("failures"), 0, -1)]
 
-    def graph_lock(self, timeout: float) -> Lock:
-        """The lock every worker holds while resolving and writing a page (at most
-        ``timeout`` seconds, so a killed holder frees it)."""
-        return self.redis.lock(self.key("graph-lock"), timeout=timeout, blocking_timeout=None)
+    @contextmanager
+    def graph_lock(self, timeout: float) -> Iterator[None]:
+        """Held by one worker at a time while it resolves and writes a page. A holder killed
+        with -9 frees it once it is presumed dead (no heartbeat for ``worker_timeout`` s), or
+        after ``timeout`` s at most; the other workers' page writes wait meanwhile."""
+        lock = self.redis.lock(self.key("graph-lock"), timeout=timeout)
+        token = f"{self.worker} {uuid.uuid4().hex}"
+        looked = time.monotonic()
+        while not lock.acquire(blocking=False, token=token):
+            if time.monotonic() - looked >= _LOCK_LIVENESS_INTERVAL:
+                looked = time.monotonic()
+                self._free_lock_of_dead_holder(self.key("graph-lock"))
+            time.sleep(_LOCK_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _free_lock_of_dead_holder(self, key: str) -> None:
+        holder = self.redis.get(key)
+        if holder is not None and not self.alive(text(holder).split(" ")[0]):
+            self._run("free_lock", _FREE_LOCK, [key], [holder])
 
     def politeness_wait(self, host: str, delay: float) -> float:
         """Seconds to wait before the next request to ``host``, ``delay`` apart fleet-wide."""

@@ -238,10 +238,10 @@ class GraphPipeline:
         """``function`` run under the fleet's graph lock (as it is without a fleet)."""
         if self.fleet is None:
             return function
-        lock = self.fleet.fleet.graph_lock(self._write_timeout)
+        fleet = self.fleet.fleet
 
         def locked(*args: Any) -> T:
-            with lock:
+            with fleet.graph_lock(self._write_timeout):
                 return function(*args)
 
         return locked

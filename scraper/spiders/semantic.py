@@ -320,6 +320,8 @@ class SemanticSpider(scrapy.Spider):
             "depth": request.meta.get("depth", 0),
             "page_url": page_url(request),
             "frontier_entry": request.meta.get("frontier_entry"),
+            # a fleet's frontier hands the page's entry back for it (scraper.frontier.TAKEN)
+            "frontier_taken": request.meta.get("frontier_taken", False),
         }
         meta.update(self._render_meta(reason))
         # Not the HTTP cache's revalidation headers: the browser would get a 304, no page.
