@@ -120,6 +120,14 @@ PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
 # hold: about 1,000 products with offers and brands. Items past it are skipped and listed in
 # the record's structured_data_skipped (2.9 MB of JSON-LD took minutes and gigabytes).
 STRUCTURED_DATA_MAX_BYTES = 256 * 1024
+# The render decision, cleaning and chunking run in worker processes, never on the crawl's
+# event loop (a page holds a core for ~140 ms, a hostile one for minutes): None starts one
+# per core, 0 runs them inline (for debugging; no time or memory limit then).
+CLEAN_WORKERS = None
+# Seconds of a worker per page (and per chunking); past it the page fails as clean_timeout.
+CLEAN_TIMEOUT = 30.0
+# Address space of a worker in MB; a page past it fails as clean_crashed (0: no limit).
+CLEAN_MAX_MEMORY_MB = 2048
 
 # --- chunk ----------------------------------------------------------------
 CHUNK_ENCODING = "o200k_base"
@@ -188,6 +196,7 @@ EXTENSIONS = {
     "scraper.extensions.RedactLogs": 0,
     "scraper.extensions.StopOnWriteFailure": 100,
     "scraper.extensions.FleetWorker": 110,  # on with REDIS_URL only (see Scaling out)
+    "scraper.extensions.CleanWorkers": 120,  # the worker processes of CLEAN_WORKERS
     "scraper.extensions.CrawlReport": 500,
 }
 # Every crawl writes its report (pages new/changed/unchanged/removed, LLM use, graph changes)
