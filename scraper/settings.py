@@ -64,6 +64,7 @@ EXPORT_HTML = False
 DOWNLOADER_MIDDLEWARES = {
     "scraper.middlewares.PrivateAddressMiddleware": 50,
     "scraper.middlewares.FleetPolitenessMiddleware": 60,  # on with FLEET_DOMAIN_DELAY > 0
+    "scraper.middlewares.CleanBacklogMiddleware": 70,  # downloads wait for the clean workers
     # robots.txt as RFC 9309 reads it: 5xx, 429 or no answer refuses the site for a while,
     # 4xx allows everything, only the first 500 KiB are parsed.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,

@@ -3,6 +3,7 @@ with a reason, and a worker that hung, died or ran out of memory is replaced."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -76,6 +77,17 @@ async def test_an_exception_is_clean_error_with_its_message(pool):
     failure = await _failure(pool, int, "not a number")
     assert failure.reason == "clean_error"
     assert failure.detail == "ValueError: invalid literal for int() with base 10: 'not a number'"
+
+
+async def test_room_waits_while_the_worker_has_two_calls(pool):
+    calls = [asyncio.ensure_future(pool.run(time.sleep, 0.5)) for _ in range(2)]
+    await asyncio.sleep(0)  # both started: running or queued
+    room = asyncio.ensure_future(pool.room())
+    await asyncio.sleep(0.2)
+    assert not room.done()
+    await asyncio.wait_for(room, 10)
+    assert calls[0].done() and pool.calls == 1
+    await asyncio.gather(*calls)
 
 
 async def test_inline_calls_fail_the_same_way():

@@ -33,6 +33,9 @@ T = TypeVar("T")
 
 # Calls before a worker is replaced by a fresh one (a start costs ~1 s of CPU: the imports).
 TASKS_PER_WORKER = 500
+# Calls per worker, running or queued, past which :meth:`CleanPool.room` waits: one running
+# and one ready to start keep every worker busy.
+BACKLOG_PER_WORKER = 2
 _WARM_UP_PAGE = "<html><head><title>t</title></head><body><main><p>warm up</p></main></body></html>"
 
 
@@ -70,6 +73,8 @@ class CleanPool:
         self.timeout = timeout
         self.max_memory_mb = max_memory_mb
         self._pool: pebble.ProcessPool | None = None
+        self.calls = 0  # calls running or queued
+        self._room = asyncio.Event()
 
     @property
     def inline(self) -> bool:
@@ -96,8 +101,25 @@ class CleanPool:
             self._pool.join()
             self._pool = None
 
+    async def room(self) -> None:
+        """Return once the workers have room for more calls (:data:`BACKLOG_PER_WORKER`):
+        a crawl that waits for it before each download fetches no faster than its pages are
+        cleaned, so pages waiting for a worker neither pile up in memory nor, when the crawl
+        is killed, need fetching again."""
+        while self.calls >= BACKLOG_PER_WORKER * self.workers > 0:
+            self._room.clear()
+            await self._room.wait()
+
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``function(*args, **kwargs)`` in a worker; raises :class:`CleanFailed`."""
+        self.calls += 1
+        try:
+            return await self._run(function, *args, **kwargs)
+        finally:
+            self.calls -= 1
+            self._room.set()
+
+    async def _run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self.inline:
             try:
                 return function(*args, **kwargs)
