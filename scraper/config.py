@@ -12,6 +12,7 @@ from pathlib import Path
 
 from scrapy.settings import BaseSettings
 
+from scraper.clean.pool import CleanPool, default_workers
 from scraper.extract.llm import LLMSettings, parse_mode, price_table
 from scraper.fetch.addresses import AddressPolicy
 from scraper.fetch.frontier import FrontierLimits
@@ -104,6 +105,33 @@ def chunk_config(settings: BaseSettings) -> ChunkConfig:
         encoding=settings.get("CHUNK_ENCODING"),
         max_per_page=settings.getint("CHUNK_MAX_PER_PAGE"),
     )
+
+
+def clean_pool(settings: BaseSettings) -> CleanPool:
+    """The pool of worker processes for the render decision, cleaning and chunking
+    (CLEAN_WORKERS: None for one per core, 0 inline; CLEAN_TIMEOUT; CLEAN_MAX_MEMORY_MB)."""
+    workers = settings.get("CLEAN_WORKERS")
+    return CleanPool(
+        workers=(
+            default_workers()
+            if workers in (None, "", "None")
+            else argument("CLEAN_WORKERS", workers, at_least(0), "a whole number >= 0 (0: inline)")
+        ),
+        timeout=argument("CLEAN_TIMEOUT", settings.get("CLEAN_TIMEOUT"), _positive, "seconds > 0"),
+        max_memory_mb=argument(
+            "CLEAN_MAX_MEMORY_MB",
+            settings.get("CLEAN_MAX_MEMORY_MB"),
+            at_least(0),
+            "a whole number of megabytes >= 0 (0: no limit)",
+        ),
+    )
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError()
+    return value
 
 
 def frontier_limits(settings: BaseSettings, max_pages: int | None = None) -> FrontierLimits:

@@ -14,11 +14,12 @@ from typing import Any
 import redis
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.exceptions import DontCloseSpider, NotConfigured, UsageError
 from scrapy.extensions.feedexport import FeedExporter as ScrapyFeedExporter
 from w3lib.url import canonicalize_url
 
-from scraper.config import open_store_from_settings
+from scraper.clean.pool import CleanPool
+from scraper.config import clean_pool, open_store_from_settings
 from scraper.extract.failures import FailuresFile
 from scraper.fleet import Fleet, connect
 from scraper.fleet.fleet import unavailable
@@ -128,6 +129,36 @@ _NOT_SUMMED = (
     "report/",
     "fleet/",
 )
+
+
+class CleanWorkers:
+    """The crawl's pool of worker processes for the CPU-bound stages (the render decision,
+    cleaning, chunking; CLEAN_* settings), shared by the spider and the pipelines, which find
+    it with :func:`clean_workers`. The workers start with the engine, warming up while the
+    first pages download, and stop when the spider closes."""
+
+    def __init__(self, pool: CleanPool):
+        self.pool = pool
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CleanWorkers:
+        extension = cls(clean_pool(crawler.settings))
+        crawler.signals.connect(extension.pool.start, signal=signals.engine_started)
+        crawler.signals.connect(extension.pool.close, signal=signals.spider_closed)
+        crawler.signals.connect(extension.pool.close, signal=signals.engine_stopped)
+        return extension
+
+
+def clean_workers(crawler: Crawler) -> CleanPool:
+    """The crawl's :class:`CleanWorkers` pool."""
+    extension = crawler.get_extension(CleanWorkers)
+    if extension is None:
+        raise UsageError(
+            "the render decision, cleaning and chunking need the extension "
+            "scraper.extensions.CleanWorkers: keep it in EXTENSIONS (CLEAN_WORKERS=0 runs "
+            "them inline)"
+        )
+    return extension.pool
 
 
 class FleetWorker:

@@ -9,10 +9,13 @@ drops a record.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scraper.facts import Chunk, PageFacts, Stage, facts_as_json
 from scraper.redaction import redact_text
+
+if TYPE_CHECKING:
+    from scraper.clean.page import PageContent
 
 
 @dataclass
@@ -63,6 +66,9 @@ class PageRecord:
     extraction: PageFacts | None = field(default=None, metadata={"serializer": facts_as_json})
     failures: list[Failure] = field(default_factory=list)
     html: str | None = None  # dropped before export unless EXPORT_HTML is on
+    # The cleaned page when the render decision made it in the same worker call (one
+    # transfer of the HTML); the cleaning pipeline takes it. Never exported.
+    cleaned: PageContent | None = field(default=None, repr=False, metadata={"internal": True})
 
     @property
     def ok(self) -> bool:

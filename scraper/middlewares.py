@@ -12,8 +12,9 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import DNSLookupError
 
+from scraper.clean.pool import CleanPool
 from scraper.config import address_policy
-from scraper.extensions import FleetWorker
+from scraper.extensions import FleetWorker, clean_workers
 from scraper.fetch.addresses import AddressPolicy, ip_literal
 from scraper.resolver import RefusedLookup
 
@@ -77,6 +78,21 @@ class PrivateAddressMiddleware:
         except DNSLookupError:
             return None  # the download reports the failed lookup (and the resolver refuses)
         return self.policy.refusal(host, port, [str(address)])
+
+
+class CleanBacklogMiddleware:
+    """Hold each download until the clean workers have room (``CleanPool.room``): pages are
+    fetched no faster than they are cleaned, however fast the site answers."""
+
+    def __init__(self, pool: CleanPool):
+        self.pool = pool
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CleanBacklogMiddleware:
+        return cls(clean_workers(crawler))
+
+    async def process_request(self, request: Request) -> None:
+        await self.pool.room()
 
 
 class FleetPolitenessMiddleware:

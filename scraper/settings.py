@@ -64,6 +64,7 @@ EXPORT_HTML = False
 DOWNLOADER_MIDDLEWARES = {
     "scraper.middlewares.PrivateAddressMiddleware": 50,
     "scraper.middlewares.FleetPolitenessMiddleware": 60,  # on with FLEET_DOMAIN_DELAY > 0
+    "scraper.middlewares.CleanBacklogMiddleware": 70,  # downloads wait for the clean workers
     # robots.txt as RFC 9309 reads it: 5xx, 429 or no answer refuses the site for a while,
     # 4xx allows everything, only the first 500 KiB are parsed.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
@@ -120,6 +121,14 @@ PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
 # hold: about 1,000 products with offers and brands. Items past it are skipped and listed in
 # the record's structured_data_skipped (2.9 MB of JSON-LD took minutes and gigabytes).
 STRUCTURED_DATA_MAX_BYTES = 256 * 1024
+# The render decision, cleaning and chunking run in worker processes, never on the crawl's
+# event loop (a page holds a core for ~140 ms, a hostile one for minutes): None starts one
+# per core, 0 runs them inline (for debugging; no time or memory limit then).
+CLEAN_WORKERS = None
+# Seconds of a worker per page (and per chunking); past it the page fails as clean_timeout.
+CLEAN_TIMEOUT = 30.0
+# Address space of a worker in MB; a page past it fails as clean_crashed (0: no limit).
+CLEAN_MAX_MEMORY_MB = 2048
 
 # --- chunk ----------------------------------------------------------------
 CHUNK_ENCODING = "o200k_base"
@@ -191,6 +200,7 @@ EXTENSIONS = {
     "scraper.extensions.FeedExporter": 0,
     "scraper.extensions.StopOnWriteFailure": 100,
     "scraper.extensions.FleetWorker": 110,  # on with REDIS_URL only (see Scaling out)
+    "scraper.extensions.CleanWorkers": 120,  # the worker processes of CLEAN_WORKERS
     "scraper.extensions.CrawlReport": 500,
 }
 # Every crawl writes its report (pages new/changed/unchanged/removed, LLM use, graph changes)

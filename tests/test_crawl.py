@@ -246,7 +246,7 @@ def test_export_html_on_request(tmp_path):
         result = run_crawl(
             tmp_path, {"url": running.url, "render": "never"}, {"EXPORT_HTML": "True"}
         )
-    assert "<footer>Copyright 2026 Test Site</footer>" in result.records[0]["html"]
+    assert "<footer>Copyright 2026 Test Site</footer>" in result.by_url()[running.url]["html"]
 
 
 def test_bad_arguments_fail_clearly(tmp_path):

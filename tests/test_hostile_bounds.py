@@ -47,7 +47,7 @@ def test_binary_pages_huge_structured_data_and_endless_chunks_are_bounded(tmp_pa
         result = run_crawl(
             tmp_path,
             {"url": site.url, "render": "never"},
-            FAST_LLM,
+            {**FAST_LLM, "CLEAN_TIMEOUT": "5"},
             env={"OPENAI_BASE_URL": fake.base_url},
             timeout=300,
         )
@@ -70,6 +70,10 @@ def test_binary_pages_huge_structured_data_and_endless_chunks_are_bounded(tmp_pa
         record = records[f"/{name}"]
         assert [(f["stage"], f["reason"]) for f in record["failures"]] == [("fetch", "not_text")]
         assert record["markdown"] is None and record["chunks"] == []
+    nested = records["/nested-tables"]
+    assert [(f["stage"], f["reason"]) for f in nested["failures"]] == [("clean", "clean_timeout")]
+    assert nested["markdown"] is None and nested["chunks"] == []
+    assert "clean/failed/clean_timeout': 1" in result.log
     huge = records["/huge-jsonld"]
     assert huge["failures"] == [], huge["failures"]
     big_block = re.search(r"<script[^>]*>(.*?)</script>", _read("huge-jsonld"), re.S)

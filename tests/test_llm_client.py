@@ -378,6 +378,18 @@ async def test_budget_stops_new_calls(fake):
     assert len(fake.requests) == 1
 
 
+async def test_calls_waiting_for_a_slot_see_what_the_calls_before_them_spent():
+    with serve_fake_llm(FakeLLM(lambda body: Reply(VALID), latency=0.2)) as fake:
+        meter = CostMeter()
+        llm = structured_llm(fake, StatsRecorder(), meter=meter, concurrency=1)
+        await generate(llm)  # answered: calls no longer go one at a time to probe the server
+        assert meter.spent_usd
+        meter.budget_usd = 1.5 * meter.spent_usd  # the next answer spends it
+        results = await asyncio.gather(*(generate(llm) for _ in range(3)), return_exceptions=True)
+        assert len(fake.requests) == 2
+        assert [isinstance(r, BudgetExceeded) for r in results].count(True) == 2
+
+
 async def test_unknown_model_price_counts_tokens_without_cost(fake, caplog):
     stats = StatsRecorder()
     llm = structured_llm(fake, stats, model="my-local-model")

@@ -35,7 +35,8 @@ def test_killed_crawl_resumes_without_refetching(tmp_path):
             tmp_path,
             {"url": running.url, "render": "never"},
             tmp_path / "first.jsonl",
-            {"JOBDIR": str(jobdir), "CONCURRENT_REQUESTS": "2"},
+            # One clean worker: downloads wait while it has 2 pages (BACKLOG_PER_WORKER).
+            {"JOBDIR": str(jobdir), "CONCURRENT_REQUESTS": "2", "CLEAN_WORKERS": "1"},
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -70,7 +71,7 @@ def test_killed_crawl_resumes_without_refetching(tmp_path):
     assert len(finished_first | resumed_urls) == PAGES
     pages_fetched = Counter(h for h in running.hits if h != "/robots.txt")
     refetched = [p for p, n in pages_fetched.items() if n > 1]
-    # Only pages in flight at the kill (2 downloads, 2 in the pipelines) are fetched twice.
+    # Only pages in flight at the kill (2 downloads, 2 with the clean worker) are fetched twice.
     assert len(refetched) <= 4, (refetched, hits_before_resume)
     # Every page is in the graph once, under its own URL (a page's facts are replaced whole).
     expected = {running.url} | {f"{running.url}p{i}" for i in range(1, PAGES)}

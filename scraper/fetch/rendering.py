@@ -19,6 +19,7 @@ from scraper.clean.chrome import remove_overlays, visible_length
 from scraper.clean.dom import class_words, parse_html
 from scraper.clean.hidden import remove_hidden
 from scraper.clean.main_content import dom_markdown, trafilatura_markdown
+from scraper.clean.page import PageContent, clean_page
 
 # Fewer words of main content than this, in a page that runs scripts, is no content.
 MIN_MAIN_WORDS = 20
@@ -165,3 +166,11 @@ def render_reason(html: str) -> RenderReason | None:
     code = signs[0][0] if signs else "no_main_content"
     detail = [f"{words} words of main content", f"{scripts} script(s)"]
     return RenderReason(code, ", ".join(detail + [sign for _, sign in signs]))
+
+
+def clean_unless_rendered(
+    html: str, url: str, max_structured_bytes: int
+) -> RenderReason | PageContent:
+    """Why ``html`` (fetched from ``url``) needs a browser, or else its cleaned content:
+    one call of a worker process, so the page's HTML goes there once."""
+    return render_reason(html) or clean_page(html, url, max_structured_bytes)

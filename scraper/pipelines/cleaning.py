@@ -6,35 +6,53 @@ import dataclasses
 import logging
 
 from scrapy.crawler import Crawler
+from scrapy.statscollectors import StatsCollector
 
 from scraper.clean import clean_page
+from scraper.clean.pool import CleanFailed
+from scraper.extensions import clean_workers
 from scraper.facts import Stage
 from scraper.items import PageRecord
 
 logger = logging.getLogger(__name__)
 
 
+def record_worker_failure(
+    item: PageRecord, stage: Stage, failure: CleanFailed, stats: StatsCollector | None
+) -> None:
+    """Record a worker call that ended without a result (``<stage>/failed/<reason>``)."""
+    if stats is not None:
+        stats.inc_value(f"{stage}/failed/{failure.reason}")
+    logger.warning("%s: %s failed: %s", item.final_url or item.url, stage, failure)
+    item.fail(stage, failure.reason, failure.detail)
+
+
 class CleaningPipeline:
-    """Fill a fetched page's Markdown, metadata, structured data and content hash."""
+    """Fill a fetched page's Markdown, metadata, structured data and content hash, cleaned in
+    a worker process (or taken from the spider, which cleaned it with the render decision)."""
 
     def __init__(self, crawler: Crawler):
         self.stats = crawler.stats
         self.export_html = crawler.settings.getbool("EXPORT_HTML")
         self.max_structured_bytes = crawler.settings.getint("STRUCTURED_DATA_MAX_BYTES")
+        self.workers = clean_workers(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CleaningPipeline:
         return cls(crawler)
 
-    def process_item(self, item: PageRecord) -> PageRecord:
+    async def process_item(self, item: PageRecord) -> PageRecord:
+        cleaned, item.cleaned = item.cleaned, None
         if item.html is None or item.failures:
             return item
         url = item.final_url or item.url
         try:
-            cleaned = clean_page(item.html, url, self.max_structured_bytes)
-        except Exception as exc:  # a cleaning bug must cost one page, not the crawl
-            self.stats.inc_value("pages/clean_failed")
-            item.fail(Stage.CLEAN, "clean_error", f"{type(exc).__name__}: {exc}")
+            if cleaned is None:
+                cleaned = await self.workers.run(
+                    clean_page, item.html, url, self.max_structured_bytes
+                )
+        except CleanFailed as failure:
+            record_worker_failure(item, Stage.CLEAN, failure, self.stats)
             return item
         finally:
             if not self.export_html:

@@ -40,15 +40,18 @@ from twisted.python.failure import Failure as TwistedFailure
 from w3lib.url import canonicalize_url
 
 from scraper.clean.hidden import BROWSER_SCRIPT
+from scraper.clean.page import PageContent
+from scraper.clean.pool import CleanFailed
 from scraper.config import frontier_limits
-from scraper.extensions import FleetWorker
+from scraper.extensions import FleetWorker, clean_workers
 from scraper.facts import Stage
 from scraper.fetch.decoding import NOT_TEXT_SHARE, decode_html, not_text_share
 from scraper.fetch.frontier import Frontier, FrontierLimits
 from scraper.fetch.journal import CrawlJournal
-from scraper.fetch.rendering import render_reason
+from scraper.fetch.rendering import RenderReason, clean_unless_rendered
 from scraper.items import PageRecord
 from scraper.middlewares import RefusedAddress
+from scraper.pipelines.cleaning import record_worker_failure
 from scraper.robotstxt import RobotsUnreachable
 from scraper.signals import previous_pages_loaded, state_write_failed
 from scraper.spiders.arguments import CrawlArguments, parse_arguments
@@ -153,7 +156,9 @@ class SemanticSpider(scrapy.Spider):
             crawler.signals.connect(spider._page_finished, signal=signals.item_scraped)
             crawler.signals.connect(spider._close_journal, signal=signals.spider_closed)
         if not settings.get("FEED_EXPORT_FIELDS"):
-            fields = [f.name for f in dataclasses.fields(PageRecord)]
+            fields = [
+                f.name for f in dataclasses.fields(PageRecord) if not f.metadata.get("internal")
+            ]
             if not settings.getbool("EXPORT_HTML"):
                 fields.remove("html")
             settings.set("FEED_EXPORT_FIELDS", fields, priority="spider")
@@ -332,7 +337,7 @@ class SemanticSpider(scrapy.Spider):
 
     # --- callbacks --------------------------------------------------------
 
-    def parse(self, response: Response) -> Iterator[PageRecord | scrapy.Request]:
+    async def parse(self, response: Response) -> AsyncIterator[PageRecord | scrapy.Request]:
         record = self._record(response)
         if "cached" in response.flags:  # the HTTP cache's stored body, revalidated (304)
             self.crawler.stats.inc_value("pages/not_modified")
@@ -384,18 +389,38 @@ class SemanticSpider(scrapy.Spider):
             yield record
             return
         if self.render == "auto" and not record.rendered:
-            reason = render_reason(html)
-            if reason:
-                self.crawler.stats.inc_value(f"render/auto/{reason.code}")
-                self.logger.debug("Rendering %s: %s", response.url, reason.detail)
-                yield self._render_request(response, reason.code)
+            decided = await self._clean_unless_rendered(record, html)
+            if isinstance(decided, RenderReason):
+                self.crawler.stats.inc_value(f"render/auto/{decided.code}")
+                self.logger.debug("Rendering %s: %s", response.url, decided.detail)
+                yield self._render_request(response, decided.code)
                 return
-        record.html = html
+            record.cleaned = decided
+        if not record.failures:
+            record.html = html
         # Links first: a fleet's frontier has them before the page's record finishes its
         # entry, so a worker killed in between loses none.
         if self.follow:
-            yield from self._follow_links(response)
+            for request in self._follow_links(response):
+                yield request
         yield record
+
+    async def _clean_unless_rendered(
+        self, record: PageRecord, html: str
+    ) -> RenderReason | PageContent | None:
+        """Why the page needs a browser, else its cleaned content (the decision needs the
+        cleaner's view of the page: a worker makes both at once); None when the worker
+        failed, which ``record`` then says."""
+        try:
+            return await clean_workers(self.crawler).run(
+                clean_unless_rendered,
+                html,
+                record.final_url or record.url,
+                self.settings.getint("STRUCTURED_DATA_MAX_BYTES"),
+            )
+        except CleanFailed as failure:
+            record_worker_failure(record, Stage.CLEAN, failure, self.crawler.stats)
+            return None
 
     def _follow_links(self, response: Response) -> Iterator[scrapy.Request]:
         if not isinstance(response, TextResponse):

@@ -416,12 +416,14 @@ class StructuredLLM:
         return request
 
     async def _complete_once(self, call: _Call, mode: ResponseFormat) -> Any:
-        if self.breaker.outage is not None:
-            raise LLMUnavailable(self.breaker.outage)
-        if self.meter.exhausted:
-            raise BudgetExceeded(f"spent ${self.meter.spent_usd or 0:.4f}")
         request = self._request(call, mode)
         async with self._semaphore:
+            # Checked with the slot held: a call that waited for it sees what the calls
+            # before it spent and whether they stopped the LLM, not the state when it queued.
+            if self.breaker.outage is not None:
+                raise LLMUnavailable(self.breaker.outage)
+            if self.meter.exhausted:
+                raise BudgetExceeded(f"spent ${self.meter.spent_usd or 0:.4f}")
             if self.audit:
                 self.audit.write("request", base_url=str(self.client.base_url), **request)
             try:
