@@ -1,16 +1,19 @@
-"""Graph store speed: facts written per second and entity-lookup latency, embedded vs endpoint.
+"""Graph store speed on a crawl whose pages keep naming the same entities: write time per
+1000 pages (flat, not growing), `scrapy graph entity` latency, and our writes against
+pyoxigraph's ``bulk_extend`` of the same quads.
 
-    python bench/graph_store.py [--entities 100000] [--per-page 10] [--lookups 1000]
+    python bench/graph_store.py [--pages 20000] [--batch 16] [--lookups 200] [--endpoint]
 
-Both backends run the same code path (``GraphStore.replace_page``: resolution lookup, RDF
-mapping with provenance, one atomic SPARQL update per page): the embedded pyoxigraph store
-on disk, and ``oxigraph serve`` on disk over HTTP on 127.0.0.1 (started and stopped here).
-The pages are generated (no data set in ``../shared/data`` holds entity graphs): each page
-has ``--per-page`` entities with an alias, a description, two attributes, a third of them
-a ``sameAs``, a relation chain, and one entity of the previous page written differently
-("Org 7 Ltd" → "ORG 7 LIMITED"), so resolution merges across pages as in a real crawl.
-Lookups, after all pages are written: ``find_entities`` (name → node, the resolution-key
-index) and ``describe_entity`` (everything about a node, as ``scrapy graph entity`` shows).
+The pages are generated like a news or shop site's JSON-LD: each page is an article with an
+author, a publisher and products drawn from shared pools with a Zipf-like skew, so popular
+entities recur on hundreds or thousands of pages (the case that made resolution quadratic:
+it read every page's copy of a popular node's keys). Writes go through the crawl's code path
+(``GraphStore.replace_page`` in ``write_batch``es of ``--batch`` pages: resolution through
+the key index, RDF mapping with provenance, one atomic SPARQL update per batch). Then
+``entity_views`` (what ``scrapy graph entity NAME`` prints) for the most popular entities and
+random ones, and ``bulk_extend`` of every quad the store ended with into a fresh pyoxigraph
+store (the fastest load pyoxigraph has: no transaction, no resolution). ``--endpoint`` runs
+the same on ``oxigraph serve`` (on disk, over HTTP on 127.0.0.1) too.
 """
 
 from __future__ import annotations
@@ -24,138 +27,224 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyoxigraph
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scraper.facts import PageFacts
 from scraper.graph import EmbeddedStore, GraphStore, PageProvenance, SparqlEndpointStore
-from scraper.graph.queries import describe_entity, find_entities
+from scraper.graph.browse import entity_views
 from tests.oxigraph_server import oxigraph_server
 
+AUTHORS, PUBLISHERS, PRODUCTS = 2_000, 100, 5_000
 
-def entity(i: int, variant: bool = False) -> dict:
-    kind = "Organization" if i % 2 else "Person"
-    name = f"Org {i} Ltd" if kind == "Organization" else f"Person Number{i}"
-    if variant:
-        name = name.upper().replace("LTD", "LIMITED")
+
+def _zipf(pool: int) -> list[float]:
+    """Cumulative weights 1/1, 1/2, 1/3, … of a pool's entities (Zipf's law)."""
+    return list(itertools.accumulate(1 / rank for rank in range(1, pool + 1)))
+
+
+ZIPF = {pool: _zipf(pool) for pool in (AUTHORS, PUBLISHERS, PRODUCTS)}
+
+
+def popular(rng: random.Random, pool: int) -> int:
+    """An index into a pool by Zipf's law: entity 0 of the 100 publishers is on about one
+    page in five, entity 50 on one in 260."""
+    return rng.choices(range(pool), cum_weights=ZIPF[pool])[0]
+
+
+def author(i: int) -> dict:
+    return {"name": f"Author Number{i}", "type": "Person", "origin": "structured_data"}
+
+
+def publisher(i: int) -> dict:
     return {
-        "name": name,
-        "type": kind,
-        "aliases": [f"Alias {i}"],
-        "description": f"Entity {i}, a generated {kind.lower()} with a short description.",
-        "attributes": {"rank": i, "code": f"C-{i:06d}"},
-        "identifiers": [f"https://www.wikidata.org/entity/Q{i}"] if i % 3 == 0 else [],
-        "origin": "llm" if i % 4 else "structured_data",
+        "name": f"Publisher {i} Ltd",
+        "type": "Organization",
+        "identifiers": [f"https://www.wikidata.org/entity/Q{1000 + i}"],
+        "attributes": {"url": f"https://publisher{i}.example/"},
+        "origin": "structured_data",
     }
 
 
-def page_extraction(page: int, per_page: int) -> PageFacts:
-    first = page * per_page
-    entities = [entity(i) for i in range(first, first + per_page)]
-    if page:
-        entities.append(entity(first - 1, variant=True))  # seen on the previous page
-    names = [e["name"] for e in entities]
-    relations = [
-        {"source": a, "type": "knows", "target": b, "evidence": f"{a} knows {b}."}
-        for a, b in itertools.pairwise(names)
-    ]
+def product(i: int) -> dict:
+    return {
+        "name": f"Widget Model {i}",
+        "type": "Product",
+        "aliases": [f"WM-{i}"],
+        "attributes": {"sku": f"SKU-{i:06d}"},
+        "origin": "structured_data",
+    }
+
+
+def page_facts(page: int, rng: random.Random) -> PageFacts:
+    article = {
+        "name": f"Story number {page}",
+        "type": "CreativeWork",
+        "description": f"Article {page} of the generated site, about widgets.",
+        "attributes": {"datePublished": "2026-01-01", "wordCount": 400 + page % 900},
+        "origin": "structured_data",
+    }
+    people = [author(popular(rng, AUTHORS)), author(rng.randrange(AUTHORS))]
+    org = publisher(popular(rng, PUBLISHERS))
+    things = [product(popular(rng, PRODUCTS)) for _ in range(3)]
+    relations = [("author", p["name"]) for p in people] + [("publisher", org["name"])]
+    relations += [("mentions", t["name"]) for t in things]
     return PageFacts.from_dict(
-        {"status": "ok", "model": "bench", "entities": entities, "relations": relations}
+        {
+            "status": "ok",
+            "model": "bench",
+            "entities": [article, *people, org, *things],
+            "relations": [
+                {"source": article["name"], "type": kind, "target": target, "origin": "llm"}
+                for kind, target in relations
+            ],
+        }
     )
 
 
-def write_pages(store: GraphStore, pages: int, per_page: int) -> tuple[float, int]:
-    """Seconds spent writing all pages, and facts written."""
-    facts = 0
+def provenance(page: int) -> PageProvenance:
+    return PageProvenance(
+        url=f"https://bench.example/story/{page}",
+        fetched_at="2026-01-01T00:00:00+00:00",
+        content_hash=f"{page:064d}",
+        model="bench",
+        prompt_version="v1",
+    )
+
+
+def write_pages(
+    store: GraphStore, facts: list[PageFacts], batch: int
+) -> tuple[float, list[tuple[float, float]]]:
+    """Seconds spent writing every page, and (wall, CPU) seconds of each 1000 pages (CPU
+    time of this process, pyoxigraph's threads included: what other jobs on the machine
+    do not change)."""
+    pages = len(facts)
+    laps: list[tuple[float, float]] = []
+    started = lap = time.perf_counter()
+    cpu = time.process_time()
+    for first in range(0, pages, batch):
+        with store.write_batch():
+            for page in range(first, min(first + batch, pages)):
+                store.replace_page(provenance(page), facts[page])
+        done = min(first + batch, pages)
+        if done >= 1000 * (len(laps) + 1):
+            now, cpu_now = time.perf_counter(), time.process_time()
+            laps.append((now - lap, cpu_now - cpu))
+            lap, cpu = now, cpu_now
+            wall_s, cpu_s = laps[-1]
+            print(
+                f"  {done}/{pages}: last 1000 {wall_s:.1f} s ({cpu_s:.1f} s CPU)", file=sys.stderr
+            )
+    return time.perf_counter() - started, laps
+
+
+def entity_latencies(
+    store: GraphStore, facts: list[PageFacts], lookups: int
+) -> tuple[list[float], list[float]]:
+    """`scrapy graph entity` latency (s) for the most popular entities and for random ones."""
+    top = [publisher(0)["name"], author(0)["name"], product(0)["name"]]
+    written = sorted({e.name for page in facts for e in page.entities})
+    names = random.Random(11).sample(written, min(lookups, len(written)))
+    return [_timed_entity(store, n) for n in top * 5], [_timed_entity(store, n) for n in names]
+
+
+def _timed_entity(store: GraphStore, name: str) -> float:
     started = time.perf_counter()
-    for page in range(pages):
-        provenance = PageProvenance(
-            url=f"https://bench.example/page/{page}",
-            fetched_at="2026-01-01T00:00:00+00:00",
-            content_hash=f"{page:064d}",
-            model="bench",
-            prompt_version="v1",
-        )
-        facts += store.replace_page(provenance, page_extraction(page, per_page)).facts_added
-        if page and page % 1000 == 0:
-            rate = page / (time.perf_counter() - started)
-            print(f"  {page}/{pages} pages ({rate:.0f} pages/s)", file=sys.stderr)
-    return time.perf_counter() - started, facts
+    views = entity_views(store, name)
+    elapsed = time.perf_counter() - started
+    assert views, name
+    return elapsed
 
 
-def latencies(store: GraphStore, entities: int, lookups: int) -> tuple[list[float], list[float]]:
+def load_seconds(quads: list[pyoxigraph.Quad], folder: Path, transaction: int = 0) -> float:
+    """Seconds pyoxigraph takes to load ``quads`` into a fresh store: ``bulk_extend`` (no
+    transaction), or with ``transaction`` quads per ``extend`` call (a transaction each)."""
+    fresh = pyoxigraph.Store(str(folder))
+    started = time.perf_counter()
+    if transaction:
+        for first in range(0, len(quads), transaction):
+            fresh.extend(quads[first : first + transaction])
+    else:
+        fresh.bulk_extend(quads)
+    fresh.flush()
+    return time.perf_counter() - started
+
+
+def run(name: str, store: GraphStore, args: argparse.Namespace, tmp: Path) -> dict:
+    print(f"{name}: writing {args.pages} pages ...", file=sys.stderr)
     rng = random.Random(7)
-    finds, describes = [], []
-    for n in range(lookups):
-        i = rng.randrange(entities)
-        name = entity(i)["name"]
-        started = time.perf_counter()
-        found = find_entities(store, name)
-        finds.append(time.perf_counter() - started)
-        assert found, name
-        if n % 5 == 0:
-            started = time.perf_counter()
-            describe_entity(store, found[0])
-            describes.append(time.perf_counter() - started)
-    return finds, describes
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
-
-
-def run(name: str, store: GraphStore, args: argparse.Namespace) -> dict:
-    pages = args.entities // args.per_page
-    print(f"{name}: writing {pages} pages ...", file=sys.stderr)
-    seconds, facts = write_pages(store, pages, args.per_page)
-    quads = sum(1 for _ in store.quads())
-    finds, describes = latencies(store, args.entities, args.lookups)
+    facts = [page_facts(page, rng) for page in range(args.pages)]
+    seconds, per_thousand = write_pages(store, facts, args.batch)
+    quads = list(store.quads())
+    popular_entities, random_entities = entity_latencies(store, facts, args.lookups)
+    bulk = load_seconds(quads, tmp / f"bulk-{name}")
+    per_batch = len(quads) * args.batch // args.pages
+    extend = load_seconds(quads, tmp / f"extend-{name}", transaction=per_batch)
     return {
         "system": name,
-        "pages/s": pages / seconds,
-        "facts/s": facts / seconds,
-        "quads/s": quads / seconds,
-        "facts": facts,
-        "find p50 ms": 1000 * statistics.median(finds),
-        "find p95 ms": 1000 * percentile(finds, 95),
-        "describe p50 ms": 1000 * statistics.median(describes),
-        "describe p95 ms": 1000 * percentile(describes, 95),
+        "per_thousand": per_thousand,
+        "pages/s": args.pages / seconds,
+        "quads/s": len(quads) / seconds,
+        "bulk quads/s": len(quads) / bulk,
+        "extend quads/s": len(quads) / extend,
+        "quads": len(quads),
+        "popular p50": 1000 * statistics.median(popular_entities),
+        "popular max": 1000 * max(popular_entities),
+        "any p50": 1000 * statistics.median(random_entities),
+        "any p95": 1000 * statistics.quantiles(random_entities, n=20)[-1],
     }
 
 
-def print_table(rows: list[dict]) -> None:
-    base = rows[0]
-    columns = [c for c in base if c not in ("system", "facts")]
-    print(f"\n{'system':<10}" + "".join(f"{c:>17}" for c in columns))
-    for row in rows:
-        print(f"{row['system']:<10}" + "".join(f"{row[c]:>17.1f}" for c in columns))
-    for row in rows[1:]:
-        print(
-            f"{row['system'] + '/' + base['system']:<10}"
-            + "".join(f"{row[c] / base[c]:>16.2f}x" for c in columns)
-        )
+def print_report(row: dict) -> None:
+    laps = row["per_thousand"]
+    print(f"\n{row['system']}: seconds per 1000 pages written, wall (CPU)")
+    for first in range(0, len(laps), 10):
+        print("  " + " ".join(f"{wall:.1f} ({cpu:.1f})" for wall, cpu in laps[first : first + 10]))
+    quarter = max(1, len(laps) // 4)
+    first_cpu = statistics.mean(cpu for _, cpu in laps[:quarter])
+    last_cpu = statistics.mean(cpu for _, cpu in laps[-quarter:])
     print(
-        f"\nfacts written: {base['facts']} (every fact also gets an origin record in the "
-        "page's provenance graph: quads/s counts both)"
+        f"  CPU per 1000 pages, first quarter {first_cpu:.1f} s, last quarter {last_cpu:.1f} s: "
+        f"last/first {last_cpu / first_cpu:.2f}x"
+    )
+    print(
+        f"  {row['pages/s']:.0f} pages/s, {row['quads/s']:.0f} quads/s; bulk_extend of the same "
+        f"{row['quads']} quads {row['bulk quads/s']:.0f} quads/s: "
+        f"writes/bulk_extend {row['quads/s'] / row['bulk quads/s']:.2f}x"
+    )
+    print(
+        f"  extend (one transaction per batch's worth of quads, nothing else) "
+        f"{row['extend quads/s']:.0f} quads/s = {row['extend quads/s'] / row['bulk quads/s']:.2f}x "
+        f"bulk_extend: writes/extend {row['quads/s'] / row['extend quads/s']:.2f}x"
+    )
+    print(
+        f"  `scrapy graph entity`: most popular entities p50 {row['popular p50']:.1f} ms, "
+        f"max {row['popular max']:.1f} ms; random entities p50 {row['any p50']:.1f} ms, "
+        f"p95 {row['any p95']:.1f} ms"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entities", type=int, default=100_000)
-    parser.add_argument("--per-page", type=int, default=10)
-    parser.add_argument("--lookups", type=int, default=1000)
+    parser.add_argument("--pages", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=16, help="pages per write_batch")
+    parser.add_argument("--lookups", type=int, default=200)
+    parser.add_argument("--endpoint", action="store_true", help="also on oxigraph serve")
     args = parser.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="graph-bench-") as tmp:
-        store = EmbeddedStore.open_writer(Path(tmp) / "embedded", snapshot_interval=3600)
-        rows.append(run("embedded", store, args))
+    with tempfile.TemporaryDirectory(prefix="graph-bench-") as folder:
+        tmp = Path(folder)
+        store = EmbeddedStore.open_writer(tmp / "embedded", snapshot_interval=3600)
+        rows = [run("embedded", store, args, tmp)]
         store.close()
-        with oxigraph_server(Path(tmp) / "endpoint") as server:
-            endpoint = SparqlEndpointStore(server.url)
-            rows.append(run("endpoint", endpoint, args))
-            endpoint.close()
-    print(f"\n{args.entities} entities, {args.per_page} per page")
-    print_table(rows)
+        if args.endpoint:
+            with oxigraph_server(tmp / "endpoint") as server:
+                endpoint = SparqlEndpointStore(server.url)
+                rows.append(run("endpoint", endpoint, args, tmp))
+                endpoint.close()
+    print(f"\n{args.pages} pages, {args.batch} per batch")
+    for row in rows:
+        print_report(row)
 
 
 if __name__ == "__main__":

@@ -184,6 +184,8 @@ class GraphWriteConfig:
     retry_times: int
     lease_seconds: float
     keep_removed: bool
+    batch_pages: int
+    batch_wait: float
 
 
 def graph_write_config(settings: BaseSettings) -> GraphWriteConfig:
@@ -192,6 +194,8 @@ def graph_write_config(settings: BaseSettings) -> GraphWriteConfig:
         retry_times=settings.getint("GRAPH_STORE_RETRY_TIMES"),
         lease_seconds=settings.getfloat("GRAPH_LEASE_SECONDS"),
         keep_removed=settings.getbool("KEEP_REMOVED_PAGES"),
+        batch_pages=max(1, settings.getint("GRAPH_WRITE_BATCH")),
+        batch_wait=max(0.0, settings.getfloat("GRAPH_WRITE_WAIT")),
     )
 
 

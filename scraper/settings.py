@@ -178,6 +178,10 @@ GRAPH_STORE = ".semantic/graph"
 GRAPH_STORE_UPDATE_URL = ""
 GRAPH_STORE_TIMEOUT = 30.0  # seconds per SPARQL request
 GRAPH_STORE_RETRY_TIMES = 2  # extra attempts of a page write while the store is unreachable
+# Pages written per store transaction (each page still all or nothing), and the most seconds
+# a page waits for others to fill its batch once the writer is free (a slow crawl writes anyway).
+GRAPH_WRITE_BATCH = 16
+GRAPH_WRITE_WAIT = 0.2
 GRAPH_STORE_LOCK_TIMEOUT = 10.0  # seconds a writer waits for the embedded store's lock
 GRAPH_SNAPSHOT_INTERVAL = 10.0  # seconds between snapshots readers see during a crawl
 # `scrapy graph query` with SERVICE <url> (federation) makes the store send requests to any

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
 from scrapy.utils.test import get_crawler
 
 from scraper.facts import Entity, ExtractionStatus, Origin, PageFacts
-from scraper.graph import EmbeddedStore, SparqlEndpointStore
+from scraper.graph import EmbeddedStore, SparqlEndpointStore, StoreUnavailable
 from scraper.items import PageRecord
 from scraper.pipelines.graph import GraphPipeline
 from tests.oxigraph_server import oxigraph_server
@@ -128,3 +129,32 @@ async def test_pages_without_new_facts_only_move_fetch_provenance(tmp_path, stat
         names = store.select(f"SELECT ?n WHERE {{ GRAPH <{URL}> {{ ?e schema:name ?n }} }}")
     assert state.fetched_at.startswith("2026-04-01") and state.etag == '"v2"'
     assert not state.needs_retry and len(names) == 1
+
+
+async def test_pages_are_written_in_batches_and_acknowledged_once_written(tmp_path, monkeypatch):
+    settings = {"GRAPH_WRITE_BATCH": 4, "GRAPH_STORE_RETRY_TIMES": 0}
+    pipeline, _ = await opened_pipeline(tmp_path / "graph", **settings)
+    store, requests = pipeline.store, []
+    write = store.update
+
+    def counted(sparql):
+        requests.append(sparql)
+        write(sparql)
+
+    monkeypatch.setattr(store, "update", counted)
+    pages = [record(url=f"{URL}/{i}", name=f"Org {i}") for i in range(5)]
+    items = await asyncio.gather(*map(pipeline.process_item, pages))
+    assert len(requests) == 2 and all(item.ok for item in items)  # a batch of 4, then 1
+
+    def unreachable(sparql):
+        raise StoreUnavailable("graph store error: the disk is gone")
+
+    monkeypatch.setattr(store, "update", unreachable)
+    lost = await asyncio.gather(
+        *(pipeline.process_item(record(url=f"{URL}/x{i}")) for i in range(3))
+    )
+    assert [item.failures[-1].reason for item in lost] == ["store_unavailable"] * 3
+    monkeypatch.undo()
+    await pipeline.close_spider()
+    with EmbeddedStore.open_reader(tmp_path / "graph") as reader:
+        assert reader.pages() == sorted(page.url for page in pages)

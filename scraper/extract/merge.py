@@ -62,6 +62,11 @@ def merge_entities(entities: Iterable[Entity]) -> tuple[list[Entity], dict[str, 
     by_key: dict[tuple[str, str], Entity] = {}
     by_name: dict[str, Entity] = {}  # for Things, whose type says nothing
     refs: dict[str, str] = {}
+    # Per merged entity (by id): its normalised names, and the type its names are indexed
+    # under, so a mention adds only its new names (an entity named on every line of a long
+    # page costs each mention the same).
+    known: dict[int, set[str]] = {}
+    indexed_as: dict[int, str] = {}
     for entity in entities:
         names = [entity.name, *entity.aliases]
         target = _find(entity.type, names, by_key, by_name)
@@ -70,12 +75,17 @@ def merge_entities(entities: Iterable[Entity]) -> tuple[list[Entity], dict[str, 
         if target is None:
             target = _copy_entity(entity)
             merged.append(target)
+            known[id(target)] = {normalise_name(n) for n in [target.name, *target.aliases]}
+            added = [target.name, *target.aliases]
         else:
-            _absorb(target, entity)
+            added = _absorb(target, entity, known[id(target)])
         if entity.ref:
             # Refs hold a ":" ("_:b0", an IRI); normalised names never do: one dict serves both.
             refs[entity.ref] = target.ref or entity.ref
-        for name in [target.name, *target.aliases]:
+        if indexed_as.get(id(target)) != target.type:  # new, or a Thing that got a type
+            indexed_as[id(target)] = target.type
+            added = [target.name, *target.aliases]
+        for name in added:
             by_key.setdefault((target.type, normalise_name(name, target.type)), target)
             by_name.setdefault(normalise_name(name), target)
     canonical = {
@@ -137,8 +147,9 @@ def _copy_entity(entity: Entity) -> Entity:
     return copy
 
 
-def _absorb(target: Entity, entity: Entity) -> None:
-    _add_aliases(target, [entity.name, *(entity.aliases or [])])
+def _absorb(target: Entity, entity: Entity, known: set[str]) -> list[str]:
+    """Add a mention to its merged entity; returns the aliases it added."""
+    added = _add_aliases(target, [entity.name, *(entity.aliases or [])], known)
     if entity.classes:
         _add_classes(target, entity.classes)
     target.iri = target.iri or entity.iri
@@ -149,6 +160,7 @@ def _absorb(target: Entity, entity: Entity) -> None:
     for identifier in entity.identifiers or []:
         if identifier not in target.identifiers:
             target.identifiers.append(identifier)
+    return added
 
 
 def _add_classes(target: Entity, classes: Iterable[str]) -> None:
@@ -162,13 +174,19 @@ def _add_classes(target: Entity, classes: Iterable[str]) -> None:
     target.classes = own
 
 
-def _add_aliases(target: Entity, names: Iterable[str]) -> None:
-    known = {normalise_name(n) for n in [target.name, *target.aliases]}
+def _add_aliases(target: Entity, names: Iterable[str], known: set[str] | None = None) -> list[str]:
+    """Add the names not yet known (``known``: the target's normalised names, kept up to
+    date); returns them."""
+    if known is None:
+        known = {normalise_name(n) for n in [target.name, *target.aliases]}
+    added = []
     for name in names:
         key = normalise_name(name)
         if key and key not in known:
             known.add(key)
             target.aliases.append(name)
+            added.append(name)
+    return added
 
 
 def merge_relations(relations: Iterable[Relation], canonical: dict[str, str]) -> list[Relation]:

@@ -174,13 +174,34 @@ def _mint(mention: MentionKeys, nodes: Mapping[str, KnownNode], apart: frozenset
 
 
 class Resolver:
-    """Resolve the mentions of one page against the stored nodes, one mention at a time."""
+    """Resolve the mentions of one page against the stored nodes, one mention at a time.
+
+    Nodes are found through dicts from each key to the nodes carrying it, so a mention costs
+    the same however many nodes the page's mentions brought in.
+    """
 
     def __init__(self, known: Iterable[KnownNode]):
-        self.nodes: dict[str, KnownNode] = {node.iri: node for node in known}
+        self.nodes: dict[str, KnownNode] = {}
+        self._by_id: dict[str, set[str]] = {}
+        self._by_name: dict[str, set[str]] = {}
+        self._by_alias: dict[str, set[str]] = {}
+        for node in known:
+            self.nodes[node.iri] = node
+            self._index(node.iri, node.ids, node.name_keys, node.alias_keys)
 
-    def _with(self, predicate, exclude: frozenset[str] = frozenset()) -> list[KnownNode]:
-        return [n for n in self.nodes.values() if n.iri not in exclude and predicate(n)]
+    def _index(
+        self, iri: str, ids: Iterable[str], names: Iterable[str], aliases: Iterable[str]
+    ) -> None:
+        for index, keys in ((self._by_id, ids), (self._by_name, names), (self._by_alias, aliases)):
+            for key in keys:
+                index.setdefault(key, set()).add(iri)
+
+    def _carrying(
+        self, index: dict[str, set[str]], keys: Iterable[str], exclude: frozenset[str] = frozenset()
+    ) -> list[KnownNode]:
+        """The nodes carrying one of ``keys`` in ``index``, but those of ``exclude``."""
+        iris = set().union(*(index.get(key, ()) for key in keys)) - exclude
+        return [self.nodes[iri] for iri in sorted(iris)]
 
     def resolve(self, mention: MentionKeys, apart_from: Iterable[str] = ()) -> Resolution:
         """The node of ``mention``; the mention's keys join that node for later mentions.
@@ -193,13 +214,15 @@ class Resolver:
         if node is None:
             node = self.nodes[resolution.iri] = KnownNode(resolution.iri)
         node.absorb(mention)
+        names = [mention.name_key] if mention.name_key else []
+        self._index(node.iri, mention.ids, names, mention.alias_keys)
         return resolution
 
     def _match(self, mention: MentionKeys, apart: frozenset[str]) -> Resolution:
         if mention.ids:
             by_id = [
                 node
-                for node in self._with(lambda n: not mention.ids.isdisjoint(n.ids))
+                for node in self._carrying(self._by_id, mention.ids)
                 if mention.name.lower() not in node.kept_apart and _names_agree(mention, node)
             ]
             if by_id:
@@ -207,19 +230,12 @@ class Resolver:
                 return Resolution(best.iri, "identifier", min(mention.ids & best.ids))
         key = mention.name_key
         if key:
-            node = _single(self._with(lambda n: key in n.name_keys, apart), mention)
+            node = _single(self._carrying(self._by_name, [key], apart), mention)
             if node:
                 return Resolution(node.iri, "name", key)
-        node = _single(
-            self._with(
-                lambda n: (
-                    (key is not None and key in n.alias_keys)
-                    or not mention.alias_keys.isdisjoint(n.name_keys)
-                ),
-                apart,
-            ),
-            mention,
-        )
+        by_alias = self._carrying(self._by_alias, [key] if key else [], apart)
+        by_alias += self._carrying(self._by_name, mention.alias_keys, apart)
+        node = _single(by_alias, mention)
         if node:
             shared = (mention.alias_keys & node.name_keys) or {key}
             return Resolution(node.iri, "alias", min(k for k in shared if k))

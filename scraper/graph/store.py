@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,10 +33,14 @@ from scraper.graph.resolution import KnownNode, Resolution, Resolver
 from scraper.graph.vocab import (
     CURATION_GRAPH,
     FACT_GRAPH_FILTER,
+    KEY_INDEX_GRAPH,
     PAGE_NODE,
+    PROVENANCE_PREFIX,
     RDF_TYPE,
     SPARQL_PREFIXES,
     is_entity,
+    key_entry_iri,
+    key_entry_sparql,
     page_node_iri,
     provenance_graph,
     ss,
@@ -106,6 +112,89 @@ class ReplaceResult:
     dropped_relations: int
 
 
+# A resolution key a page asserts of a node: (node IRI, ss:idKey|nameKey|aliasKey IRI, key).
+KeyAssertion = tuple[str, str, str]
+KEY_KINDS = (ss("idKey"), ss("nameKey"), ss("aliasKey"))
+KEY_KINDS_IRIS = tuple(kind.value for kind in KEY_KINDS)
+_KEY_KIND_FILTER = f"FILTER(?kind IN ({', '.join(map(str, KEY_KINDS))}))"
+
+
+@dataclass
+class WriteBatch:
+    """Writes of several pages gathered into one atomic update request.
+
+    ``key_changes`` is how many more (or fewer) pages assert each resolution key once the
+    batch is written: the key index changes by that much, and resolution of a later page
+    of the batch sees it before it is written.
+    """
+
+    operations: list[str] = field(default_factory=list)
+    key_changes: Counter[KeyAssertion] = field(default_factory=Counter)
+    pages: set[NamedNode] = field(default_factory=set)
+
+    def add(
+        self,
+        pages: Iterable[NamedNode],
+        request: str,
+        keys_added: Iterable[KeyAssertion] = (),
+        keys_removed: Iterable[KeyAssertion] = (),
+    ) -> None:
+        self.pages.update(pages)
+        self.operations.append(request)
+        self.key_changes.update(keys_added)
+        self.key_changes.subtract(keys_removed)
+
+    def request(self) -> str:
+        """The whole batch as one SPARQL update ("" when it writes nothing)."""
+        changes = {entry: n for entry, n in self.key_changes.items() if n}
+        return ";\n".join([*self.operations, *_key_index_update(changes)])
+
+    def clear(self) -> None:
+        self.operations.clear()
+        self.key_changes.clear()
+        self.pages.clear()
+
+
+def _key_index_update(changes: dict[KeyAssertion, int]) -> list[str]:
+    """Operations adding ``changes`` to the key index's page counts; an entry no page
+    asserts any more leaves the index."""
+    if not changes:
+        return []
+    index = KEY_INDEX_GRAPH
+    rows = " ".join(
+        f"({key_entry_iri(*entry)} {NamedNode(entry[0])} {NamedNode(entry[1])} "
+        f"{Literal(entry[2])} {n})"
+        for entry, n in sorted(changes.items())
+    )
+    operations = [
+        f"DELETE {{ GRAPH {index} {{ ?e {ss('keyPages')} ?c }} }}\n"
+        f"INSERT {{ GRAPH {index} {{ ?e {ss('keyNode')} ?node ; {ss('keyKind')} ?kind ; "
+        f"{ss('keyValue')} ?key ; {ss('keyPages')} ?sum }} }}\n"
+        f"WHERE {{ VALUES (?e ?node ?kind ?key ?n) {{ {rows} }}\n"
+        f"  OPTIONAL {{ GRAPH {index} {{ ?e {ss('keyPages')} ?c }} }} "
+        "BIND(COALESCE(?c, 0) + ?n AS ?sum) }"
+    ]
+    fewer = [key_entry_iri(*entry) for entry, n in changes.items() if n < 0]
+    if fewer:
+        operations.append(
+            f"DELETE {{ GRAPH {index} {{ ?e ?p ?o }} }}\n"
+            f"WHERE {{ VALUES ?e {{ {_values(fewer)} }} "
+            f"GRAPH {index} {{ ?e {ss('keyPages')} ?c ; ?p ?o }} FILTER(?c <= 0) }}"
+        )
+    return operations
+
+
+def _keys_of(annotations: Iterable[Quad]) -> set[KeyAssertion]:
+    """The resolution keys among a page's provenance quads."""
+    return {
+        (q.subject.value, q.predicate.value, q.object.value)
+        for q in annotations
+        if q.predicate in KEY_KINDS
+        and isinstance(q.subject, NamedNode)
+        and isinstance(q.object, Literal)
+    }
+
+
 def sparql_term(term: Any) -> str:
     """A term in SPARQL/N-Triples syntax (escaping handled by pyoxigraph)."""
     return str(term)
@@ -138,6 +227,8 @@ class GraphStore(ABC):
     """A knowledge-graph store: pages' facts in per-page named graphs plus provenance."""
 
     location: str
+    _batch: WriteBatch | None = None  # the open write_batch
+    _key_index_checked = False
 
     # --- backend primitives -------------------------------------------------
     @abstractmethod
@@ -166,6 +257,12 @@ class GraphStore(ABC):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _asks(self, sparql: str) -> bool:
+        result = self.query(SPARQL_PREFIXES + sparql)
+        if not isinstance(result, QueryBoolean):
+            raise GraphStoreError("expected an ASK query")
+        return bool(result)
+
     def select(self, sparql: str) -> list[dict[str, Any]]:
         """Rows of a SELECT query as ``{variable: term}`` dicts (unbound variables absent)."""
         result = self.query(SPARQL_PREFIXES + sparql)
@@ -192,11 +289,17 @@ class GraphStore(ABC):
             page = to_iri(provenance.url)
         except ValueError as exc:
             raise InvalidPage(str(exc)) from exc
-        ignored = [provenance_graph(page_iri(url)) for url in ignore_pages]
-        graph = page_graph(provenance, parsed, self._known_nodes(parsed, ignored))
-        old = self._fact_keys(page)
+        ignored = [page_iri(url) for url in ignore_pages]
+        with self.write_batch() as batch:
+            self._apart_from_batch(page, *ignored)
+            graph = page_graph(provenance, parsed, self._known_nodes(parsed, ignored))
+            old = self._fact_keys(page)
+            old_keys = self._page_keys(page)
+            new_keys = _keys_of(graph.annotations)
+            batch.add(
+                [page], self._replace_request(graph), new_keys - old_keys, old_keys - new_keys
+            )
         new = {(str(q.subject), str(q.predicate), str(q.object)) for q in graph.facts}
-        self.update(self._replace_request(graph))
         return ReplaceResult(
             facts_added=len(new - old),
             facts_removed=len(old - new),
@@ -205,6 +308,50 @@ class GraphStore(ABC):
             merged_mentions=graph.merged_mentions,
             dropped_relations=graph.dropped_relations,
         )
+
+    # --- batches ----------------------------------------------------------------
+    @contextmanager
+    def write_batch(self) -> Iterator[WriteBatch]:
+        """Gather the page writes (replace, record, drop, move) made inside into one
+        atomic update, written when the block ends (nothing of it when it raises).
+
+        Each page stays atomic: a page written twice in one batch splits it there, so
+        every read a write makes (a page's old facts) sees the page as written before.
+        Inside an open batch this joins it.
+        """
+        if self._batch is not None:
+            yield self._batch
+            return
+        self._ensure_key_index()
+        self._batch = WriteBatch()
+        try:
+            yield self._batch
+            self._commit_batch()
+        finally:
+            self._batch = None
+
+    def _commit_batch(self) -> None:
+        assert self._batch is not None, "called inside write_batch"
+        request = self._batch.request()
+        if request:
+            self.update(request)
+        self._batch.clear()
+
+    def _apart_from_batch(self, *pages: NamedNode) -> None:
+        """Write the open batch first when it already changes one of ``pages``."""
+        if self._batch is not None and not self._batch.pages.isdisjoint(pages):
+            self._commit_batch()
+
+    def _ensure_key_index(self) -> None:
+        """Build the key index of a store written before it existed (once per store)."""
+        if self._key_index_checked:
+            return
+        if not self._asks(f"ASK {{ GRAPH {KEY_INDEX_GRAPH} {{ ?s ?p ?o }} }}") and self._asks(
+            f"ASK {{ GRAPH ?g {{ ?node ?kind ?key }} {_KEY_KIND_FILTER} "
+            f'FILTER(STRSTARTS(STR(?g), "{PROVENANCE_PREFIX}")) }}'
+        ):
+            self.update(_build_key_index())
+        self._key_index_checked = True
 
     def _replace_request(self, graph: PageGraph) -> str:
         return ";\n".join(
@@ -256,32 +403,45 @@ class GraphStore(ABC):
         clear = " UNION ".join(
             f"{{ BIND({ss(p)} AS ?p) {page} ?p ?o OPTIONAL {{ ?o ?fp ?fo }} }}" for p in moved
         )
-        self.update(
-            f"DELETE {{ GRAPH {prov} {{ {page} ?p ?o . ?o ?fp ?fo }} }}\n"
-            f"WHERE {{ GRAPH {prov} {{ {clear} }} }};\n" + insert_data(notes)
-        )
+        with self.write_batch() as batch:
+            batch.add(
+                [page],
+                f"DELETE {{ GRAPH {prov} {{ {page} ?p ?o . ?o ?fp ?fo }} }}\n"
+                f"WHERE {{ GRAPH {prov} {{ {clear} }} }};\n" + insert_data(notes),
+            )
 
     def drop_page(self, url: str) -> int:
         """Remove a page's facts and provenance; returns how many facts it had."""
         page = page_iri(url)
-        removed = len(self._fact_keys(page))
-        self.update(f"DROP SILENT GRAPH {page};\nDROP SILENT GRAPH {provenance_graph(page)}")
+        with self.write_batch() as batch:
+            self._apart_from_batch(page)
+            removed = len(self._fact_keys(page))
+            batch.add(
+                [page],
+                f"DROP SILENT GRAPH {page};\nDROP SILENT GRAPH {provenance_graph(page)}",
+                keys_removed=self._page_keys(page),
+            )
         return removed
 
     def move_page(self, old_url: str, new_url: str) -> bool:
         """Move a page's facts and provenance to a new URL (a redirect); False if absent."""
         old, new = page_iri(old_url), page_iri(new_url)
-        if self.page_state(old_url) is None:
-            return False
-        old_prov, new_prov = provenance_graph(old), provenance_graph(new)
-        self.update(
-            f"MOVE SILENT GRAPH {old} TO {new};\n"
-            f"MOVE SILENT GRAPH {old_prov} TO {new_prov};\n"
-            f"DELETE {{ GRAPH {new_prov} {{ {old} ?p ?o }} }}\n"
-            f"INSERT {{ GRAPH {new_prov} {{ {new} ?p ?o }} }}\n"
-            f"WHERE {{ GRAPH {new_prov} {{ {old} ?p ?o }} }};\n"
-            f"INSERT DATA {{ GRAPH {new_prov} {{ {new} {ss('movedFrom')} {old} }} }}"
-        )
+        with self.write_batch() as batch:
+            self._apart_from_batch(old, new)
+            if self.page_state(old_url) is None:
+                return False
+            old_prov, new_prov = provenance_graph(old), provenance_graph(new)
+            batch.add(
+                [old, new],
+                f"MOVE SILENT GRAPH {old} TO {new};\n"
+                f"MOVE SILENT GRAPH {old_prov} TO {new_prov};\n"
+                f"DELETE {{ GRAPH {new_prov} {{ {old} ?p ?o }} }}\n"
+                f"INSERT {{ GRAPH {new_prov} {{ {new} ?p ?o }} }}\n"
+                f"WHERE {{ GRAPH {new_prov} {{ {old} ?p ?o }} }};\n"
+                f"INSERT DATA {{ GRAPH {new_prov} {{ {new} {ss('movedFrom')} {old} }} }}",
+                # MOVE replaces what the new URL had: its keys leave the index.
+                keys_removed=self._page_keys(new),
+            )
         return True
 
     def page_state(self, url: str) -> PageState | None:
@@ -353,37 +513,81 @@ class GraphStore(ABC):
         """Stored nodes sharing a key with the page's mentions, with all their keys.
 
         The page's own previous facts count too, so a re-crawled page keeps its nodes
-        (stable IRIs) unless its entities really changed.
+        (stable IRIs) unless its entities really changed. Read from the key index (its page
+        counts, changed by the open batch and less the ``ignored`` pages' keys), so a node
+        named on thousands of pages costs what a node named on one does.
         """
         keys: set[str] = set()
         for entity in extraction.entities:
             keys |= mention_keys(entity).all_keys()
         if not keys:
             return []
-        skip = f"FILTER(?g NOT IN ({', '.join(map(str, ignored))}))" if ignored else ""
+        changes = Counter(self._batch.key_changes) if self._batch is not None else Counter()
+        for page in ignored:
+            changes.subtract(self._page_keys(page))
+        pending = {node for (node, _, key), n in changes.items() if n > 0 and key in keys}
+        also = f"UNION {{ VALUES ?node {{ {_values(map(NamedNode, sorted(pending)))} }} }}"
+        index = KEY_INDEX_GRAPH
         rows = self.select(
-            "SELECT ?node ?kind ?key WHERE {\n"
+            "SELECT ?node ?kind ?key ?pages WHERE {\n"
             "  { SELECT DISTINCT ?node WHERE {\n"
-            f"    VALUES ?k {{ {_values(Literal(k) for k in sorted(keys))} }}\n"
-            f"    GRAPH ?g {{ ?node ss:idKey|ss:nameKey|ss:aliasKey ?k }} {skip} }} }}\n"
-            "  { GRAPH ?g { ?node ?kind ?key }\n"
-            f"    FILTER(?kind IN (ss:idKey, ss:nameKey, ss:aliasKey)) {skip} }}\n"
+            f"    {{ VALUES ?k {{ {_values(Literal(k) for k in sorted(keys))} }}\n"
+            f"      GRAPH {index} {{ ?e ss:keyValue ?k ; ss:keyNode ?node }} }}\n"
+            f"    {also if pending else ''} }} }}\n"
+            f"  {{ GRAPH {index} {{ ?entry ss:keyNode ?node ; ss:keyKind ?kind ; "
+            "ss:keyValue ?key ; ss:keyPages ?pages } }\n"
             f"  UNION {{ GRAPH {CURATION_GRAPH} {{ ?node ?kind ?key }} }}\n"
             "}"
         )
-        nodes: dict[str, KnownNode] = {}
-        slots = {"idKey": "ids", "nameKey": "name_keys", "aliasKey": "alias_keys"}
-        slots["keepApart"] = "kept_apart"
+        pages: Counter[KeyAssertion] = Counter()
+        kept_apart: dict[str, set[str]] = {}
         for row in rows:
-            node = nodes.setdefault(row["node"].value, KnownNode(row["node"].value))
-            slot = slots.get(row["kind"].value.rsplit("#", 1)[-1])
-            if slot:
-                getattr(node, slot).add(row["key"].value)
+            node, kind, key = row["node"].value, row["kind"].value, row["key"].value
+            if "pages" in row:
+                pages[(node, kind, key)] = int(row["pages"].value)
+            elif kind == ss("keepApart").value:
+                kept_apart.setdefault(node, set()).add(key)
+        candidates = {node for node, _, _ in pages} | pending
+        pages.update({entry: n for entry, n in changes.items() if entry[0] in candidates})
+        present = sorted(entry for entry, n in pages.items() if n > 0)
+        matched = {node for node, _, key in present if key in keys}
+        nodes: dict[str, KnownNode] = {}
+        slots = dict(zip(KEY_KINDS_IRIS, ("ids", "name_keys", "alias_keys"), strict=True))
+        for node, kind, key in present:
+            if node in matched:
+                known = nodes.setdefault(
+                    node, KnownNode(node, kept_apart=kept_apart.get(node, set()))
+                )
+                getattr(known, slots[kind]).add(key)
         return list(nodes.values())
+
+    def _page_keys(self, page: NamedNode) -> set[KeyAssertion]:
+        """The resolution keys a stored page asserts (in its provenance graph)."""
+        rows = self.select(
+            f"SELECT ?node ?kind ?key WHERE {{ GRAPH {provenance_graph(page)} "
+            f"{{ ?node ?kind ?key }} {_KEY_KIND_FILTER} }}"
+        )
+        return {(row["node"].value, row["kind"].value, row["key"].value) for row in rows}
 
     def _fact_keys(self, page: NamedNode) -> set[tuple[str, str, str]]:
         rows = self.select(f"SELECT ?s ?p ?o WHERE {{ GRAPH {page} {{ ?s ?p ?o }} }}")
         return {(str(r["s"]), str(r["p"]), str(r["o"])) for r in rows}
+
+
+def _build_key_index() -> str:
+    """The update building the key index from every page's provenance graph."""
+    index = KEY_INDEX_GRAPH
+    return (
+        SPARQL_PREFIXES + f"DROP SILENT GRAPH {index};\n"
+        f"INSERT {{ GRAPH {index} {{ ?e ss:keyNode ?node ; ss:keyKind ?kind ; "
+        "ss:keyValue ?key ; ss:keyPages ?pages } }\n"
+        "WHERE {\n"
+        "  { SELECT ?node ?kind ?key (COUNT(DISTINCT ?g) AS ?pages) WHERE {\n"
+        f"    GRAPH ?g {{ ?node ?kind ?key }} {_KEY_KIND_FILTER}\n"
+        f'    FILTER(STRSTARTS(STR(?g), "{PROVENANCE_PREFIX}")) }} GROUP BY ?node ?kind ?key }}\n'
+        f"  BIND({key_entry_sparql('?node', '?kind', '?key')} AS ?e)\n"
+        "}"
+    )
 
 
 def page_graph(

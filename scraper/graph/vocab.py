@@ -24,6 +24,10 @@ FACT_GRAPH_FILTER = 'FILTER(!STRSTARTS(STR(?g), "urn:semantic-scraper:"))'
 LEASE_GRAPH = NamedNode("urn:semantic-scraper:lease")
 # User decisions about resolution (unmerges) live outside every page graph.
 CURATION_GRAPH = NamedNode("urn:semantic-scraper:curation")
+# The resolution-key index: per (node, key kind, key) how many pages assert it, so resolving
+# a mention reads a popular node's few keys, not one copy per page that names it.
+KEY_INDEX_GRAPH = NamedNode("urn:semantic-scraper:keys")
+KEY_ENTRY_PREFIX = "urn:semantic-scraper:key:"
 
 OWL = "http://www.w3.org/2002/07/owl#"
 # Nodes of one page only (an offer, an address: no name, no identifier), named by the page.
@@ -133,3 +137,16 @@ def page_node_iri(page: NamedNode, index: int) -> NamedNode:
 def provenance_graph(page: NamedNode) -> NamedNode:
     """Name of the graph holding a page's provenance, resolution keys and fact origins."""
     return NamedNode(PROVENANCE_PREFIX + _digest(page.value, 32))
+
+
+def key_entry_iri(node: str, kind: str, key: str) -> NamedNode:
+    """The key index's entry of one (node, key kind, key); :func:`key_entry_sparql` is the
+    same IRI computed in SPARQL (the two must stay alike)."""
+    text = f"{node}\n{kind}\n{key}"
+    return NamedNode(KEY_ENTRY_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def key_entry_sparql(node: str, kind: str, key: str) -> str:
+    """SPARQL expression of :func:`key_entry_iri` for the variables ``node``, ``kind``, ``key``."""
+    text = f'CONCAT(STR({node}), "\\n", STR({kind}), "\\n", STR({key}))'
+    return f'IRI(CONCAT("{KEY_ENTRY_PREFIX}", SHA256({text})))'

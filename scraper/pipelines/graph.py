@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
@@ -22,6 +25,7 @@ from scraper.graph import (
     GraphStore,
     GraphStoreError,
     InvalidPage,
+    PageProvenance,
     PageState,
     ReplaceResult,
     StoreLocked,
@@ -38,13 +42,48 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@dataclass
+class _Queued:
+    """A page waiting for its batch to be written."""
+
+    item: PageRecord
+    provenance: PageProvenance
+    written: asyncio.Future
+
+
+@dataclass
+class _Outcome:
+    """What storing one page did, applied to the crawl once its batch is in the store."""
+
+    change: str | None = None
+    stats: Counter[str] = field(default_factory=Counter)
+    failure: tuple[str, str] | None = None  # (reason, message) of a page not stored
+    previous: dict[str, PageState | None] = field(default_factory=dict)  # None: gone
+
+    def state(self, previous: dict[str, PageState], url: str) -> PageState | None:
+        """What earlier crawls stored of ``url``, as this page's writes left it."""
+        return self.previous[url] if url in self.previous else previous.get(url)
+
+    def count_stored(self, result: ReplaceResult) -> None:
+        self.stats["graph/pages_stored"] += 1
+        self.stats["graph/facts_added"] += result.facts_added
+        self.stats["graph/facts_removed"] += result.facts_removed
+        self.stats["graph/entities"] += result.entities
+        self.stats["graph/relations"] += result.relations
+        self.stats["graph/merged_mentions"] += result.merged_mentions
+        self.stats["graph/relations_dropped"] += result.dropped_relations
+
+
 class GraphPipeline:
     """Store each page: facts replaced atomically, or the failed attempt remembered.
 
     Pages whose fetch failed keep the facts they had (a failed fetch must not wipe a
     page); a page whose LLM extraction failed stores its structured data unless its
-    content is unchanged. The store marks failed pages for retry. Store calls run one at a time in a
-    worker thread, so resolution sees every earlier page and the reactor never blocks.
+    content is unchanged. The store marks failed pages for retry. Pages are written in batches
+    (``GRAPH_WRITE_BATCH`` pages, one store transaction each) in a worker thread, one batch
+    at a time, so resolution sees every earlier page and the reactor never blocks; a page
+    is acknowledged (its item passed on, its journal entry done) only once its batch is in
+    the store.
     """
 
     def __init__(self, crawler: Crawler):
@@ -68,6 +107,10 @@ class GraphPipeline:
         )
         self._write_timeout = 4 * crawler.settings.getfloat("GRAPH_STORE_TIMEOUT") + 5
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-store")
+        # Pages wait here for their batch; one task writes the batches, one at a time.
+        self._queue: list[_Queued] = []
+        self._batch_full = asyncio.Event()
+        self._draining: asyncio.Future | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> GraphPipeline:
@@ -140,59 +183,138 @@ class GraphPipeline:
             item.fail(Stage.STORE, "store_unusable", self.unusable or "graph store not open")
             self.stats.inc_value("graph/failed/store_unusable")
             return item
-        store = self.store
-        provenance = page_provenance(item)
-        status = item.extraction.status if item.extraction else None
+        written = asyncio.get_running_loop().create_future()
+        self._queue.append(_Queued(item, page_provenance(item), written))
+        if len(self._queue) >= self.config.batch_pages:
+            self._batch_full.set()
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.ensure_future(self._drain())
+        await written  # the page is acknowledged once its batch is in the store
+        return item
+
+    async def _drain(self) -> None:
+        """Write the queued pages, one batch at a time, until none is left."""
+        while self._queue:
+            if len(self._queue) < self.config.batch_pages:
+                self._batch_full.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._batch_full.wait(), self.config.batch_wait)
+            batch = self._next_batch()
+            try:
+                outcomes = await self._store_batch(batch)
+            except Exception as exc:  # a bug: the pages' process_item raise it
+                for queued in batch:
+                    queued.written.set_exception(exc)
+                continue
+            for queued, outcome in zip(batch, outcomes, strict=True):
+                self._apply(queued.item, outcome)
+                queued.written.set_result(None)
+
+    def _next_batch(self) -> list[_Queued]:
+        """The first queued pages, up to a batch, stopping before a page whose URLs one of
+        them has (a page's writes read what the store holds of it)."""
+        batch: list[_Queued] = []
+        urls: set[str] = set()
+        while self._queue and len(batch) < self.config.batch_pages:
+            queued = self._queue[0]
+            touched = {queued.item.url, queued.provenance.url}
+            if batch and not urls.isdisjoint(touched):
+                break
+            urls |= touched
+            batch.append(self._queue.pop(0))
+        return batch
+
+    async def _store_batch(self, batch: list[_Queued]) -> list[_Outcome]:
+        """Store a batch of pages in one transaction; the whole batch again (backing off)
+        while the store is unreachable; page by page when the store refuses the batch."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(StoreUnavailable),
+            stop=stop_after_attempt(self.config.retry_times + 1),
+            wait=wait_exponential(multiplier=0.5, max=5),
+            reraise=True,
+        )
         try:
-            moved = await self._follow_redirect(item.url, provenance.url)
-            previous = self.previous.get(provenance.url)
+            return await retrying(self._run, self._serialised(self._write_pages), batch)
+        except StoreUnavailable as exc:
+            return self._unavailable(exc, len(batch))
+        except GraphStoreError as exc:
+            if len(batch) == 1:
+                return [_Outcome(failure=("store_error", str(exc)))]
+            return [outcome for queued in batch for outcome in await self._store_batch([queued])]
+        except redis.RedisError as exc:  # the fleet's lock: the worker stops, the pages wait
+            assert self.fleet is not None, "only a fleet's writes take a Redis lock"
+            self.fleet.lost(exc)
+            return [_Outcome() for _ in batch]
+
+    def _unavailable(self, exc: StoreUnavailable, pages: int) -> list[_Outcome]:
+        if self.fleet is not None:  # the pages stay in the frontier for a restart
+            self.fleet.stop(
+                "graph_store_unavailable",
+                f"{exc}; start the workers again "
+                "once the store is back: the crawl resumes where it stopped",
+            )
+        if exc.__cause__ is not None and out_of_space(exc.__cause__):
+            failure = WriteFailed(self.config.location, exc.__cause__)
+            self.crawler.signals.send_catch_log(state_write_failed, failure=failure)
+        return [_Outcome(failure=("store_unavailable", str(exc))) for _ in range(pages)]
+
+    def _write_pages(self, batch: list[_Queued]) -> list[_Outcome]:
+        """(In the store's thread.) Every page of the batch in one store transaction."""
+        store = self.store
+        assert store is not None, "called once the store is open"
+        with store.write_batch():
+            return [self._write_page(store, queued) for queued in batch]
+
+    def _write_page(self, store: GraphStore, queued: _Queued) -> _Outcome:
+        """Store a page: facts replaced, dropped (gone), or the attempt remembered."""
+        item, provenance = queued.item, queued.provenance
+        outcome = _Outcome()
+        try:
+            moved = self._follow_redirect(store, item.url, provenance.url, outcome)
+            previous = outcome.state(self.previous, provenance.url)
+            status = item.extraction.status if item.extraction else None
             # Only a page the store held content of can be removed: one that was never
             # fetched (404 in every crawl) stays a failed attempt, marked for retry.
             if previous is not None and previous.content_hash and self._removed(item):
-                removed = await self._with_retries(store.drop_page, provenance.url)
-                self.stats.inc_value("graph/facts_removed", removed)
-                del self.previous[provenance.url]
-                item.change = "removed"
-            elif brings_new_facts(status, previous, provenance):
-                result = await self._with_retries(store.replace_page, provenance, item.extraction)
-                self._count_stored(result)
-                item.change = "moved" if moved else ("changed" if previous else "new")
+                outcome.stats["graph/facts_removed"] += store.drop_page(provenance.url)
+                outcome.previous[provenance.url] = None
+                outcome.change = "removed"
+            elif item.extraction is not None and brings_new_facts(status, previous, provenance):
+                outcome.count_stored(store.replace_page(provenance, item.extraction))
+                outcome.change = "moved" if moved else ("changed" if previous else "new")
                 failures = attempt_failures(item)
                 if failures:  # the LLM failed: the structured data is stored, the page retried
-                    await self._with_retries(store.record_attempt, provenance, failures)
-                    self.stats.inc_value("graph/attempts_failed")
+                    store.record_attempt(provenance, failures)
+                    outcome.stats["graph/attempts_failed"] += 1
             else:
                 # No new facts: the page is unchanged (304, same content and extraction
                 # settings) and only its fetch time moves, or it failed and is marked
                 # for retry while keeping the facts it had.
                 failures = attempt_failures(item)
-                await self._with_retries(store.record_attempt, provenance, failures)
-                self.stats.inc_value(
-                    "graph/attempts_failed" if failures else "graph/attempts_without_facts"
-                )
+                store.record_attempt(provenance, failures)
+                name = "graph/attempts_failed" if failures else "graph/attempts_without_facts"
+                outcome.stats[name] += 1
                 if not failures and previous is not None:
-                    item.change = "moved" if moved else "unchanged"
-            if item.change:
-                self.stats.inc_value(f"recrawl/{item.change}")
+                    outcome.change = "moved" if moved else "unchanged"
+            if outcome.change:
+                outcome.stats[f"recrawl/{outcome.change}"] += 1
         except InvalidPage as exc:
-            self._fail(item, "invalid_page", exc)
-        except StoreUnavailable as exc:
-            if self.fleet is not None:  # the page stays in the frontier for a restart
-                self.fleet.stop(
-                    "graph_store_unavailable",
-                    f"{exc}; start the workers again "
-                    "once the store is back: the crawl resumes where it stopped",
-                )
-            self._fail(item, "store_unavailable", exc)
-            if exc.__cause__ is not None and out_of_space(exc.__cause__):
-                failure = WriteFailed(self.config.location, exc.__cause__)
-                self.crawler.signals.send_catch_log(state_write_failed, failure=failure)
-        except GraphStoreError as exc:
-            self._fail(item, "store_error", exc)
-        except redis.RedisError as exc:  # the fleet's lock: the worker stops, the page waits
-            assert self.fleet is not None, "only a fleet's writes take a Redis lock"
-            self.fleet.lost(exc)
-        return item
+            outcome.failure = ("invalid_page", str(exc))
+        return outcome
+
+    def _apply(self, item: PageRecord, outcome: _Outcome) -> None:
+        """What storing the page did, now that its batch is in the store."""
+        for url, state in outcome.previous.items():
+            if state is None:
+                self.previous.pop(url, None)
+            else:
+                self.previous[url] = state
+        for name, count in outcome.stats.items():
+            self.stats.inc_value(name, count)
+        if outcome.change:
+            item.change = outcome.change
+        if outcome.failure:
+            self._fail(item, *outcome.failure)
 
     def _removed(self, item: PageRecord) -> bool:
         """The server says the page is gone (404, 410) and removed pages lose their facts."""
@@ -201,38 +323,20 @@ class GraphPipeline:
         )
         return gone and not self.config.keep_removed
 
-    async def _follow_redirect(self, requested_url: str, url: str) -> bool:
+    def _follow_redirect(
+        self, store: GraphStore, requested_url: str, url: str, outcome: _Outcome
+    ) -> bool:
         """Move the facts of a page that now redirects to its new URL; True if it moved."""
-        old, store = self.previous.get(requested_url), self.store
+        old = self.previous.get(requested_url)
         if requested_url == url or old is None:
             return False
-        assert store is not None, "called once the store is open"
         if url in self.previous:  # the new URL has facts of its own: the old ones go
-            removed = await self._with_retries(store.drop_page, requested_url)
-            self.stats.inc_value("graph/facts_removed", removed)
+            outcome.stats["graph/facts_removed"] += store.drop_page(requested_url)
         else:
-            await self._with_retries(store.move_page, requested_url, url)
-            self.previous[url] = old
-        del self.previous[requested_url]
+            store.move_page(requested_url, url)
+            outcome.previous[url] = old
+        outcome.previous[requested_url] = None
         return True
-
-    def _count_stored(self, result: ReplaceResult) -> None:
-        self.stats.inc_value("graph/pages_stored")
-        self.stats.inc_value("graph/facts_added", result.facts_added)
-        self.stats.inc_value("graph/facts_removed", result.facts_removed)
-        self.stats.inc_value("graph/entities", result.entities)
-        self.stats.inc_value("graph/relations", result.relations)
-        self.stats.inc_value("graph/merged_mentions", result.merged_mentions)
-        self.stats.inc_value("graph/relations_dropped", result.dropped_relations)
-
-    async def _with_retries(self, function: Callable[..., T], *args: Any) -> T:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(StoreUnavailable),
-            stop=stop_after_attempt(self.config.retry_times + 1),
-            wait=wait_exponential(multiplier=0.5, max=5),
-            reraise=True,
-        )
-        return await retrying(self._run, self._serialised(function), *args)
 
     def _serialised(self, function: Callable[..., T]) -> Callable[..., T]:
         """``function`` run under the fleet's graph lock (as it is without a fleet)."""
@@ -246,12 +350,14 @@ class GraphPipeline:
 
         return locked
 
-    def _fail(self, item: PageRecord, reason: str, exc: Exception) -> None:
-        logger.warning("Graph store failed for %s: %s", item.url, exc)
-        item.fail(Stage.STORE, reason, str(exc))
+    def _fail(self, item: PageRecord, reason: str, message: str) -> None:
+        logger.warning("Graph store failed for %s: %s", item.url, message)
+        item.fail(Stage.STORE, reason, message)
         self.stats.inc_value(f"graph/failed/{reason}")
 
     async def close_spider(self) -> None:
+        if self._draining is not None:
+            await self._draining
         if self.store is not None:
             if self._renewing is not None:
                 self._renewing.cancel()
