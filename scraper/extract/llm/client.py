@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 import openai
 from pydantic import BaseModel
 from tenacity import (
@@ -147,7 +148,18 @@ def make_openai_client(
         base_url or environ.get("OPENAI_BASE_URL")
     ):
         api_key = PLACEHOLDER_API_KEY
-    return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+    # Idle connections are dropped after 2 s, before the server's own idle timeout (uvicorn,
+    # which llama.cpp's and vLLM's servers run on, closes them after 5 s: the SDK's default of
+    # 5 s races it, and a request sent on a connection the server is closing fails and is retried).
+    http_client = openai.DefaultAsyncHttpxClient(
+        limits=httpx2.Limits(
+            max_connections=1000, max_keepalive_connections=100, keepalive_expiry=2.0
+        )
+    )
+    return openai.AsyncOpenAI(
+        api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0,
+        http_client=http_client,
+    )  # fmt: skip
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
