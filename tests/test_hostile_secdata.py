@@ -358,6 +358,13 @@ def test_pages_the_store_could_not_take_stay_pending_for_the_resumed_crawl(tmp_p
     with oxigraph_server(tmp_path / "oxi", port) as server:
 
         def kill_store(handler: BaseHTTPRequestHandler) -> Page:
+            # Pages are cleaned in worker processes and written in batches, so the store may
+            # not have taken a page yet when /p2 is fetched: it dies once it holds one.
+            store = SparqlEndpointStore(server.url)
+            deadline = time.monotonic() + 30
+            while not list(store.pages()) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            store.close()
             os.kill(server.pid, signal.SIGKILL)  # the store we started dies
             return Page(article("Page 2"))
 
