@@ -21,7 +21,6 @@ from scraper.graph import (
 from scraper.graph.curation import undo_unmerge, unmerge
 from scraper.graph.queries import describe_entity, find_entities, run_query
 from scraper.graph.vocab import OWL, PAGE_NODE_PREFIX, SCHEMA, XSD, provenance_graph
-from tests.oxigraph_server import oxigraph_server
 from tests.processes import free_port
 
 PAGE_A = "https://shop.example/about"
@@ -73,23 +72,6 @@ def provenance(url, **fields):
     return PageProvenance(
         url=url, model="gpt-test", prompt_version="extract_v1", **defaults | fields
     )
-
-
-@pytest.fixture(scope="module")
-def oxigraph():
-    with oxigraph_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["embedded", "endpoint"])
-def store(request, tmp_path):
-    if request.param == "embedded":
-        opened = EmbeddedStore.open_writer(tmp_path / "graph")
-    else:
-        opened = SparqlEndpointStore(request.getfixturevalue("oxigraph").url)
-        opened.update("DROP ALL")
-    yield opened
-    opened.close()
 
 
 def rows(store, sparql):

@@ -8,25 +8,7 @@ from scraper.graph import EmbeddedStore, SparqlEndpointStore
 from scraper.graph.curation import unmerge
 from scraper.graph.queries import describe_entity
 from scraper.graph.vocab import KEY_INDEX_GRAPH
-from tests.oxigraph_server import oxigraph_server
 from tests.test_graph import PAGE_A, PAGE_B, PAGE_C, entity, extraction, node_of, provenance
-
-
-@pytest.fixture(scope="module")
-def oxigraph():
-    with oxigraph_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["embedded", "endpoint"])
-def store(request, tmp_path):
-    if request.param == "embedded":
-        opened = EmbeddedStore.open_writer(tmp_path / "graph")
-    else:
-        opened = SparqlEndpointStore(request.getfixturevalue("oxigraph").url)
-        opened.update("DROP ALL")
-    yield opened
-    opened.close()
 
 
 def reopened(store):
