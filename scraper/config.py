@@ -26,6 +26,17 @@ def _optional_float(value: object) -> float | None:
     return None if value in (None, "", "None") else float(value)  # type: ignore[arg-type]
 
 
+def _count(settings: BaseSettings, name: str, minimum: int = 1) -> int:
+    """A setting that counts something (calls, tokens, pages): a whole number >= ``minimum``,
+    else an ArgumentError naming it (a 0 is never quietly taken for a 1)."""
+    return argument(name, settings.get(name), at_least(minimum), f"a whole number >= {minimum}")
+
+
+def _seconds(settings: BaseSettings, name: str) -> float:
+    """A setting in seconds that may be 0; a negative one is an ArgumentError naming it."""
+    return argument(name, settings.get(name), _not_negative, "seconds >= 0")
+
+
 def address_policy(settings: BaseSettings) -> AddressPolicy:
     """Which addresses requests, the browser and fetch_html may reach (ALLOW_PRIVATE_*)."""
     try:
@@ -40,16 +51,16 @@ def llm_settings(settings: BaseSettings) -> LLMSettings:
     """How to call the model (LLM_* settings)."""
     return LLMSettings(
         model=settings.get("LLM_MODEL"),
-        concurrency=settings.getint("LLM_CONCURRENCY"),
+        concurrency=_count(settings, "LLM_CONCURRENCY"),
         timeout=settings.getfloat("LLM_TIMEOUT"),
-        max_retries=settings.getint("LLM_MAX_RETRIES"),
+        max_retries=_count(settings, "LLM_MAX_RETRIES", 0),
         backoff_initial=settings.getfloat("LLM_BACKOFF_INITIAL"),
         backoff_max=settings.getfloat("LLM_BACKOFF_MAX"),
-        max_reasks=settings.getint("LLM_MAX_REASKS"),
-        max_tokens=settings.getint("LLM_MAX_TOKENS"),
+        max_reasks=_count(settings, "LLM_MAX_REASKS", 0),
+        max_tokens=_count(settings, "LLM_MAX_TOKENS"),
         temperature=_optional_float(settings.get("LLM_TEMPERATURE")),
         response_format=parse_mode(settings.get("LLM_RESPONSE_FORMAT")),
-        fail_fast_after=settings.getint("LLM_FAIL_FAST_AFTER"),
+        fail_fast_after=_count(settings, "LLM_FAIL_FAST_AFTER"),
         loop_penalty=settings.getfloat("LLM_LOOP_PENALTY"),
     )
 
@@ -85,7 +96,7 @@ def extraction_config(settings: BaseSettings) -> ExtractionConfig:
         ),
         audit_log=project_path(audit) if audit else None,
         failures_file=project_path(settings.get("FAILURES_FILE")),
-        max_chunks=settings.getint("CHUNK_MAX_PER_PAGE"),
+        max_chunks=_count(settings, "CHUNK_MAX_PER_PAGE"),
     )
 
 
@@ -100,10 +111,10 @@ class ChunkConfig:
 def chunk_config(settings: BaseSettings) -> ChunkConfig:
     """Chunk sizes, tokenizer and the chunks a page may have (CHUNK_* settings)."""
     return ChunkConfig(
-        size=settings.getint("CHUNK_SIZE_TOKENS"),
-        overlap=settings.getint("CHUNK_OVERLAP_TOKENS"),
+        size=_count(settings, "CHUNK_SIZE_TOKENS"),
+        overlap=_count(settings, "CHUNK_OVERLAP_TOKENS", 0),
         encoding=settings.get("CHUNK_ENCODING"),
-        max_per_page=settings.getint("CHUNK_MAX_PER_PAGE"),
+        max_per_page=_count(settings, "CHUNK_MAX_PER_PAGE"),
     )
 
 
@@ -130,6 +141,13 @@ def clean_pool(settings: BaseSettings) -> CleanPool:
 def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
+        raise ValueError()
+    return value
+
+
+def _not_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
         raise ValueError()
     return value
 
@@ -191,12 +209,23 @@ class GraphWriteConfig:
 def graph_write_config(settings: BaseSettings) -> GraphWriteConfig:
     return GraphWriteConfig(
         location=settings.get("GRAPH_STORE"),
-        retry_times=settings.getint("GRAPH_STORE_RETRY_TIMES"),
+        retry_times=_count(settings, "GRAPH_STORE_RETRY_TIMES", 0),
         lease_seconds=settings.getfloat("GRAPH_LEASE_SECONDS"),
         keep_removed=settings.getbool("KEEP_REMOVED_PAGES"),
-        batch_pages=max(1, settings.getint("GRAPH_WRITE_BATCH")),
-        batch_wait=max(0.0, settings.getfloat("GRAPH_WRITE_WAIT")),
+        batch_pages=_count(settings, "GRAPH_WRITE_BATCH"),
+        batch_wait=_seconds(settings, "GRAPH_WRITE_WAIT"),
     )
+
+
+def check_crawl_settings(settings: BaseSettings) -> None:
+    """Read every setting the crawl's stages take, as they will: a bad one is an error naming
+    it (ArgumentError or ValueError, one line) before the crawl starts, not a traceback once
+    it runs, nor a value quietly changed."""
+    address_policy(settings)
+    extraction_config(settings)
+    chunk_config(settings)
+    graph_write_config(settings)
+    clean_pool(settings)
 
 
 def store_write_refusal(settings: BaseSettings, holder: str | None = None) -> str | None:

@@ -300,6 +300,20 @@ def test_a_bad_render_setting_is_one_line(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("GRAPH_WRITE_BATCH", "0", "a whole number >= 1"),
+        ("LLM_CONCURRENCY", "0", "a whole number >= 1"),
+        ("GRAPH_WRITE_WAIT", "-1", "seconds >= 0"),
+    ],
+)
+def test_a_count_below_one_is_one_line_not_a_quiet_one(tmp_path, name, value, expected):
+    result = run_crawl(tmp_path, START, {name: value})
+    line = f"error: {name} must be {expected}, not {value!r}\n"
+    assert (result.returncode, result.log, result.records) == (1, line, [])
+
+
 def test_a_bad_allowed_private_host_is_one_line(tmp_path):
     result = run_crawl(tmp_path, START, {"ALLOWED_PRIVATE_HOSTS": "intranet.local,:80"})
     assert (result.returncode, result.log) == (

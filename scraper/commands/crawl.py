@@ -17,7 +17,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
-from scraper.config import address_policy, frontier_limits, store_write_refusal
+from scraper.config import check_crawl_settings, frontier_limits, store_write_refusal
 from scraper.fleet import FleetUnavailable, connect
 from scraper.spiders.arguments import parse_arguments
 from scraper.spiders.semantic import SemanticSpider
@@ -48,7 +48,7 @@ class Command(ScrapyCrawlCommand):
             if args and args[0] == SemanticSpider.name:
                 arguments = parse_arguments(opts.spargs, self.settings.get("RENDER_MODE"))
                 frontier_limits(self.settings, arguments.max_pages)
-            address_policy(self.settings)
+            check_crawl_settings(self.settings)
         except ValueError as exc:  # a setting that cannot be read
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(USAGE_EXIT_CODE)

@@ -84,7 +84,9 @@ class Breaker:
     """Counts failed attempts; once it trips, :attr:`outage` says why and no call is made."""
 
     def __init__(self, threshold: int, *, base_url: str, model: str) -> None:
-        self.threshold = max(1, threshold)
+        if threshold < 1:
+            raise ValueError(f"LLM_FAIL_FAST_AFTER must be a whole number >= 1, not {threshold}")
+        self.threshold = threshold
         self.base_url = base_url
         self.model = model
         self.outage: Outage | None = None
