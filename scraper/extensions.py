@@ -21,6 +21,7 @@ from w3lib.url import canonicalize_url
 from scraper.clean.pool import CleanPool
 from scraper.config import clean_pool, open_store_from_settings
 from scraper.extract.failures import FailuresFile
+from scraper.extract.llm.cost import PAID_STATS, Usage
 from scraper.fleet import Fleet, connect
 from scraper.fleet.fleet import unavailable
 from scraper.frontier import FleetQueue
@@ -104,7 +105,13 @@ class CrawlReport:
         stats = {"finish_reason": reason, **self.crawler.stats.get_stats()}
         report = crawl_report(stats, stats.get("llm/model"))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = self.folder / f"{spider.name}-{stamp}.json"
+        # The workers of a fleet often end in the same second: each report is named after
+        # its worker too, so none overwrites another.
+        worker = self.crawler.get_extension(FleetWorker)
+        name = (
+            f"{spider.name}-{stamp}" if worker is None else f"{spider.name}-{stamp}-{worker.name}"
+        )
+        path = self.folder / f"{name}.json"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -117,9 +124,11 @@ class CrawlReport:
 
 
 # Stats that are no sums: a fleet's report leaves them out of its totals (or works them out);
-# a record's outcome is added with its ack (FleetWorker.ack).
+# a record's outcome is added with its ack (FleetWorker.ack), and what the LLM's calls cost
+# as each one is paid (Fleet.add_usage), not with the next ack.
 _NOT_SUMMED = (
     *OUTCOME_STATS,
+    *PAID_STATS,
     "elapsed_time_seconds",
     "memusage/",
     "graph/entities_added",
@@ -217,6 +226,11 @@ class FleetWorker:
         crawler.signals.connect(extension.idle, signal=signals.spider_idle)
         crawler.signals.connect(extension.closed, signal=signals.spider_closed)
         return extension
+
+    @property
+    def name(self) -> str:
+        """This worker's name in the fleet (``host-pid-random``), unique over its machines."""
+        return self.fleet.worker
 
     @property
     def lease_holder(self) -> str:
@@ -331,9 +345,9 @@ class FleetWorker:
 
     # The crawl's LLM spend and failures (the extraction stage's SharedSpend and sink); once
     # Redis is gone, the worker stops and these no longer count.
-    def add_spend(self, usd: float) -> None:
+    def add_usage(self, attempt: Usage) -> None:
         try:
-            self.fleet.add_spend(usd)
+            self.fleet.add_usage(attempt)
         except redis.RedisError as exc:
             self.lost(exc)
 
@@ -460,7 +474,8 @@ class FleetWorker:
         report = crawl_report(stats, self.crawler.stats.get_value("llm/model"))
         report["workers"] = int(stats.get("fleet/worker_starts", 0))
         folder = project_path(self.settings.get("REPORT_DIR"))
-        path = folder / f"{spider.name}-fleet-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+        # The crawl's id: two fleets (two FLEET_NAMEs) may end in the same second.
+        path = folder / f"{spider.name}-fleet-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{self.crawl}.json"
         try:
             folder.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(report, indent=2, default=str) + "\n")

@@ -57,6 +57,9 @@ class Request:
     headers: dict[str, str]  # names in lower case
     received: float = 0.0
     answered: float | None = None  # time.monotonic() when the reply was sent
+    held: bool = False  # taken while the server held its replies (FakeLLM.hold): unanswered
+    replied: bool = False  # its reply reached the socket (what a real server bills)
+    usage: dict[str, int] | None = None  # the reply's usage block, once replied
 
     @property
     def page_text(self) -> str:
@@ -126,8 +129,25 @@ class FakeLLM:
         self.in_flight = 0
         self.max_in_flight = 0
         self.base_url = ""
+        self.holding = False
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+
+    def hold(self) -> None:
+        """From now on, take requests and answer none (until the server stops): what a
+        client killed meanwhile paid for is the replies sent before, nothing more."""
+        with self._lock:
+            self.holding = True
+
+    def replied(self) -> list[Request]:
+        """The requests answered so far (a reply, whatever its status, was sent)."""
+        with self._lock:
+            return [r for r in self.requests if r.replied]
+
+    def settled(self) -> bool:
+        """Whether every request taken is answered or held: no reply is on its way."""
+        with self._lock:
+            return all(r.held or r.answered is not None for r in self.requests)
 
     def queue(self, *replies: Reply) -> None:
         """Answer the next requests with ``replies``, in order."""
@@ -194,10 +214,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with fake._lock:
             headers = {name.lower(): value for name, value in self.headers.items()}
-            request = Request(body, headers, time.monotonic())
+            request = Request(body, headers, time.monotonic(), held=fake.holding)
             fake.requests.append(request)
             fake.in_flight += 1
             fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+        if request.held:
+            fake._stopping.wait()  # never answered: the server stops with it unanswered
+            with fake._lock:
+                fake.in_flight -= 1
+            return
         try:
             reply = fake.reply_for(body)
             if reply.status != 200:
@@ -207,13 +232,18 @@ class _Handler(BaseHTTPRequestHandler):
                 status, payload = 200, fake.completion(body, reply)
             # The delay counts from the request's arrival: building the reply is part of it.
             fake.wait(request.received + fake.latency + reply.delay - time.monotonic())
-            self._send(status, payload, reply.headers)
+            if self._send(status, payload, reply.headers):
+                request.usage = payload.get("usage")
+                request.replied = True
         finally:
             with fake._lock:
                 fake.in_flight -= 1
                 request.answered = time.monotonic()
 
-    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
+    def _send(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> bool:
+        """Send the reply; False when the client hung up first."""
         data = json.dumps(payload).encode()
         try:
             self.send_response(status)
@@ -224,7 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
         except OSError:
-            pass  # the client gave up (timeout tests)
+            return False  # the client gave up (timeout tests)
+        return True
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -207,6 +207,10 @@ def test_three_workers_crawl_like_one_process_and_pay_each_chunk_once(
 
         report = fleet_report(tmp_path)
         assert report["workers"] == 3
+        # Each worker writes its own report too, named after it: none overwrites another.
+        for log in tmp_path.glob("worker-*.log"):
+            name = re.findall(r"Fleet worker (\S+) of crawl", log.read_text())[0]
+            assert len(list((tmp_path / "reports").glob(f"semantic-*Z-{name}.json"))) == 1
         assert report["pages"]["records"] == report["pages"]["new"] == len(SITE)
         assert report["llm"]["calls"] == len(baseline.texts)
         assert report["llm"]["chunks"] == len(SITE)
@@ -229,21 +233,29 @@ def test_three_workers_crawl_like_one_process_and_pay_each_chunk_once(
         assert fact_quads(oxigraph.url) == baseline.facts
 
 
-def test_a_worker_killed_in_the_middle_loses_no_page(
+def test_a_worker_killed_in_the_middle_loses_no_page_and_every_paid_call_is_reported(
     site: RunningSite, baseline: Baseline, tmp_path: Path
 ) -> None:
     with (
         redis_server(tmp_path / "redis") as server,
         oxigraph_server() as oxigraph,
         serve_fake_llm(FakeLLM(latency=0.3)) as llm,
+        serve_fake_llm(FakeLLM(latency=0.3)) as victim_llm,  # the victim's own LLM server
     ):
         settings = fleet_settings(tmp_path, server.url, oxigraph.url)
-        workers = [start_worker(tmp_path, n, settings, llm, site.url) for n in range(3)]
-        victim = tmp_path / "worker-0.jsonl"
+        # The victim keeps its pages in one big batch for the store: every call it pays for
+        # belongs to a page not finished yet when it is killed.
+        batching = {**settings, "GRAPH_WRITE_BATCH": "1000", "GRAPH_WRITE_WAIT": "600"}
+        workers = [start_worker(tmp_path, 0, batching, victim_llm, site.url)]
+        workers += [start_worker(tmp_path, n, settings, llm, site.url) for n in (1, 2)]
         deadline = time.monotonic() + 120
-        while not (victim.exists() and len(victim.read_text().splitlines()) >= 3):
-            assert time.monotonic() < deadline, "worker 0 wrote no records"
+        while len(victim_llm.replied()) < 4:
+            assert time.monotonic() < deadline, "worker 0 paid for no LLM call"
             time.sleep(0.2)
+        victim_llm.hold()  # its calls from now on are never answered ...
+        while not victim_llm.settled():
+            time.sleep(0.05)
+        time.sleep(2)  # ... and the answers it had are counted
         os.kill(workers[0].pid, signal.SIGKILL)  # mid-crawl: it holds pages in flight
 
         # Another crawl of the same store (not this fleet's) is refused while it runs.
@@ -258,6 +270,11 @@ def test_a_worker_killed_in_the_middle_loses_no_page(
         assert duplicate_nodes(oxigraph.url) == []
         report = fleet_report(tmp_path)
         assert report["pages"]["records"] == len(SITE)
+        # The calls the killed worker paid for count too: the report's are the servers'.
+        replies = llm.replied() + victim_llm.replied()
+        assert report["llm"]["calls"] == len(replies)
+        for tokens in ("prompt_tokens", "completion_tokens"):
+            assert report["llm"][tokens] == sum(r.usage[tokens] for r in replies)  # type: ignore[index]
         logs = "".join(p.read_text() for p in tmp_path.glob("worker-*.log"))
         assert "pages of stopped workers went back to the queue" in logs
 

@@ -112,8 +112,15 @@ def test_the_budget_and_the_politeness_slot_are_the_fleets(server: RedisServer) 
     meter_a, meter_b = CostMeter(1.0, shared=a), CostMeter(1.0, shared=b)
     meter_a.add(Usage(calls=1, cost_usd=0.6))
     assert not meter_b.exhausted
-    meter_b.add(Usage(calls=1, cost_usd=0.5))
+    meter_b.add(Usage(calls=1, prompt_tokens=700, completion_tokens=20, cost_usd=0.5))
     assert meter_a.exhausted and meter_a.spent_usd == pytest.approx(1.1)
+    # Counted as they are paid, not with a page's ack: a worker killed next loses none.
+    assert a.stats() == {
+        "llm/calls": 2.0,
+        "llm/prompt_tokens": 700.0,
+        "llm/completion_tokens": 20.0,
+        "llm/cost_usd": pytest.approx(1.1),
+    }
     waits = [f.politeness_wait("site.example", 0.2) for f in (a, b, a, b)]
     assert waits[0] == 0 and waits == sorted(waits)
     assert [round(w, 1) for w in waits[1:]] == [0.2, 0.4, 0.6]

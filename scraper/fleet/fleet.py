@@ -14,9 +14,9 @@ Keys, all starting with ``FLEET_NAME:`` (``semantic`` by default):
 - ``workers`` (sorted set: worker -> time of its last heartbeat, Redis's own clock), ``done``
   (set: the workers that found nothing left to crawl and wait for the others to be done).
 - ``crawl`` (the crawl's id and start time), ``stats`` (hash: the crawl's Scrapy stats summed
-  over its workers, added with each page's ack and by each leaving worker), ``spend``
-  (dollars spent on the LLM), ``failures`` (list of failures-file lines), ``graph-lock``,
-  ``politeness:<host>``;
+  over its workers, added with each page's ack and by each leaving worker; the LLM's calls,
+  tokens and cost as each call is paid), ``spend`` (dollars spent on the LLM), ``failures``
+  (list of failures-file lines), ``graph-lock``, ``politeness:<host>``;
   ``last-stats``: the ``stats`` of the last crawl that ended.
 
 Everything but the LLM cache (``scraper.fleet.cache``) is deleted when the crawl ends (its last
@@ -36,6 +36,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+
+from scraper.extract.llm.cost import Usage, paid_stats
 
 # push: a request this worker took from the queue and holds goes back to it (a redirect, a
 # rendering, a retry of its page: ARGV[5] is 1); any other is queued unless the dupefilter has
@@ -356,8 +358,16 @@ class Fleet:
         raw = self.redis.hgetall(self.key("stats"))
         return {text(k): float(v) for k, v in raw.items()}
 
-    def add_spend(self, usd: float) -> None:
-        self.redis.incrbyfloat(self.key("spend"), usd)
+    def add_usage(self, attempt: Usage) -> None:
+        """Add one paid LLM attempt to the crawl's spend and to its stats (calls, tokens,
+        cost), in one step: the fleet's report counts every call a worker paid for, even one
+        killed with -9 before it finished the page."""
+        pipe = self.redis.pipeline()  # MULTI: the spend and the counts move together
+        if attempt.cost_usd:
+            pipe.incrbyfloat(self.key("spend"), attempt.cost_usd)
+        for name, value in paid_stats(attempt).items():
+            pipe.hincrbyfloat(self.key("stats"), name, value)
+        pipe.execute()
 
     def spent(self) -> float:
         """Dollars the whole crawl spent on the LLM."""

@@ -38,7 +38,7 @@ from scraper.chunk.tokens import count_tokens
 from scraper.extract.llm.answers import ParsedAnswer, parse_answer
 from scraper.extract.llm.audit import AuditLog
 from scraper.extract.llm.breaker import Breaker, Outage
-from scraper.extract.llm.cost import CostMeter, Usage, call_cost
+from scraper.extract.llm.cost import CostMeter, Usage, call_cost, paid_stats
 from scraper.extract.llm.formats import (
     MODES,
     ResponseFormat,
@@ -477,8 +477,6 @@ class StructuredLLM:
             prompt_tokens = sum(count_tokens(m["content"]) for m in messages)
             completion_tokens = count_tokens(completion.choices[0].message.content or "")
         cost = call_cost(self.settings.model, prompt_tokens, completion_tokens, self.prices)
-        if cost is None:
-            self.on_stat("llm/unpriced_calls", 1)
         if cost is None and not self._price_warned:
             self._price_warned = True
             logger.warning(
@@ -498,8 +496,5 @@ class StructuredLLM:
     def _account(self, usage: Usage, attempt: Usage) -> None:
         usage.add(attempt)
         self.meter.add(attempt)
-        self.on_stat("llm/calls", attempt.calls)
-        self.on_stat("llm/prompt_tokens", attempt.prompt_tokens)
-        self.on_stat("llm/completion_tokens", attempt.completion_tokens)
-        if attempt.cost_usd:
-            self.on_stat("llm/cost_usd", attempt.cost_usd)
+        for name, value in paid_stats(attempt).items():
+            self.on_stat(name, value)

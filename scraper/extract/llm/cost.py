@@ -88,10 +88,37 @@ def call_cost(
     return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
 
 
-class SharedSpend(Protocol):
-    """What a crawl spread over many workers spent in all (a fleet's Redis account)."""
+def paid_stats(attempt: Usage) -> dict[str, float]:
+    """The stats one LLM attempt adds: calls, tokens, and its cost or, when its model has no
+    price, an unpriced call."""
+    stats: dict[str, float] = {
+        "llm/calls": attempt.calls,
+        "llm/prompt_tokens": attempt.prompt_tokens,
+        "llm/completion_tokens": attempt.completion_tokens,
+    }
+    if attempt.cost_usd is None:
+        stats["llm/unpriced_calls"] = attempt.calls
+    elif attempt.cost_usd:
+        stats["llm/cost_usd"] = attempt.cost_usd
+    return stats
 
-    def add_spend(self, usd: float) -> None: ...
+
+# Stats named by paid_stats: what a fleet counts in Redis when each call is paid.
+PAID_STATS = (
+    "llm/calls",
+    "llm/prompt_tokens",
+    "llm/completion_tokens",
+    "llm/unpriced_calls",
+    "llm/cost_usd",
+)
+
+
+class SharedSpend(Protocol):
+    """What a crawl spread over many workers paid in all (a fleet's Redis account): every
+    attempt is added as it is paid, so the account is exact even for a worker killed
+    right after a call."""
+
+    def add_usage(self, attempt: Usage) -> None: ...
     def spent(self) -> float: ...
 
 
@@ -109,8 +136,8 @@ class CostMeter:
 
     def add(self, usage: Usage) -> None:
         self.total.add(usage)
-        if self.shared is not None and usage.cost_usd:
-            self.shared.add_spend(usage.cost_usd)
+        if self.shared is not None:
+            self.shared.add_usage(usage)
 
     @property
     def spent_usd(self) -> float | None:
