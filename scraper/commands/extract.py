@@ -21,6 +21,7 @@ from scraper.config import chunk_config, llm_settings
 from scraper.extract.llm import llm_configured
 from scraper.facts import ExtractionStatus
 from scraper.redaction import redact_text
+from scraper.spiders.arguments import ArgumentError
 
 
 class Command(ScrapyCommand):
@@ -71,7 +72,7 @@ class Command(ScrapyCommand):
                 chunk_size=chunking.size,
                 chunk_overlap=chunking.overlap,
             )
-        except (SchemaError, FetchError, ValueError) as exc:
+        except (SchemaError, FetchError, ValueError, ArgumentError) as exc:
             self._fail(str(exc))
             return
         facts = result.facts

@@ -23,6 +23,7 @@ from scrapy import signals
 from scrapy.commands import BaseRunSpiderCommand
 from scrapy.exceptions import UsageError
 
+from scraper.config import check_crawl_settings
 from scraper.extract.failures import FailedPage, FailuresFile
 from scraper.items import PageRecord
 from scraper.paths import project_path
@@ -58,6 +59,11 @@ class Command(BaseRunSpiderCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None and self.crawler_process is not None
+        try:
+            check_crawl_settings(self.settings)  # a bad one: one line, before any file moves
+        except (ValueError, UsageError) as exc:
+            self._stop(f"error: {exc}")
+            return
         failures = FailuresFile(project_path(self.settings.get("FAILURES_FILE")))
         try:
             if failures.put_back_retrying():
