@@ -268,3 +268,15 @@ def test_a_bad_line_in_the_failures_file_is_skipped_and_the_rest_retried(tmp_pat
     assert kept.read_text() == "not json\n" + second[:40] + "\n"
     assert f"Kept 2 unreadable line(s) in {kept}." in retry.stdout
     assert failures_file(tmp_path) == []
+
+
+def test_retry_failed_with_a_count_below_one_is_one_line_and_moves_no_file(tmp_path):
+    failures = tmp_path / "failures.jsonl"
+    failures.write_text('{"url": "http://127.0.0.1:9/"}\n')
+    result = retry_failed(tmp_path, {}, {"GRAPH_WRITE_BATCH": "0"})
+    assert result.returncode == 1
+    assert result.log.splitlines()[-1] == (
+        "error: GRAPH_WRITE_BATCH must be a whole number >= 1, not '0'"
+    )
+    assert failures.read_text() == '{"url": "http://127.0.0.1:9/"}\n'
+    assert not (tmp_path / "failures.jsonl.retrying").exists()
