@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scraper.clean.chrome import remove_overlays
-from scraper.clean.dom import parse_html, strip_boilerplate
+from scraper.clean.dom import parse_html, repeated_block_share, strip_boilerplate
 from scraper.clean.main_content import (
     CleanedPage,
     add_missing_description,
@@ -115,6 +115,29 @@ def test_forum_wrapped_in_a_form_keeps_every_post_and_drops_user_cards():
     assert "buy a new one for drinks" in md
     assert "Joined" not in md
     assert "New posts" not in md
+
+
+_POST = (
+    "<div class='post'><p>{n}: the starter dough doubled overnight in a warm kitchen, so "
+    "next time I will feed it in the morning and bake in the evening.</p></div>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "share"),
+    [
+        # A thread: four posts of one class hold nearly all of the text.
+        ("<h1>Starter</h1>" + "".join(_POST.format(n=n) for n in range(4)), 0.95),
+        # Three posts are no run; an article's paragraphs have no class.
+        ("".join(_POST.format(n=n) for n in range(3)), 0.0),
+        ("".join(f"<p>{_POST.format(n=n)[18:-10]}</p>" for n in range(6)), 0.0),
+        # Short repeated cards (a menu's items) do not count.
+        ("".join("<div class='card'><p>Rye</p></div>" for _ in range(8)), 0.0),
+    ],
+)
+def test_repeated_block_share(body, share):
+    root = parse_html(f"<html><body><main>{body}</main></body></html>")
+    assert repeated_block_share(root.find("body")) == pytest.approx(share, abs=0.05)
 
 
 def _kind(html: str) -> str | None:

@@ -63,6 +63,9 @@ _LINK_BLOCK_TAGS = ("div", "section", "ul", "ol", "table", "dl", "p", "span")
 _LINK_BLOCK_MIN_LINKS = 3
 _LINK_BLOCK_DENSITY = 0.7
 _LINK_BLOCK_MAX_CHARS_PER_LINK = 20
+_REPEATED_BLOCK_TAGS = frozenset({"div", "article", "section", "li"})
+REPEATED_BLOCK_MIN_CHARS = 100
+REPEATED_BLOCK_MIN_COUNT = 4
 
 
 def parse_html(html: str) -> HtmlElement | None:
@@ -240,6 +243,29 @@ def prune_link_lists(root: HtmlElement) -> None:
             and _attached(el, root)
         ):
             el.drop_tree()
+
+
+def repeated_block_share(root: HtmlElement) -> float:
+    """The largest share of the text of ``root`` held by one run of sibling blocks: at
+    least ``REPEATED_BLOCK_MIN_COUNT`` children of one element that share their tag and
+    class, each with ``REPEATED_BLOCK_MIN_CHARS`` characters of text or more (the posts of
+    a thread, the answers of a Q&A page, the cards of a listing). Blocks without a class
+    (an article's paragraphs) do not count."""
+    total = text_length(root)
+    largest = 0
+    for parent in root.iter(etree.Element):
+        groups: dict[tuple[str, str], tuple[int, int]] = {}
+        for child in parent:
+            if not isinstance(child.tag, str) or child.tag not in _REPEATED_BLOCK_TAGS:
+                continue
+            key = (child.tag, " ".join(sorted(child.get("class", "").split())))
+            if key[1] and (length := text_length(child)) >= REPEATED_BLOCK_MIN_CHARS:
+                count, chars = groups.get(key, (0, 0))
+                groups[key] = (count + 1, chars + length)
+        for count, chars in groups.values():
+            if count >= REPEATED_BLOCK_MIN_COUNT:
+                largest = max(largest, chars)
+    return largest / total if total else 0.0
 
 
 def _resolve_noscript(root: HtmlElement) -> None:

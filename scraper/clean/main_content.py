@@ -27,6 +27,7 @@ from scraper.clean.dom import (
     main_container,
     parse_html,
     prune_link_lists,
+    repeated_block_share,
     strip_boilerplate,
 )
 from scraper.clean.hidden import remove_hidden
@@ -61,6 +62,11 @@ __all__ = ["CleanedPage", "clean_html"]
 # when it found clearly more (a list of items trafilatura cut). Chosen on the odd half
 # of the WCXB dev split (bench/cleaning.py reports both halves).
 TRAFILATURA_MIN_SHARE: dict[str | None, float] = {"article": 0.1, None: 0.7}
+# An "article" whose main content is mostly a run of sibling posts or cards of one kind
+# (``dom.repeated_block_share``) is a thread or a listing (forums and shops declare
+# og:type=article too): it is treated as undeclared. Plain demotion of og:type=article
+# cost AEB articles; those with such runs have them under 40 % of their text.
+REPEATED_POSTS_SHARE = 0.5
 # Page kinds whose content is the DOM extractor's, short lines checked against trafilatura.
 CONFIRMED_DOM_KINDS = frozenset({"product", "discussion"})
 # On those pages a DOM line with fewer words is kept only if trafilatura kept it too.
@@ -308,6 +314,8 @@ def clean_tree(tree: HtmlElement | None, url: str) -> CleanedPage:
     kind = page_kind(tree, nodes)
     description = product_description(nodes) if kind == "product" else None
     from_dom = dom_markdown(tree, product_page=kind == "product")
+    if kind == "article" and repeated_block_share(main_container(tree)) >= REPEATED_POSTS_SHARE:
+        kind = None  # a thread or listing that calls itself an article: both outputs compete
     markdown = choose_markdown(from_trafilatura, from_dom, kind)
     markdown = drop_image_urls(add_missing_description(markdown, description))
     return CleanedPage(markdown=markdown.strip(), **dataclasses.asdict(meta))
