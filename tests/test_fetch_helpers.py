@@ -1,11 +1,19 @@
 """Unit tests of the crawl stage's pure helpers: decoding, addresses, render decisions."""
 
+import dataclasses
+
 import pytest
 
 from scraper.chunk.tokens import count_tokens
+from scraper.clean.chrome import remove_overlays
+from scraper.clean.dom import parse_html
+from scraper.clean.hidden import remove_hidden
+from scraper.clean.main_content import clean_tree_for_render, dom_markdown
+from scraper.clean.page import clean_page
+from scraper.clean.structured_data import MAX_BYTES
 from scraper.fetch.addresses import is_public_address, non_public, system_lookup
 from scraper.fetch.decoding import decode_html
-from scraper.fetch.rendering import RenderReason, render_reason
+from scraper.fetch.rendering import RenderReason, clean_unless_rendered, render_reason
 
 FRENCH = "<p>Café crème brûlée, très élégant, déjà vu à la française.</p>"
 
@@ -108,6 +116,64 @@ def test_pages_with_their_content_are_not_rendered():
     # A JSON-LD block runs nothing.
     json_ld = "<script type='application/ld+json'>{}</script>"
     assert render_reason(_page("<main><h1>News</h1></main>", head=json_ld)) is None
+
+
+def _comparable(content: object) -> object:
+    """A page's content without the parts that differ on every clean: pyRdfa names the blank
+    node of each @role anew (and the content hash covers it)."""
+    if isinstance(content, RenderReason):
+        return content
+    fields = dataclasses.asdict(content)
+    fields.pop("content_hash")
+    fields["structured_data"].pop("rdfa")
+    return fields
+
+
+def test_one_parse_decides_and_cleans_as_the_two_calls_do():
+    """clean_unless_rendered reuses the cleaning's DOM extraction for the decision (a copy of
+    the tree on product pages, which cleaning reads with their panels): its answer is
+    render_reason's, else clean_page's."""
+    product = '<script type=\'application/ld+json\'>{"@type": "Product", "name": "Rover"}</script>'
+    panel = (
+        "<div class='tab-panel' style='display:none'>" + "Spec line of the rover. " * 12 + "</div>"
+    )
+    pages = [
+        _page("<main><div id='app'></div></main>"),
+        _page("<main><h1>News</h1></main>"),
+        _page(
+            "<main><h1>Rover</h1>" + "<p>The rover maps a warehouse in an hour.</p>" * 8 + "</main>"
+        ),
+        _page(
+            f"<main><h1>Rover</h1><p>$129.00</p>{panel}</main>", head=product + "<script></script>"
+        ),
+        _page(
+            f"<main><h1>Rover</h1><p>$129.00</p>{panel * 3}</main>",
+            head=product + "<script></script>",
+        ),
+        _page("<main><p>No scripts here, and little text.</p></main>", head=""),
+        "",
+    ]
+    for html in pages:
+        expected = render_reason(html) or clean_page(html, "http://shop.example/", MAX_BYTES)
+        found = clean_unless_rendered(html, "http://shop.example/", MAX_BYTES)
+        assert _comparable(found) == _comparable(expected), html
+
+
+def test_the_decision_counts_the_dom_markdown_of_a_page_of_no_kind():
+    """On a product page cleaning keeps hidden tab panels; the render decision reads the page
+    as any other page, without them (from a copy of the cleaned tree)."""
+    product = '<script type=\'application/ld+json\'>{"@type": "Product"}</script>'
+    panel = "<div class='tab-panel' hidden>" + "Spec line of the rover. " * 6 + "</div>"
+    side = "<aside><p>" + "Other shops sell other rovers. " * 12 + "</p></aside>"
+    for head in (product, ""):
+        html = _page(f"<main><h1>Rover</h1><p>$129.00</p>{panel}</main>{side}", head=head)
+        cleaned, plain = clean_tree_for_render(parse_html(html), "http://s.example/", True)
+        tree = parse_html(html)
+        remove_hidden(tree)
+        remove_overlays(tree)
+        assert plain == dom_markdown(tree)
+        assert "Rover" in plain and "Spec line" not in plain
+        assert "Spec line" in cleaned.markdown
 
 
 def test_count_tokens_handles_huge_text():

@@ -58,8 +58,11 @@ def test_bad_markup_gives_empty_lists(html):
 
 # Every RDFa rule the pruning relies on, in page noise: a subject from an ancestor's @href, a
 # hanging @rel completed by a plain link, a value from nested markup, @role, a <base> in the
-# body, a typed <time>, and a chain through @typeof.
-RDFA_IN_NOISE = """<html lang="en"><head><meta property="og:title" content="Shop"></head>
+# body, a typed <time>, and a chain through @typeof; a head of scripts, styles, plain metas.
+RDFA_IN_NOISE = """<html lang="en"><head><title>Shop</title><meta name="viewport" content="w">
+<script>var shop = 1;</script><style>p {color: red}</style><link rel="stylesheet" href="/s.css">
+<meta property="og:title" content="Shop"><meta property="og:tag" content="b">
+<meta property="og:tag" content="a"></head>
 <body><div class="nav"><a href="/a">A</a><a href="/b">B</a></div>
 <div><base href="https://shop.example/"><p>Intro <b>text</b> and <a href="/c">links</a>.</p>
 <div vocab="https://schema.org/" typeof="Person"><div><span>noise</span>

@@ -7,15 +7,62 @@ by tag, ARIA role, class/id words and link density.
 
 from __future__ import annotations
 
+import functools
 import re
 
-from extruct.xmldom import XmlDomHTMLParser
+from extruct.xmldom import DomHtmlMixin
 from lxml import etree
-from lxml.html import HtmlElement, document_fromstring
+from lxml.html import (
+    FormElement,
+    HtmlComment,
+    HtmlElement,
+    HtmlEntity,
+    HTMLParser,
+    HtmlProcessingInstruction,
+    InputElement,
+    LabelElement,
+    SelectElement,
+    TextareaElement,
+    document_fromstring,
+)
 
-# extruct's parser: its elements are HtmlElements that also carry the DOM API pyRdfa reads
-# (namespaces, xmlns attributes), so one parse of a page serves cleaning and structured data.
-_PARSER = XmlDomHTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
+
+def _dom_class(html_class: type) -> type:
+    """``html_class`` with the DOM API pyRdfa reads (extruct's ``DomHtmlMixin``)."""
+    return type("Dom" + html_class.__name__, (html_class, DomHtmlMixin), {})
+
+
+def _dom_class_lookup() -> etree.ElementNamespaceClassLookup:
+    """extruct's ``XmlDomHTMLParser`` classes (lxml.html's, with the DOM API), looked up in C.
+
+    extruct's own lookup is Python called for every element proxy, makes new classes for
+    every parsed document and keeps each document in its cache: a worker's memory grew by
+    every page it cleaned.
+    """
+    lookup = etree.ElementNamespaceClassLookup(
+        etree.ElementDefaultClassLookup(
+            element=_dom_class(HtmlElement),
+            comment=_dom_class(HtmlComment),
+            pi=_dom_class(HtmlProcessingInstruction),
+            entity=_dom_class(HtmlEntity),
+        )
+    )
+    special = lookup.get_namespace(None)  # lxml.html's classes of form elements
+    for tag, html_class in (
+        ("form", FormElement),
+        ("input", InputElement),
+        ("label", LabelElement),
+        ("select", SelectElement),
+        ("textarea", TextareaElement),
+    ):
+        special[tag] = _dom_class(html_class)
+    return lookup
+
+
+# Its elements are HtmlElements that also carry the DOM API pyRdfa reads (namespaces, xmlns
+# attributes), so one parse of a page serves cleaning and structured data.
+_PARSER = HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
+_PARSER.set_element_class_lookup(_dom_class_lookup())
 
 # Never content: removed before anything is measured.
 _NON_CONTENT_TAGS = (
@@ -92,10 +139,16 @@ def link_density(el: HtmlElement, length: int | None = None) -> float:
     return sum(text_length(a) for a in el.iter("a")) / length
 
 
-def class_words(el: HtmlElement) -> set[str]:
+def class_words(el: HtmlElement) -> frozenset[str]:
     """The lowercased words of ``el``'s class and id ("cookie-banner" → cookie, banner)."""
-    attrs = f"{el.get('class', '')} {el.get('id', '')}"
-    return {w.lower() for w in _CLASS_SPLIT.split(attrs) if w}
+    return _words_of(f"{el.get('class', '')} {el.get('id', '')}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _words_of(attrs: str) -> frozenset[str]:
+    # Cached: every pass over a page reads every element's words, and a page (a site's pages)
+    # repeats its class names.
+    return frozenset(w.lower() for w in _CLASS_SPLIT.split(attrs) if w)
 
 
 def _holds_main(el: HtmlElement) -> bool:

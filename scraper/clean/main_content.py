@@ -301,8 +301,20 @@ def clean_html(html: str, url: str) -> CleanedPage:
 
 def clean_tree(tree: HtmlElement | None, url: str) -> CleanedPage:
     """:func:`clean_html` of a page parsed by :func:`~scraper.clean.dom.parse_html`."""
+    return clean_tree_for_render(tree, url, plain_dom=False)[0]
+
+
+def clean_tree_for_render(
+    tree: HtmlElement | None, url: str, plain_dom: bool
+) -> tuple[CleanedPage, str]:
+    """:func:`clean_tree`, and with ``plain_dom`` the DOM extractor's Markdown of the page read
+    as a page of no declared kind (what the render decision counts), else ``""``.
+
+    On all but product pages that is the Markdown cleaning makes anyway: the render decision
+    costs no second parse, hidden-text and overlay removal or DOM extraction.
+    """
     if tree is None:
-        return CleanedPage(markdown="")
+        return CleanedPage(markdown=""), ""
     # Before any extractor: trafilatura keeps a consent banner that sits by the content, and
     # text no reader sees is where pages hide instructions for the LLM.
     remove_hidden(tree)
@@ -313,9 +325,13 @@ def clean_tree(tree: HtmlElement | None, url: str) -> CleanedPage:
     from_trafilatura = fence_code_blocks(trafilatura_markdown(tree), code)
     kind = page_kind(tree, nodes)
     description = product_description(nodes) if kind == "product" else None
-    from_dom = dom_markdown(tree, product_page=kind == "product")
+    product_page = kind == "product"
+    plain = dom_markdown(copy.deepcopy(tree)) if plain_dom and product_page else ""
+    from_dom = dom_markdown(tree, product_page=product_page)
+    if plain_dom and not product_page:
+        plain = from_dom
     if kind == "article" and repeated_block_share(main_container(tree)) >= REPEATED_POSTS_SHARE:
         kind = None  # a thread or listing that calls itself an article: both outputs compete
     markdown = choose_markdown(from_trafilatura, from_dom, kind)
     markdown = drop_image_urls(add_missing_description(markdown, description))
-    return CleanedPage(markdown=markdown.strip(), **dataclasses.asdict(meta))
+    return CleanedPage(markdown=markdown.strip(), **dataclasses.asdict(meta)), plain

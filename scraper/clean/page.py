@@ -9,8 +9,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml.html import HtmlElement
+
 from scraper.clean.dom import parse_html
-from scraper.clean.main_content import CleanedPage, clean_tree
+from scraper.clean.main_content import CleanedPage, clean_tree_for_render
 from scraper.clean.structured_data import (
     MAX_BYTES,
     SkippedData,
@@ -48,7 +50,15 @@ def clean_page(html: str, url: str, max_structured_bytes: int = MAX_BYTES) -> Pa
     head goes) and extruct's RDFa pass changes the tree it reads, so the structured data is
     read from a copy (a third of the parse's cost).
     """
-    tree = parse_html(html)
+    return clean_parsed_page(parse_html(html), url, max_structured_bytes, plain_dom=False)[0]
+
+
+def clean_parsed_page(
+    tree: HtmlElement | None, url: str, max_structured_bytes: int, plain_dom: bool
+) -> tuple[PageContent, str]:
+    """:func:`clean_page` of a page parsed by :func:`~scraper.clean.dom.parse_html` (changed
+    by it), and with ``plain_dom`` what the render decision counts (see
+    :func:`~scraper.clean.main_content.clean_tree_for_render`)."""
     notes: list[str] = []  # blocks unsafe to read (too deep), said by the structured-data reader
     left, jsonld_skipped = (
         drop_oversized_jsonld(tree, max_structured_bytes) if tree is not None else (0, None)
@@ -56,8 +66,8 @@ def clean_page(html: str, url: str, max_structured_bytes: int = MAX_BYTES) -> Pa
     structured, skipped = bound_items(structured_data_of(copy.deepcopy(tree), url, notes), left)
     if jsonld_skipped:
         skipped.insert(0, jsonld_skipped)
-    cleaned = clean_tree(tree, url)
-    return PageContent(
+    cleaned, plain = clean_tree_for_render(tree, url, plain_dom)
+    content = PageContent(
         **dataclasses.asdict(cleaned),
         structured_data=structured,
         structured_data_skipped=skipped,
@@ -65,3 +75,4 @@ def clean_page(html: str, url: str, max_structured_bytes: int = MAX_BYTES) -> Pa
         source_url=url,
         skipped=notes,
     )
+    return content, plain

@@ -190,20 +190,21 @@ def structured_data_of(
 
 
 def prune_to_rdfa(root: etree._Element) -> bool:
-    """Cut from ``root``'s body what cannot change its RDFa graph; False when it has no RDFa.
+    """Cut from ``root`` what cannot change its RDFa graph; False when it has no RDFa.
 
     pyRdfa builds a state object per element (half of a page's cleaning time went there), and
-    most of a page is text and links that make no triple. Kept: the head, every element
-    with an RDFa attribute and its ancestors (they give it its subject, base and language),
-    and the whole subtree of a @property, @rel or @rev element. What goes has no RDFa
-    attribute inside it and is not a value or a hanging triple's object, so the graph is the
-    same.
+    most of a page is text, links, scripts and styles that make no triple. Kept: the
+    ``<head>`` element, every element with an RDFa attribute and its ancestors (they give it
+    its subject, base and language), and the whole subtree of a @property, @rel or @rev
+    element. What goes has no RDFa attribute inside it and is not a value or a hanging
+    triple's object, so the graph is the same.
     """
     bearing = _RDFA_XPATH(root)
     if not bearing:
         return False
-    keep: set[etree._Element] = set()
-    whole: set[etree._Element] = set(root.iterchildren("head"))
+    # The head itself stays (extruct orders property values by its <meta property> children).
+    keep: set[etree._Element] = set(root.iterchildren("head"))
+    whole: set[etree._Element] = set()
     for el in bearing:
         if any(el.get(name) is not None for name in _RDFA_WHOLE):
             whole.add(el)
@@ -221,17 +222,32 @@ def prune_to_rdfa(root: etree._Element) -> bool:
     return True
 
 
+class _GraphOnlyOptions(Options):
+    """pyRdfa's options with no processor graph: its warnings (one per unknown ``@rel`` term
+    of every ``<link>``) and errors became triples of a graph nobody reads, a tenth of a
+    page's cleaning time. The page's own graph does not depend on them."""
+
+    def add_warning(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def add_info(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def add_error(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 class _Html5RDFa(RDFaExtractor):
     """extruct's RDFa pass, with pyRdfa told the page is HTML5+RDFa.
 
     extruct leaves pyRdfa's default host language, XHTML, whose rules ignore HTML5's
     ``<time datetime>``: a ``datePublished`` came out as "Jul 3, 2010", not 2010-07-03.
-    The options are extruct's own otherwise.
+    The options are extruct's own otherwise, without the processor graph it never returns.
     """
 
     def extract_items(self, document: Any, base_url: Any = None, expanded: bool = True) -> Any:
-        options = Options(
-            output_processor_graph=True,
+        options = _GraphOnlyOptions(
+            output_processor_graph=False,
             embedded_rdf=False,
             space_preserve=True,
             vocab_expansion=False,
@@ -241,9 +257,7 @@ class _Html5RDFa(RDFaExtractor):
             check_lite=False,
         )
         options.host_language = HostLanguage.html5
-        graph = PyRdfa(options, base=base_url).graph_from_DOM(
-            document, graph=Graph(), pgraph=Graph()
-        )
+        graph = PyRdfa(options, base=base_url).graph_from_DOM(document, graph=Graph())
         text = graph.serialize(format="json-ld", auto_compact=not expanded)
         text = text if isinstance(text, str) else text.decode("utf-8")
         try:  # extruct's reordering of multi-valued properties fails on some graphs

@@ -19,7 +19,7 @@ from scraper.clean.chrome import remove_overlays, visible_length
 from scraper.clean.dom import class_words, parse_html
 from scraper.clean.hidden import remove_hidden
 from scraper.clean.main_content import dom_markdown, trafilatura_markdown
-from scraper.clean.page import PageContent, clean_page
+from scraper.clean.page import PageContent, clean_parsed_page
 
 # Fewer words of main content than this, in a page that runs scripts, is no content.
 MIN_MAIN_WORDS = 20
@@ -130,6 +130,36 @@ def _trafilatura_words(html: str) -> int:
     return len(_WORD.findall(trafilatura_markdown(tree)))
 
 
+def _signs(root: HtmlElement) -> list[tuple[str, str]]:
+    """(code, detail) of each sign of what the scripts would fill in, the most specific
+    first; read before the extractor prunes the tree."""
+    signs: list[tuple[str, str]] = []
+    if mount := _empty_mount_point(root):
+        signs.append(("empty_mount_point", f"empty mount point {mount}"))
+    if skeleton := _skeleton(root):
+        signs.append(("skeleton", f"loading placeholder {skeleton}"))
+    if _noscript_notice(root):
+        signs.append(("noscript_notice", "a <noscript> notice asks for JavaScript"))
+    return signs
+
+
+def _decision(
+    html: str, scripts: int, signs: list[tuple[str, str]], words: int
+) -> RenderReason | None:
+    """The render decision on a page of ``scripts`` runnable scripts, ``signs`` and ``words``
+    of main content found by the DOM extractor."""
+    needed = MIN_MAIN_WORDS_WITH_SIGN if signs else MIN_MAIN_WORDS
+    if words < needed:
+        # The DOM extractor misses what trafilatura finds on a few articles (a content
+        # column whose class names mark chrome). Asked only then: most pages stop above.
+        words = max(words, _trafilatura_words(html))
+    if words >= needed:
+        return None
+    code = signs[0][0] if signs else "no_main_content"
+    detail = [f"{words} words of main content", f"{scripts} script(s)"]
+    return RenderReason(code, ", ".join(detail + [sign for _, sign in signs]))
+
+
 def render_reason(html: str) -> RenderReason | None:
     """Why ``html`` needs a browser to show its main content, or None when it does not.
 
@@ -144,33 +174,24 @@ def render_reason(html: str) -> RenderReason | None:
     scripts = _runs_scripts(tree)
     if not scripts:
         return None  # nothing in the page would change in a browser
-    # Read the signs before the extractor prunes the tree.
-    mount = _empty_mount_point(tree)
-    skeleton = _skeleton(tree)
-    notice = _noscript_notice(tree)
-    words = _dom_words(tree)
-    signs: list[tuple[str, str]] = []  # (code, detail), the most specific sign first
-    if mount:
-        signs.append(("empty_mount_point", f"empty mount point {mount}"))
-    if skeleton:
-        signs.append(("skeleton", f"loading placeholder {skeleton}"))
-    if notice:
-        signs.append(("noscript_notice", "a <noscript> notice asks for JavaScript"))
-    needed = MIN_MAIN_WORDS_WITH_SIGN if signs else MIN_MAIN_WORDS
-    if words < needed:
-        # The DOM extractor misses what trafilatura finds on a few articles (a content
-        # column whose class names mark chrome). Asked only then: most pages stop above.
-        words = max(words, _trafilatura_words(html))
-    if words >= needed:
-        return None
-    code = signs[0][0] if signs else "no_main_content"
-    detail = [f"{words} words of main content", f"{scripts} script(s)"]
-    return RenderReason(code, ", ".join(detail + [sign for _, sign in signs]))
+    signs = _signs(tree)
+    return _decision(html, scripts, signs, _dom_words(tree))
 
 
 def clean_unless_rendered(
     html: str, url: str, max_structured_bytes: int
 ) -> RenderReason | PageContent:
     """Why ``html`` (fetched from ``url``) needs a browser, or else its cleaned content:
-    one call of a worker process, so the page's HTML goes there once."""
-    return render_reason(html) or clean_page(html, url, max_structured_bytes)
+    one call of a worker process, so the page's HTML goes there once.
+
+    :func:`render_reason` then :func:`~scraper.clean.page.clean_page`, from one parse: the
+    decision counts the words of the DOM extractor's Markdown that cleaning makes (a page
+    that is rendered is cleaned for nothing, a page that is not is not read twice).
+    """
+    tree = parse_html(html)
+    scripts = _runs_scripts(tree) if tree is not None else 0
+    signs = _signs(tree) if tree is not None and scripts else []
+    content, plain_dom = clean_parsed_page(tree, url, max_structured_bytes, plain_dom=scripts > 0)
+    if scripts and (reason := _decision(html, scripts, signs, len(_WORD.findall(plain_dom)))):
+        return reason
+    return content
