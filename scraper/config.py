@@ -12,6 +12,7 @@ from pathlib import Path
 
 from scrapy.settings import BaseSettings
 
+from scraper import settings as defaults
 from scraper.clean.pool import CleanPool, default_workers
 from scraper.extract.llm import LLMSettings, parse_mode, price_table
 from scraper.fetch.addresses import AddressPolicy
@@ -26,15 +27,23 @@ def _optional_float(value: object) -> float | None:
     return None if value in (None, "", "None") else float(value)  # type: ignore[arg-type]
 
 
+def _setting(settings: BaseSettings, name: str) -> object:
+    """A setting's value, else its default in scraper/settings.py (settings made without the
+    project's, as Scrapy's test crawlers and the Python API make them)."""
+    value = settings.get(name)
+    return getattr(defaults, name) if value is None else value
+
+
 def _count(settings: BaseSettings, name: str, minimum: int = 1) -> int:
     """A setting that counts something (calls, tokens, pages): a whole number >= ``minimum``,
     else an ArgumentError naming it (a 0 is never quietly taken for a 1)."""
-    return argument(name, settings.get(name), at_least(minimum), f"a whole number >= {minimum}")
+    value = _setting(settings, name)
+    return argument(name, value, at_least(minimum), f"a whole number >= {minimum}")
 
 
 def _seconds(settings: BaseSettings, name: str) -> float:
     """A setting in seconds that may be 0; a negative one is an ArgumentError naming it."""
-    return argument(name, settings.get(name), _not_negative, "seconds >= 0")
+    return argument(name, _setting(settings, name), _not_negative, "seconds >= 0")
 
 
 def address_policy(settings: BaseSettings) -> AddressPolicy:
