@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from scraper.clean.page import clean_page
 from scraper.clean.structured_data import SYNTAXES, extract_structured_data
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cleaning" / "structured.html"
@@ -96,3 +97,24 @@ def test_rdfa_of_the_pruned_page_is_the_rdfa_of_the_whole_page():
     assert people and people[0]["https://schema.org/knows"] == [
         {"@id": "https://shop.example/roadrunner"}
     ]
+
+
+def test_rdfa_blank_nodes_do_not_change_the_content_hash():
+    """pyRdfa labels blank nodes at random (every ``role`` attribute makes one): the same page
+    cleaned twice must hash the same, or a re-crawl takes every such page for changed."""
+    html = (
+        "<html><head><title>t</title></head><body><nav role='navigation'><a href='/'>Home</a>"
+        "</nav><main role='main'><div typeof='schema:Person'><span property='schema:name'>"
+        "Jane Doe</span><span rel='schema:knows'><span typeof='schema:Person'>"
+        "<span property='schema:name'>Ann Lee</span></span></span></div><p>Hello.</p></main></body></html>"
+    )
+    first, second = clean_page(html, "http://example.org/"), clean_page(html, "http://example.org/")
+    assert first.content_hash == second.content_hash
+    rdfa = first.structured_data["rdfa"]
+    assert rdfa == second.structured_data["rdfa"]
+    labels = {item["@id"] for item in rdfa if item["@id"].startswith("_:")}
+    assert labels == {f"_:b{i}" for i in range(len(labels))} and len(labels) >= 4
+    jane = next(i for i in rdfa if {"@value": "Jane Doe"} in i.get("http://schema.org/name", []))
+    [knows] = jane["http://schema.org/knows"]
+    ann = next(i for i in rdfa if i["@id"] == knows["@id"])
+    assert ann["http://schema.org/name"] == [{"@value": "Ann Lee"}]

@@ -12,7 +12,8 @@ Output shape (every key always present, each a list of dicts):
 - ``opengraph``: extruct's uniform form: one dict per OpenGraph namespace set,
   ``og:type`` as ``@type``, other properties as ``"og:title": "..."`` keys.
 - ``rdfa``: pyRdfa's RDF (through extruct, read as HTML5+RDFa), expanded JSON-LD (``@id``
-  plus full property IRIs).
+  plus full property IRIs), blank nodes labelled `_:b0`, `_:b1`, … in an order that depends
+  only on the page (pyRdfa's own labels are random), so the content hash is stable.
 
 What one page may bring is bounded (``STRUCTURED_DATA_MAX_BYTES`` of JSON): 2.9 MB of JSON-LD
 took minutes and gigabytes to clean and turn into entities, so blocks and items past the
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,10 +185,49 @@ def structured_data_of(
     # Last: pruning for RDFa changes the tree.
     try:
         if prune_to_rdfa(root):
-            result["rdfa"] = _Html5RDFa().extract_items(root, base_url=url)
+            result["rdfa"] = canonical_blank_nodes(_Html5RDFa().extract_items(root, base_url=url))
     except Exception as exc:  # pyRdfa raises many kinds of errors on hostile markup
         logger.debug("rdfa extraction failed for %s: %s", url, exc)
     return result
+
+
+def canonical_blank_nodes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """RDFa items in an order and with blank-node labels (``_:b0``, ``_:b1``, …) that depend
+    only on what the page says: pyRdfa names blank nodes at random and lists them in hash
+    order, so without this the same page (every ``role`` attribute makes a blank node) would
+    give another content hash each time it is cleaned, and a re-crawl would see it changed."""
+
+    def masked(value: Any) -> str:
+        return json.dumps(_relabel(value, lambda label: "_:"), sort_keys=True)
+
+    def by_content(item: dict[str, Any]) -> dict[str, Any]:
+        return {k: sorted(v, key=masked) if isinstance(v, list) else v for k, v in item.items()}
+
+    ordered = sorted((by_content(item) for item in items), key=masked)
+    labels: dict[str, str] = {}
+
+    def label(old: str) -> str:
+        return labels.setdefault(old, f"_:b{len(labels)}")
+
+    for item in ordered:  # subjects first, in content order, then the blank nodes they name
+        if str(item.get("@id", "")).startswith("_:"):
+            label(item["@id"])
+    relabelled = [by_content(_relabel(item, label)) for item in ordered]
+    return sorted(relabelled, key=lambda item: json.dumps(item, sort_keys=True))
+
+
+def _relabel(value: Any, label: Callable[[str], str]) -> Any:
+    """``value`` with every blank-node ``@id`` replaced by ``label(it)``."""
+    if isinstance(value, list):
+        return [_relabel(v, label) for v in value]
+    if isinstance(value, dict):
+        return {
+            k: label(v)
+            if k == "@id" and isinstance(v, str) and v.startswith("_:")
+            else _relabel(v, label)
+            for k, v in value.items()
+        }
+    return value
 
 
 def prune_to_rdfa(root: etree._Element) -> bool:
