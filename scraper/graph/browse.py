@@ -119,9 +119,11 @@ def _names_and_types(store: GraphStore, iris: list[str]) -> dict[str, tuple[Any,
 
 def _sources(store: GraphStore, pages: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Where facts came from: each page's fetch time, content hash, model, prompt version."""
+    pages = list(pages)
+    states = store.page_states(pages, failures=True) if pages else {}
     sources = {}
     for url in pages:
-        state = store.page_state(url)
+        state = states.get(url)
         if state is not None:
             fields = dataclasses.asdict(state)
             fields.pop("url")

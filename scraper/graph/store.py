@@ -269,7 +269,7 @@ class GraphStore(ABC):
         if not isinstance(result, QuerySolutions):
             raise GraphStoreError("expected a SELECT query")
         names = [v.value for v in result.variables]
-        return [{n: row[n] for n in names if row[n] is not None} for row in result]
+        return [{n: v for n in names if (v := row[n]) is not None} for row in result]
 
     # --- pages ----------------------------------------------------------------
     def replace_page(
@@ -471,9 +471,11 @@ class GraphStore(ABC):
                 )
         return state
 
-    def page_states(self, urls: Iterable[str] | None = None) -> dict[str, PageState]:
-        """The stored provenance of every page (or of those of ``urls``) by URL, in one query
-        (failures not included)."""
+    def page_states(
+        self, urls: Iterable[str] | None = None, *, failures: bool = False
+    ) -> dict[str, PageState]:
+        """The stored provenance of every page (or of those of ``urls``) by URL, in one query,
+        and with ``failures`` their recorded failures in a second one."""
         properties = ", ".join(f"ss:{local}" for local in _STATE_FIELDS)
         values = "" if urls is None else f"VALUES ?page {{ {_values(map(page_iri, urls))} }} "
         rows = self.select(
@@ -485,6 +487,21 @@ class GraphStore(ABC):
             url = row["page"].value
             state = states.setdefault(url, PageState(url=url))
             setattr(state, _STATE_FIELDS[row["p"].value.rsplit("#", 1)[-1]], row["o"].value)
+        if failures and states:
+            rows = self.select(
+                f"SELECT ?page ?stage ?reason ?detail WHERE {{ "
+                f"VALUES ?page {{ {_values(map(NamedNode, states))} }} GRAPH ?g {{ "
+                "?page ss:failure ?f . ?f ss:stage ?stage ; ss:reason ?reason "
+                "OPTIONAL { ?f ss:detail ?detail } } }"
+            )
+            for row in rows:
+                states[row["page"].value].failures.append(
+                    {
+                        "stage": row["stage"].value,
+                        "reason": row["reason"].value,
+                        "detail": _value(row.get("detail")) or "",
+                    }
+                )
         return states
 
     def entity_and_relation_keys(self) -> tuple[set[str], set[tuple[str, str, str]]]:
