@@ -106,7 +106,8 @@ def test_rdfa_blank_nodes_do_not_change_the_content_hash():
         "<html><head><title>t</title></head><body><nav role='navigation'><a href='/'>Home</a>"
         "</nav><main role='main'><div typeof='schema:Person'><span property='schema:name'>"
         "Jane Doe</span><span rel='schema:knows'><span typeof='schema:Person'>"
-        "<span property='schema:name'>Ann Lee</span></span></span></div><p>Hello.</p></main></body></html>"
+        "<span property='schema:name'>Ann Lee</span></span></span></div><p>Hello.</p></main>"
+        "</body></html>"
     )
     first, second = clean_page(html, "http://example.org/"), clean_page(html, "http://example.org/")
     assert first.content_hash == second.content_hash
