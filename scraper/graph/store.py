@@ -215,6 +215,15 @@ def _values(terms: Iterable[Any]) -> str:
     return " ".join(sparql_term(t) for t in terms)
 
 
+def _failure(row: dict[str, Any]) -> dict[str, str]:
+    """A recorded failure of a page from a row with ``?stage ?reason`` and maybe ``?detail``."""
+    return {
+        "stage": row["stage"].value,
+        "reason": row["reason"].value,
+        "detail": _value(row.get("detail")) or "",
+    }
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -462,13 +471,7 @@ class GraphStore(ABC):
             if local in _STATE_FIELDS:
                 setattr(state, _STATE_FIELDS[local], row["o"].value)
             elif local == "failure" and "stage" in row:
-                state.failures.append(
-                    {
-                        "stage": row["stage"].value,
-                        "reason": row["reason"].value,
-                        "detail": _value(row.get("detail")) or "",
-                    }
-                )
+                state.failures.append(_failure(row))
         return state
 
     def page_states(
@@ -495,13 +498,7 @@ class GraphStore(ABC):
                 "OPTIONAL { ?f ss:detail ?detail } } }"
             )
             for row in rows:
-                states[row["page"].value].failures.append(
-                    {
-                        "stage": row["stage"].value,
-                        "reason": row["reason"].value,
-                        "detail": _value(row.get("detail")) or "",
-                    }
-                )
+                states[row["page"].value].failures.append(_failure(row))
         return states
 
     def entity_and_relation_keys(self) -> tuple[set[str], set[tuple[str, str, str]]]:
