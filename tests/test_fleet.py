@@ -246,13 +246,17 @@ def test_a_worker_killed_in_the_middle_loses_no_page_and_every_paid_call_is_repo
         # The victim keeps its pages in one big batch for the store: every call it pays for
         # belongs to a page not finished yet when it is killed.
         batching = {**settings, "GRAPH_WRITE_BATCH": "1000", "GRAPH_WRITE_WAIT": "600"}
+        # The victim starts alone, so that it has pages in flight whatever the machine's
+        # load (started together, the other two could crawl the whole site before it fetched
+        # a page); the others join a crawl already under way.
         workers = [start_worker(tmp_path, 0, batching, victim_llm, site.url)]
-        workers += [start_worker(tmp_path, n, settings, llm, site.url) for n in (1, 2)]
         deadline = time.monotonic() + 120
         while len(victim_llm.replied()) < 4:
             assert time.monotonic() < deadline, "worker 0 paid for no LLM call"
+            assert workers[0].poll() is None, "worker 0 stopped before paying for 4 calls"
             time.sleep(0.2)
         victim_llm.hold()  # its calls from now on are never answered ...
+        workers += [start_worker(tmp_path, n, settings, llm, site.url) for n in (1, 2)]
         while not victim_llm.settled():
             time.sleep(0.05)
         time.sleep(2)  # ... and the answers it had are counted
