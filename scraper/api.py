@@ -217,13 +217,14 @@ def query(
     return [f"{t.subject} {t.predicate} {t.object} ." for t in itertools.islice(result, limit)]
 
 
-def describe_entity(store: GraphStore, name: str) -> list[dict[str, Any]]:
+def describe_entity(store: GraphStore, name: str, limit: int | None = None) -> list[dict[str, Any]]:
     """Every entity called ``name`` (name, alias, an identity a page gave it, or its IRI):
     types, names, aliases, attributes, relations in and out with their pages, how each
     mention was resolved (LLM or structured data), and ``sources``: each page's fetch time,
-    content hash, model and prompt version. Raises ``GraphStoreError`` (with similar names)
-    when there is none."""
-    return entity_views(store, name)
+    content hash, model and prompt version. ``limit`` lists at most that many pages per
+    entity (their relations and mentions; ``counts`` has the totals). Raises
+    ``GraphStoreError`` (with similar names) when there is none."""
+    return entity_views(store, name, limit)
 
 
 def _pool(parts: SplitResult, policy: AddressPolicy, timeout: float) -> urllib3.HTTPConnectionPool:

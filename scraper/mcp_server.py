@@ -28,10 +28,12 @@ from pydantic import Field
 
 from scraper import api
 from scraper.graph import GraphStore, GraphStoreError
+from scraper.graph.browse import ENTITY_PAGES
 from scraper.graph.queries import stats
 
 NAME = "semantic-scraper"
 MAX_ROWS = 1000  # the most rows one SPARQL call returns
+MAX_PAGES = 1000  # the most source pages one describe_entity call lists
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 CRAWLS = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
 PROGRESS_SECONDS = 1.0
@@ -96,13 +98,18 @@ def build_server(config: ServerConfig) -> MCPServer:
     @server.tool(annotations=READ_ONLY)
     def describe_entity(
         entity: Annotated[str, Field(description="an entity's name, alias or id (IRI)")],
+        limit: Annotated[
+            int, Field(ge=1, le=MAX_PAGES, description="the most source pages listed")
+        ] = ENTITY_PAGES,
     ) -> list[dict[str, Any]]:
         """Everything the graph says about an entity: types, aliases, attributes, relations
         in and out (each with the page it came from), how each mention was matched (from the
         LLM or the page's structured data) and, per source page, when it was fetched, its
-        content hash, model and prompt version. Several entities may share a name."""
+        content hash, model and prompt version. Several entities may share a name. An
+        entity on more than `limit` pages lists its first `limit` pages with what they say;
+        `counts` gives the totals."""
         with _reading(config) as store:
-            return api.describe_entity(store, entity)
+            return api.describe_entity(store, entity, limit=limit)
 
     @server.tool(annotations=READ_ONLY)
     def page_facts(

@@ -272,6 +272,32 @@ def test_move_and_drop_page(store):
     assert store.pages() == []
 
 
+def test_an_entity_on_many_pages_lists_the_first_pages_and_counts_all(store):
+    pages = [f"https://news.example/story/{i}" for i in range(5)]
+    for i, url in enumerate(pages):
+        facts = extraction(
+            [
+                entity(f"Story {i}", "CreativeWork"),
+                entity("Acme Corporation", attributes={"foundingDate": f"{1990 + i}"}),
+            ],
+            [{"source": f"Story {i}", "type": "publisher", "target": "Acme Corporation"}],
+        )
+        store.replace_page(provenance(url), facts)
+    acme = node_of(store, "Acme Corporation")
+    whole = describe_entity(store, acme)
+    counts = {"pages": 5, "relations_out": 0, "relations_in": 5, "mentions": 5}
+    assert whole["pages"] == sorted(pages) and whole["counts"] == counts
+    view = describe_entity(store, acme, limit=2)
+    shown = sorted(pages)[:2]
+    assert view["pages"] == shown and view["counts"] == counts
+    assert [r["page"] for r in view["relations_in"]] == shown
+    assert [m["page"] for m in view["mentions"]] == shown
+    # What the entity is comes from every page, listed or not.
+    assert view["attributes"]["foundingDate"] == [str(1990 + i) for i in range(5)]
+    assert view["name"] == "Acme Corporation" and view["types"] == ["schema:Organization"]
+    assert describe_entity(store, acme, limit=5) == whole
+
+
 def test_unmerge_splits_a_mention_off_and_undo_restores_the_merge(store):
     store.replace_page(provenance(PAGE_A), extraction([entity("Acme Corporation")]))
     store.replace_page(provenance(PAGE_B), extraction([entity("Widget Works", aliases=["Acme"])]))

@@ -134,6 +134,21 @@ def test_entity_lookup_by_any_name(graph_dir):
     assert missing.returncode == 1 and 'Jane "JD" Doe' in missing.stderr  # a hint
 
 
+def test_entity_lists_at_most_limit_pages_and_counts_them_all(graph_dir):
+    (view,) = json.loads(
+        scrapy_graph(graph_dir, "entity", "Acme", "--limit", "1", "-f", "json").stdout
+    )
+    assert view["pages"] == [ACME] and view["counts"]["pages"] == 2
+    assert view["relations_in"] == []  # said on the page not listed
+    assert view["counts"]["relations_in"] == 1
+    text = scrapy_graph(graph_dir, "entity", "Acme", "--limit", "1").stdout
+    assert "(1 of 2 pages listed, with what they say; --limit 0 lists all)" in text
+    assert "listed" not in scrapy_graph(graph_dir, "entity", "Acme", "--limit", "0").stdout
+    refused = scrapy_graph(graph_dir, "entity", "Acme", "--limit", "-1")
+    assert refused.returncode == 2 and "--limit must be 0 (all pages) or more" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 @pytest.mark.parametrize(
     ("fmt", "check"),
     [

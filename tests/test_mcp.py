@@ -113,6 +113,9 @@ async def test_every_tool_over_stdio_on_a_crawled_graph(crawled):
         assert acme["sources"][news]["prompt_version"]
         assert acme["sources"][about]["fetched_at"] and acme["sources"][about]["content_hash"]
         assert (await call(client, "describe_entity", entity=acme["id"]))[0]["id"] == acme["id"]
+        (first,) = await call(client, "describe_entity", entity="ACME Corp.", limit=1)
+        assert first["pages"] == [about] and list(first["sources"]) == [about]
+        assert first["counts"] == acme["counts"] and acme["counts"]["pages"] == 2
 
         # a page's facts
         page = await call(client, "page_facts", url=news)

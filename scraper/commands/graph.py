@@ -17,7 +17,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from scraper.config import live_graph_from_settings, open_store_from_settings
 from scraper.graph import GraphStore, GraphStoreError
-from scraper.graph.browse import entity_views
+from scraper.graph.browse import ENTITY_PAGES, entity_views
 from scraper.graph.curation import undo_unmerge, unmerge
 from scraper.graph.graphml import write_graphml
 from scraper.graph.neo4j import write_neo4j_csv
@@ -92,6 +92,13 @@ class Command(ScrapyCommand):
             default=None,
             help=f"serve: port (EXPLORER_PORT); mcp --http: port (default {MCP_PORT})",
         )
+        parser.add_argument(
+            "--limit",
+            dest="limit",
+            type=int,
+            default=ENTITY_PAGES,
+            help=f"entity: the most pages listed per entity (default {ENTITY_PAGES}; 0: all)",
+        )
         mcp = parser.add_argument_group("graph mcp")
         mcp.add_argument("--http", action="store_true", help="MCP over streamable HTTP")
         mcp.add_argument(
@@ -156,8 +163,10 @@ class Command(ScrapyCommand):
 
     def _entity(self, opts: argparse.Namespace, name: str) -> None:
         fmt = self._format(opts, ("table", "json"))
+        if opts.limit < 0:
+            raise UsageError(f"--limit must be 0 (all pages) or more, not {opts.limit}")
         with self._open() as store:
-            views = entity_views(store, name)
+            views = entity_views(store, name, opts.limit or None)
         if fmt == "json":
             print(printable_json(json.dumps(views, indent=2, ensure_ascii=False)))
             return
@@ -330,3 +339,6 @@ def _print_entity(view: dict[str, Any]) -> None:
     for m in view["mentions"]:
         key = f" on {m['matched_key']}" if m["matched_key"] else ""
         _say(f"    {m['name']!r} ({m['origin']}, {m['matched_by']}{key})  {m['page']}")
+    shown, total = len(view["pages"]), view["counts"]["pages"]
+    if shown < total:
+        _say(f"  ({shown} of {total} pages listed, with what they say; --limit 0 lists all)")

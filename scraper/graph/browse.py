@@ -31,6 +31,11 @@ _TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 SEARCH_CANDIDATES = 5000
 
 
+# Pages listed per entity by `scrapy graph entity` and MCP unless asked: a hub is named on
+# thousands of pages, and what it is comes from all of them anyway.
+ENTITY_PAGES = 20
+
+
 def type_iri(name: str) -> NamedNode:
     """The schema.org class a user names: ``Organization``, ``schema:Organization`` or its IRI.
 
@@ -131,13 +136,14 @@ def _sources(store: GraphStore, pages: Iterable[str]) -> dict[str, dict[str, Any
     return sources
 
 
-def entity_views(store: GraphStore, name: str) -> list[dict[str, Any]]:
+def entity_views(store: GraphStore, name: str, limit: int | None = None) -> list[dict[str, Any]]:
     """What the graph knows of each entity called ``name`` (a name, an alias, an identity a
-    page gave it, or its IRI), with ``sources``: the provenance of every page it came from.
+    page gave it, or its IRI), with ``sources``: the provenance of every page listed.
+    ``limit`` bounds the pages listed per entity (see ``describe_entity``).
 
     Raises GraphStoreError naming similar names when there is none.
     """
-    views = [describe_entity(store, iri) for iri in find_entities(store, name)]
+    views = [describe_entity(store, iri, limit) for iri in find_entities(store, name)]
     views = [v for v in views if v["types"] or v["pages"]]
     if not views:
         hints = similar_names(store, name)

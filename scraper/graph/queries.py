@@ -334,75 +334,109 @@ def entity_name(store: GraphStore, iri: str) -> str | None:
     return _names(store, {iri}).get(iri)
 
 
-def describe_entity(store: GraphStore, iri: str) -> dict[str, Any]:
-    """Everything the graph says about one entity, with the pages that say it."""
+# Predicates of what an entity is called and is; any other to a node is a relation.
+_LABELS = {RDF + "type", SCHEMA + "name", SCHEMA + "alternateName", SCHEMA + "description"}
+_LABELS |= {SCHEMA + "sameAs", OWL + "sameAs"}
+
+
+def describe_entity(store: GraphStore, iri: str, limit: int | None = None) -> dict[str, Any]:
+    """Everything the graph says about one entity, with the pages that say it.
+
+    ``limit`` bounds what is listed page by page, for an entity named on thousands of pages:
+    ``pages`` then holds the first ``limit`` of its pages (in IRI order) and
+    ``relations_out``, ``relations_in`` and ``mentions`` what those pages say. Types, names,
+    aliases, descriptions and attributes always come from every page; ``counts`` gives the
+    full length of each listed field.
+    """
     node = NamedNode(iri)
-    out_rows = store.select(
-        f"SELECT ?p ?o ?g WHERE {{ GRAPH ?g {{ {node} ?p ?o }} {FACT_GRAPH_FILTER} }}"
+    # Each (predicate, value) once with the number of pages saying it: what every page of a
+    # hub repeats (its type, name, url) comes back as one row, not one per page.
+    out_facts = store.select(
+        f"SELECT ?p ?o (COUNT(?g) AS ?n) WHERE {{ GRAPH ?g {{ {node} ?p ?o }} "
+        f"{FACT_GRAPH_FILTER} }} GROUP BY ?p ?o"
     )
-    in_rows = store.select(
-        f"SELECT ?s ?p ?g WHERE {{ GRAPH ?g {{ ?s ?p {node} }} {FACT_GRAPH_FILTER} }}"
+    all_pages = sorted(
+        r["g"].value
+        for r in store.select(
+            f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ {node} ?p ?o }} {FACT_GRAPH_FILTER} }}"
+        )
+    )
+    truncated = limit is not None and len(all_pages) > limit
+    pages = all_pages[:limit] if truncated else all_pages
+
+    def on_pages(variable: str) -> str:
+        # Only a truncated view is restricted to its pages: in a whole one, a page that
+        # points at the entity without saying anything of it shows too.
+        return f"VALUES ?{variable} {{ {' '.join(f'<{g}>' for g in pages)} }}" if truncated else ""
+
+    nodes = _nodes(store, {r["o"].value for r in out_facts if isinstance(r["o"], NamedNode)})
+
+    def is_relation(row: dict[str, Any]) -> bool:
+        obj = row["o"]
+        return row["p"].value not in _LABELS and isinstance(obj, NamedNode) and obj.value in nodes
+
+    out_rows = store.select(
+        f"SELECT ?p ?o ?g WHERE {{ {on_pages('g')} GRAPH ?g {{ {node} ?p ?o FILTER(isIRI(?o)) }} "
+        f"{FACT_GRAPH_FILTER} }}"
+    )
+    in_pattern = f"GRAPH ?g {{ ?s ?p {node} }} {FACT_GRAPH_FILTER}"
+    in_rows = store.select(f"SELECT ?s ?p ?g WHERE {{ {on_pages('g')} {in_pattern} }}")
+    mention_pattern = (
+        "GRAPH ?pg { "
+        f"?m ss:node {node} ; ss:mentionName ?name ; ss:matchedBy ?by ; ss:origin ?origin "
+        "OPTIONAL { ?m ss:matchedKey ?key } ?page a ss:Page }"
     )
     mentions = store.select(
-        "SELECT ?page ?name ?by ?key ?origin WHERE { GRAPH ?pg { "
-        f"?m ss:node {node} ; ss:mentionName ?name ; ss:matchedBy ?by ; ss:origin ?origin "
-        "OPTIONAL { ?m ss:matchedKey ?key } ?page a ss:Page } } ORDER BY ?page"
+        f"SELECT ?page ?name ?by ?key ?origin WHERE {{ {on_pages('page')} {mention_pattern} }} "
+        "ORDER BY ?page"
     )
-    names: Counter = Counter()
-    view: dict[str, Any] = {
-        "id": iri,
-        "types": set(),
-        "aliases": set(),
-        "descriptions": set(),
-        "same_as": set(),
-        "attributes": defaultdict(set),
-        "relations_out": set(),
-        "relations_in": set(),
-        "pages": set(),
+    counts = {
+        "pages": len(all_pages),
+        "relations_out": sum(int(r["n"].value) for r in out_facts if is_relation(r)),
+        "relations_in": _count(store, in_pattern) if truncated else len(in_rows),
+        "mentions": _count(store, mention_pattern) if truncated else len(mentions),
     }
-    related: set[str] = set()
-    nodes = _nodes(store, {r["o"].value for r in out_rows if isinstance(r["o"], NamedNode)})
-    for r in out_rows:
-        predicate, obj, page = r["p"].value, r["o"], r["g"].value
-        view["pages"].add(page)
+    names: Counter = Counter()
+    aliases, descriptions, same_as = set(), set(), set()
+    attributes: dict[str, set[str]] = defaultdict(set)
+    for r in out_facts:
+        predicate, value = r["p"].value, r["o"].value
         if predicate == RDF + "type":
-            view["types"].add(short(obj))
-        elif predicate == SCHEMA + "name":
-            names[obj.value] += 1
+            continue
+        if predicate == SCHEMA + "name":
+            names[value] += int(r["n"].value)
         elif predicate == SCHEMA + "alternateName":
-            view["aliases"].add(obj.value)
+            aliases.add(value)
         elif predicate == SCHEMA + "description":
-            view["descriptions"].add(obj.value)
+            descriptions.add(value)
         elif predicate in (SCHEMA + "sameAs", OWL + "sameAs"):
-            view["same_as"].add(obj.value)
-        elif isinstance(obj, NamedNode) and obj.value in nodes:
-            view["relations_out"].add((local(r["p"]), obj.value, page))
-            related.add(obj.value)
-        else:
-            view["attributes"][local(r["p"])].add(obj.value)
-    for r in in_rows:
-        view["relations_in"].add((local(r["p"]), r["s"].value, r["g"].value))
-        related.add(r["s"].value)
-    labels = _names(store, related)
+            same_as.add(value)
+        elif not is_relation(r):
+            attributes[local(r["p"])].add(value)
+    relations_out = {
+        (local(r["p"]), r["o"].value, r["g"].value) for r in out_rows if is_relation(r)
+    }
+    relations_in = {(local(r["p"]), r["s"].value, r["g"].value) for r in in_rows}
+    labels = _names(store, {o for _, o, _ in relations_out} | {s for _, s, _ in relations_in})
     name = canonical_name(names)
     return {
         "id": iri,
         "name": name,
-        "types": sorted(view["types"]),
-        "aliases": sorted((set(names) | view["aliases"]) - {name}),
-        "descriptions": sorted(view["descriptions"]),
-        "same_as": sorted(view["same_as"]),
-        "attributes": {k: sorted(v) for k, v in sorted(view["attributes"].items())},
+        "types": sorted({short(r["o"]) for r in out_facts if r["p"].value == RDF + "type"}),
+        "aliases": sorted((set(names) | aliases) - {name}),
+        "descriptions": sorted(descriptions),
+        "same_as": sorted(same_as),
+        "attributes": {k: sorted(v) for k, v in sorted(attributes.items())},
         "relations_out": [
             {"type": p, "target": o, "target_name": labels.get(o), "page": g}
             | ({"target_facts": _node_facts(store, o)} if o.startswith(PAGE_NODE_PREFIX) else {})
-            for p, o, g in sorted(view["relations_out"])
+            for p, o, g in sorted(relations_out)
         ],
         "relations_in": [
             {"type": p, "source": s, "source_name": labels.get(s), "page": g}
-            for p, s, g in sorted(view["relations_in"])
+            for p, s, g in sorted(relations_in)
         ],
-        "pages": sorted(view["pages"]),
+        "pages": pages,
         "mentions": [
             {
                 "page": m["page"].value,
@@ -413,6 +447,7 @@ def describe_entity(store: GraphStore, iri: str) -> dict[str, Any]:
             }
             for m in mentions
         ],
+        "counts": counts,
     }
 
 
