@@ -222,7 +222,7 @@ def describe_entity(store: GraphStore, name: str, limit: int | None = None) -> l
     types, names, aliases, attributes, relations in and out with their pages, how each
     mention was resolved (LLM or structured data), and ``sources``: each page's fetch time,
     content hash, model and prompt version. ``limit`` lists at most that many pages per
-    entity (their relations and mentions; ``counts`` has the totals). Raises
+    entity (their relations and mentions; ``counts``: pages and mentions in all). Raises
     ``GraphStoreError`` (with similar names) when there is none."""
     return entity_views(store, name, limit)
 

@@ -106,8 +106,8 @@ def build_server(config: ServerConfig) -> MCPServer:
         in and out (each with the page it came from), how each mention was matched (from the
         LLM or the page's structured data) and, per source page, when it was fetched, its
         content hash, model and prompt version. Several entities may share a name. An
-        entity on more than `limit` pages lists its first `limit` pages with what they say;
-        `counts` gives the totals."""
+        entity on more than `limit` pages lists `limit` of them with what they say; `counts`
+        gives how many pages and mentions there are in all."""
         with _reading(config) as store:
             return api.describe_entity(store, entity, limit=limit)
 

@@ -20,7 +20,14 @@ from scraper.graph import (
 )
 from scraper.graph.curation import undo_unmerge, unmerge
 from scraper.graph.queries import describe_entity, find_entities, run_query
-from scraper.graph.vocab import OWL, PAGE_NODE_PREFIX, SCHEMA, XSD, provenance_graph
+from scraper.graph.vocab import (
+    FACT_GRAPH_FILTER,
+    OWL,
+    PAGE_NODE_PREFIX,
+    SCHEMA,
+    XSD,
+    provenance_graph,
+)
 from tests.processes import free_port
 
 PAGE_A = "https://shop.example/about"
@@ -272,7 +279,7 @@ def test_move_and_drop_page(store):
     assert store.pages() == []
 
 
-def test_an_entity_on_many_pages_lists_the_first_pages_and_counts_all(store):
+def test_an_entity_on_many_pages_lists_some_pages_and_counts_all(store):
     pages = [f"https://news.example/story/{i}" for i in range(5)]
     for i, url in enumerate(pages):
         facts = extraction(
@@ -285,17 +292,43 @@ def test_an_entity_on_many_pages_lists_the_first_pages_and_counts_all(store):
         store.replace_page(provenance(url), facts)
     acme = node_of(store, "Acme Corporation")
     whole = describe_entity(store, acme)
-    counts = {"pages": 5, "relations_out": 0, "relations_in": 5, "mentions": 5}
+    counts = {"pages": 5, "mentions": 5}
     assert whole["pages"] == sorted(pages) and whole["counts"] == counts
     view = describe_entity(store, acme, limit=2)
-    shown = sorted(pages)[:2]
-    assert view["pages"] == shown and view["counts"] == counts
+    shown = view["pages"]
+    assert len(shown) == 2 and set(shown) < set(pages) and shown == sorted(shown)
+    assert view["counts"] == counts
     assert [r["page"] for r in view["relations_in"]] == shown
     assert [m["page"] for m in view["mentions"]] == shown
     # What the entity is comes from every page, listed or not.
     assert view["attributes"]["foundingDate"] == [str(1990 + i) for i in range(5)]
     assert view["name"] == "Acme Corporation" and view["types"] == ["schema:Organization"]
     assert describe_entity(store, acme, limit=5) == whole
+
+
+def test_an_entity_view_holds_its_facts_and_none_of_the_stores_notes(store):
+    # Keys, unmerge rules, mentions, reified statements and key entries all name the nodes.
+    store.replace_page(provenance(PAGE_A), ACME_PAGE)
+    store.replace_page(provenance(PAGE_B), extraction([entity("Acme"), entity("J. Doe", "Person")]))
+    unmerge(store, node_of(store, "Acme Corporation"), "acme")
+    store.record_attempt(provenance(PAGE_C), [("extract", "llm_invalid_output", "")])
+    nodes = rows(
+        store, f"SELECT DISTINCT ?e WHERE {{ GRAPH ?g {{ ?e a ?t }} {FACT_GRAPH_FILTER} }}"
+    )
+    assert len(nodes) == 3
+    for row in nodes:
+        node = NamedNode(row["e"])
+        facts = f"GRAPH ?g {{ {node} ?p ?o }} {FACT_GRAPH_FILTER}"
+        pointing = f"GRAPH ?g {{ ?s ?p {node} }} {FACT_GRAPH_FILTER}"
+        view = describe_entity(store, node.value)
+        pages = rows(store, f"SELECT DISTINCT ?g WHERE {{ {facts} }} ORDER BY ?g")
+        assert view["pages"] == [r["g"] for r in pages]
+        assert len(view["relations_in"]) == len(rows(store, f"SELECT * WHERE {{ {pointing} }}"))
+        values = rows(store, f"SELECT DISTINCT ?p ?o WHERE {{ {facts} }}")
+        listed = {v for values in view["attributes"].values() for v in values}
+        listed |= {r["target"] for r in view["relations_out"]} | set(view["same_as"])
+        listed |= {view["name"], *view["aliases"], *view["descriptions"]}
+        assert {r["o"] for r in values if not r["p"].endswith("#type")} == listed
 
 
 def test_unmerge_splits_a_mention_off_and_undo_restores_the_merge(store):

@@ -54,6 +54,7 @@ def test_a_store_written_before_the_index_gets_it_on_the_first_write(store):
     store.replace_page(provenance(PAGE_B), extraction([entity("Acme Corporation")]))
     built = key_pages(store)
     store.update(f"DROP GRAPH {KEY_INDEX_GRAPH}")  # as stores written before it were
+    assert node_of(store, "ACME corp")  # read before any write: found by the pages' keys
     with reopened(store) as old:
         old.replace_page(provenance(PAGE_C), extraction([entity("Acme Corporation")]))
         node = node_of(old, "Acme Corporation")  # one node: the old pages were found

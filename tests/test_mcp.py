@@ -114,7 +114,7 @@ async def test_every_tool_over_stdio_on_a_crawled_graph(crawled):
         assert acme["sources"][about]["fetched_at"] and acme["sources"][about]["content_hash"]
         assert (await call(client, "describe_entity", entity=acme["id"]))[0]["id"] == acme["id"]
         (first,) = await call(client, "describe_entity", entity="ACME Corp.", limit=1)
-        assert first["pages"] == [about] and list(first["sources"]) == [about]
+        assert len(first["pages"]) == 1 and list(first["sources"]) == first["pages"]
         assert first["counts"] == acme["counts"] and acme["counts"]["pages"] == 2
 
         # a page's facts

@@ -24,6 +24,7 @@ from scraper.graph.store import GraphStore, GraphStoreError, PageState, QuerySyn
 from scraper.graph.vocab import (
     ENTITY_TYPES,
     FACT_GRAPH_FILTER,
+    KEY_INDEX_GRAPH,
     OWL,
     PAGE_NODE_PREFIX,
     PREFIXES,
@@ -283,9 +284,15 @@ def find_entities(store: GraphStore, name: str) -> list[str]:
         return [name.strip()]
     keys = {key for t in ENTITY_TYPES if (key := name_key(t, name))}
     if keys:
-        values = " ".join(str(Literal(k)) for k in sorted(keys))
+        values = f"VALUES ?k {{ {' '.join(str(Literal(k)) for k in sorted(keys))} }}"
+        # The key index has one entry per node and key; the pages' own notes of the keys (a
+        # store written before the index) have one per page naming the node.
         rows = store.select(
-            f"SELECT DISTINCT ?e WHERE {{ VALUES ?k {{ {values} }} "
+            f"SELECT DISTINCT ?e WHERE {{ {values} GRAPH {KEY_INDEX_GRAPH} {{ ?entry "
+            "ss:keyValue ?k ; ss:keyKind ?kind ; ss:keyNode ?e } "
+            "FILTER(?kind IN (ss:nameKey, ss:aliasKey)) } ORDER BY ?e"
+        ) or store.select(
+            f"SELECT DISTINCT ?e WHERE {{ {values} "
             "GRAPH ?g { ?e ss:nameKey|ss:aliasKey ?k } } ORDER BY ?e"
         )
         if rows:
@@ -334,6 +341,12 @@ def entity_name(store: GraphStore, iri: str) -> str | None:
     return _names(store, {iri}).get(iri)
 
 
+# What the store notes of an entity outside its pages' facts, by predicate: as subject its
+# resolution keys and unmerge rules, as object mentions, reified statements and key-index
+# entries. Excluding them keeps a node's facts as FACT_GRAPH_FILTER would, without making a
+# string of the graph's name for each of a hub's thousands of rows.
+_NOTES_OF_NODE = ("ss:idKey", "ss:nameKey", "ss:aliasKey", "ss:keepApart")
+_NOTES_TO_NODE = ("rdf:subject", "rdf:object", "ss:node", "ss:keyNode")
 # Predicates of what an entity is called and is; any other to a node is a relation.
 _LABELS = {RDF + "type", SCHEMA + "name", SCHEMA + "alternateName", SCHEMA + "description"}
 _LABELS |= {SCHEMA + "sameAs", OWL + "sameAs"}
@@ -343,26 +356,30 @@ def describe_entity(store: GraphStore, iri: str, limit: int | None = None) -> di
     """Everything the graph says about one entity, with the pages that say it.
 
     ``limit`` bounds what is listed page by page, for an entity named on thousands of pages:
-    ``pages`` then holds the first ``limit`` of its pages (in IRI order) and
+    ``pages`` then holds ``limit`` of its pages (the first the store finds, in IRI order) and
     ``relations_out``, ``relations_in`` and ``mentions`` what those pages say. Types, names,
-    aliases, descriptions and attributes always come from every page; ``counts`` gives the
-    full length of each listed field.
+    aliases, descriptions and attributes always come from every page; ``counts`` gives how
+    many pages and mentions there are in all.
     """
     node = NamedNode(iri)
+    not_of_node = f"FILTER(?p NOT IN ({', '.join(_NOTES_OF_NODE)}))"
     # Each (predicate, value) once with the number of pages saying it: what every page of a
     # hub repeats (its type, name, url) comes back as one row, not one per page.
     out_facts = store.select(
-        f"SELECT ?p ?o (COUNT(?g) AS ?n) WHERE {{ GRAPH ?g {{ {node} ?p ?o }} "
-        f"{FACT_GRAPH_FILTER} }} GROUP BY ?p ?o"
+        f"SELECT ?p ?o (COUNT(?g) AS ?n) WHERE {{ GRAPH ?g {{ {node} ?p ?o }} {not_of_node} }} "
+        "GROUP BY ?p ?o"
     )
-    all_pages = sorted(
-        r["g"].value
-        for r in store.select(
-            f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ {node} ?p ?o }} {FACT_GRAPH_FILTER} }}"
-        )
+    facts = f"GRAPH ?g {{ {node} ?p ?o }} {not_of_node}"
+    listed = store.select(
+        f"SELECT DISTINCT ?g WHERE {{ {facts} }}" + ("" if limit is None else f" LIMIT {limit + 1}")
     )
-    truncated = limit is not None and len(all_pages) > limit
-    pages = all_pages[:limit] if truncated else all_pages
+    truncated = limit is not None and len(listed) > limit
+    # A hub's pages are counted, and the ones listed are the first the store finds (sorting
+    # thousands of pages to list twenty costs more than all the rest).
+    pages = sorted(r["g"].value for r in listed[:limit])
+    page_count = (
+        _count(store, f"SELECT DISTINCT ?g WHERE {{ {facts} }}") if truncated else len(pages)
+    )
 
     def on_pages(variable: str) -> str:
         # Only a truncated view is restricted to its pages: in a whole one, a page that
@@ -376,25 +393,31 @@ def describe_entity(store: GraphStore, iri: str, limit: int | None = None) -> di
         return row["p"].value not in _LABELS and isinstance(obj, NamedNode) and obj.value in nodes
 
     out_rows = store.select(
-        f"SELECT ?p ?o ?g WHERE {{ {on_pages('g')} GRAPH ?g {{ {node} ?p ?o FILTER(isIRI(?o)) }} "
-        f"{FACT_GRAPH_FILTER} }}"
+        f"SELECT ?p ?o ?g WHERE {{ {on_pages('g')} GRAPH ?g {{ {node} ?p ?o "
+        f"FILTER(isIRI(?o)) }} {not_of_node} }}"
     )
-    in_pattern = f"GRAPH ?g {{ ?s ?p {node} }} {FACT_GRAPH_FILTER}"
-    in_rows = store.select(f"SELECT ?s ?p ?g WHERE {{ {on_pages('g')} {in_pattern} }}")
-    mention_pattern = (
-        "GRAPH ?pg { "
+    in_rows = store.select(
+        f"SELECT ?s ?p ?g WHERE {{ {on_pages('g')} GRAPH ?g {{ ?s ?p {node} }} "
+        f"FILTER(?p NOT IN ({', '.join(_NOTES_TO_NODE)})) }}"
+    )
+    mention = (
         f"?m ss:node {node} ; ss:mentionName ?name ; ss:matchedBy ?by ; ss:origin ?origin "
-        "OPTIONAL { ?m ss:matchedKey ?key } ?page a ss:Page }"
+        "OPTIONAL { ?m ss:matchedKey ?key } ?page a ss:Page"
+    )
+    # The listed pages' provenance graphs named one by one: oxigraph reads just those (with
+    # VALUES it walks every mention of the hub, or every graph of the store).
+    mention_graphs = " UNION ".join(
+        f"{{ GRAPH {provenance_graph(NamedNode(page))} {{ {mention} }} }}" for page in pages
     )
     mentions = store.select(
-        f"SELECT ?page ?name ?by ?key ?origin WHERE {{ {on_pages('page')} {mention_pattern} }} "
-        "ORDER BY ?page"
+        "SELECT ?page ?name ?by ?key ?origin WHERE { "
+        f"{mention_graphs if truncated else f'GRAPH ?pg {{ {mention} }}'} }} ORDER BY ?page"
     )
     counts = {
-        "pages": len(all_pages),
-        "relations_out": sum(int(r["n"].value) for r in out_facts if is_relation(r)),
-        "relations_in": _count(store, in_pattern) if truncated else len(in_rows),
-        "mentions": _count(store, mention_pattern) if truncated else len(mentions),
+        "pages": page_count,
+        "mentions": _count(store, f"GRAPH ?pg {{ ?m ss:node {node} }}")
+        if truncated
+        else len(mentions),
     }
     names: Counter = Counter()
     aliases, descriptions, same_as = set(), set(), set()
