@@ -327,12 +327,13 @@ def _names(store: GraphStore, iris: set[str]) -> dict[str, str]:
     if not iris:
         return {}
     values = " ".join(f"<{i}>" for i in sorted(iris))
-    rows = store.select(
-        f"SELECT ?e ?n WHERE {{ VALUES ?e {{ {values} }} GRAPH ?g {{ ?e schema:name ?n }} }}"
+    rows = store.select(  # each name once with its count: a hub has one per page
+        f"SELECT ?e ?n (COUNT(?g) AS ?c) WHERE {{ VALUES ?e {{ {values} }} "
+        "GRAPH ?g { ?e schema:name ?n } } GROUP BY ?e ?n"
     )
     counts: dict[str, Counter] = defaultdict(Counter)
     for r in rows:
-        counts[r["e"].value][r["n"].value] += 1
+        counts[r["e"].value][r["n"].value] += int(r["c"].value)
     return {iri: name for iri, c in counts.items() if (name := canonical_name(c))}
 
 
@@ -400,9 +401,9 @@ def describe_entity(store: GraphStore, iri: str, limit: int | None = None) -> di
         f"SELECT ?s ?p ?g WHERE {{ {on_pages('g')} GRAPH ?g {{ ?s ?p {node} }} "
         f"FILTER(?p NOT IN ({', '.join(_NOTES_TO_NODE)})) }}"
     )
-    mention = (
-        f"?m ss:node {node} ; ss:mentionName ?name ; ss:matchedBy ?by ; ss:origin ?origin "
-        "OPTIONAL { ?m ss:matchedKey ?key } ?page a ss:Page"
+    mention = (  # in this order: oxigraph then starts from the node's mentions, not all pages
+        f"?m ss:node {node} . ?page a ss:Page . ?m ss:mentionName ?name ; ss:matchedBy ?by ; "
+        "ss:origin ?origin OPTIONAL { ?m ss:matchedKey ?key }"
     )
     # The listed pages' provenance graphs named one by one: oxigraph reads just those (with
     # VALUES it walks every mention of the hub, or every graph of the store).
