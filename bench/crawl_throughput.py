@@ -113,11 +113,15 @@ def crawl_argv(crawl: str, urls: Path, out: Path, state: Path, extra: dict[str, 
     return scrapy_command(["crawl", "semantic"], out, settings, args)
 
 
-def _tree_rss(process: psutil.Process) -> int:
+def _sample_tree(process: psutil.Process, cpu: dict[int, float]) -> int:
+    """RSS of ``process`` and its descendants; records each one's own CPU seconds so far in
+    ``cpu`` (by pid)."""
     total = 0
     for member in [process, *process.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):  # ended between the listing and the reading
             total += member.memory_info().rss
+            times = member.cpu_times()
+            cpu[member.pid] = times.user + times.system
     return total
 
 
@@ -134,14 +138,16 @@ def run_crawl(crawl: str, urls: Path, extra: dict[str, str] | None = None) -> Ru
         child = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=log)
         process = psutil.Process(child.pid)
         samples: list[tuple[float, int, int]] = []
+        cpu: dict[int, float] = {}
         while True:
             # wait4, not Popen.poll: its rusage covers the crawl and the worker processes it
-            # reaped (cleaning pool, browser).
+            # reaped (the browser), but not the cleaning pool's: they are the children of its
+            # forkserver, which nobody reaps. Those are counted from the samples.
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 break
             records = out.read_bytes().count(b"\n") if out.exists() else 0
-            samples.append((time.perf_counter() - started, records, _tree_rss(process)))
+            samples.append((time.perf_counter() - started, records, _sample_tree(process, cpu)))
             time.sleep(SAMPLE_SECONDS)
         seconds = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -151,7 +157,10 @@ def run_crawl(crawl: str, urls: Path, extra: dict[str, str] | None = None) -> Ru
             last = (state / "crawl.log").read_text(errors="replace").strip().splitlines()[-1:]
             print(f"  crawl {crawl} exited {child.returncode}: {last}", file=sys.stderr)
     peak = max((s[2] for s in samples), default=0)
-    return Run(crawl, pages, seconds, usage.ru_utime + usage.ru_stime, peak, samples)
+    # Both are lower bounds: the samples miss a process's last quarter second, rusage the
+    # processes nobody reaped.
+    cpu_seconds = max(usage.ru_utime + usage.ru_stime, sum(cpu.values()))
+    return Run(crawl, pages, seconds, cpu_seconds, peak, samples)
 
 
 def _progress(run: Run) -> None:

@@ -55,6 +55,21 @@ async def test_a_call_past_the_time_limit_is_clean_timeout_and_the_next_call_run
     assert await pool.run(len, "next page") == 9
 
 
+def _locales_compiled() -> int:
+    """How many of dateparser's locales have their patterns compiled in this process."""
+    from dateparser.languages.dictionary import Dictionary
+
+    return sum(len(locales) for locales in Dictionary._split_regex_cache.values())
+
+
+async def test_workers_start_warm_even_after_a_replacement(pool):
+    # Compiling every locale's patterns takes ~2 s, more than this pool's time limit: a
+    # worker that did it on its first page would fail the page.
+    assert await pool.run(_locales_compiled) >= 100
+    await _failure(pool, _die)
+    assert await pool.run(_locales_compiled) >= 100
+
+
 async def test_a_killed_worker_is_clean_crashed_and_replaced(pool):
     failure = await _failure(pool, _die)
     assert (failure.reason, failure.detail) == (

@@ -7,11 +7,12 @@ awaits its result without blocking the loop. Each call is bounded: past ``timeou
 the worker is killed (``clean_timeout``), a worker that dies or runs out of its
 ``max_memory_mb`` of address space ends the call as ``clean_crashed``, an exception as
 ``clean_error``; a new worker takes the dead one's place. Workers are forked from a
-``forkserver``: a fresh single-threaded process that imports the stages once, so a worker
-starts in milliseconds instead of a second of imports, yet never inherits the crawl's
-threads (forking a process that runs threads can copy a held lock and hang). Workers are
-replaced after :data:`TASKS_PER_WORKER` calls, so memory the parsers leave fragmented does
-not grow over a long crawl. ``workers=0`` runs every call inline, for debugging.
+``forkserver``: a fresh single-threaded process that imports the stages and runs each once
+(:mod:`scraper.clean.worker_preload`), so a worker starts warm in milliseconds instead of
+seconds of imports and lazy set-up, yet never inherits the crawl's threads (forking a
+process that runs threads can copy a held lock and hang). Workers are replaced after
+:data:`TASKS_PER_WORKER` calls, so memory the parsers leave fragmented does not grow over a
+long crawl. ``workers=0`` runs every call inline, for debugging.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import ParamSpec, TypeVar
 
 import pebble
+from htmldate.extractors import get_external_parser
 
 from scraper.chunk import chunk_markdown
 from scraper.clean.page import clean_page
@@ -33,12 +35,13 @@ from scraper.fetch.rendering import render_reason
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Calls before a worker is replaced by a fresh one (a start costs ~0.3 s of CPU: the warm-up).
+# Calls before a worker is replaced by a fresh one (forked warm: a start costs milliseconds).
 TASKS_PER_WORKER = 500
 # Calls per worker, running or queued, past which :meth:`CleanPool.room` waits: one running
 # and one ready to start keep every worker busy.
 BACKLOG_PER_WORKER = 2
 _WARM_UP_PAGE = "<html><head><title>t</title></head><body><main><p>warm up</p></main></body></html>"
+_NO_DATE = "zz 7 qq"  # a text no locale reads: dateparser tries, and so compiles, every one
 
 
 class CleanFailed(Exception):
@@ -51,20 +54,27 @@ class CleanFailed(Exception):
         self.detail = detail
 
 
-def _start_worker(max_memory_mb: int) -> None:
-    """Bound the worker's memory, then run each stage once: the imports, trafilatura's and
-    the tokenizer's lazy set-up happen here, not within the first page's time limit."""
-    if max_memory_mb:
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (max_memory_mb * 2**20, hard))
+def warm_up() -> None:
+    """Run each stage once, so that their lazy set-up is done: trafilatura's and the
+    tokenizer's, and the patterns dateparser compiles for each of its ~200 locales the first
+    time a text is tried against them (htmldate reads dates in a page's text with it: ~2 s,
+    paid again by every fresh worker within its first pages' time limits)."""
     render_reason(_WARM_UP_PAGE)
     content = clean_page(_WARM_UP_PAGE, "http://localhost/")
     chunk_markdown(content.markdown)
+    get_external_parser().get_date_data(_NO_DATE)
+
+
+def _start_worker(max_memory_mb: int) -> None:
+    """Bound the worker's memory (it was forked warm: see :func:`warm_up`)."""
+    if max_memory_mb:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (max_memory_mb * 2**20, hard))
 
 
 def _worker_context() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])  # this module imports every stage it runs
+    context.set_forkserver_preload(["scraper.clean.worker_preload"])
     return context
 
 
