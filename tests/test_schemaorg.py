@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from scraper.clean.structured_data import extract_structured_data
+from scraper.extract import jsonld
 from scraper.extract.merge import merge_entities
 from scraper.extract.schemaorg import structured_data_graph
-from scraper.extract.vocabulary import XSD, coarse_type, typed_text, typed_value
+from scraper.extract.vocabulary import XSD, coarse_type, jsonld_context, typed_text, typed_value
 
 PAGE = "https://shop.example/products/widget"
 
@@ -235,6 +236,16 @@ def test_unknown_remote_contexts_are_never_fetched():
     json_ld = [{"@context": "https://evil.example/ctx.jsonld", "@type": "Person", "name": "Ann"}]
     entities, _ = structured_data_graph({"json-ld": json_ld}, PAGE)
     assert [(e.name, e.classes) for e in entities] == [("Ann", ["Person"])]  # read as schema.org
+
+
+def test_schema_orgs_context_is_loaded_once_for_every_page(monkeypatch):
+    loads = []
+    monkeypatch.setattr(jsonld, "jsonld_context", lambda: loads.append(1) or jsonld_context())
+    for name in ("Ann", "Bob", "Cy"):
+        block = {"@context": "https://schema.org/", "@type": "Person", "name": f"{name} Lee"}
+        entities, _ = structured_data_graph({"json-ld": [block]}, PAGE)
+        assert [e.name for e in entities] == [f"{name} Lee"]
+    assert len(loads) <= 1  # none when an earlier test loaded it already
 
 
 def test_reference_cycles_terminate():
