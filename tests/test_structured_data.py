@@ -86,13 +86,30 @@ def _normalized(value):
     return value
 
 
-def test_rdfa_of_the_pruned_page_is_the_rdfa_of_the_whole_page():
+XHV_ROLE = "http://www.w3.org/1999/xhtml/vocab#role"
+
+
+def _without_previews_and_roles(items):
+    """pyRdfa's items without OpenGraph's and the role vocabulary's triples."""
+    left = []
+    for item in items:
+        kept = {k: v for k, v in item.items() if not k.startswith(("http://ogp.me/", XHV_ROLE))}
+        if set(kept) - {"@id"}:
+            left.append(kept)
+    return left
+
+
+def test_rdfa_of_the_pruned_page_is_the_rdfa_of_the_whole_page_without_previews_and_roles():
     from scraper.clean.dom import parse_html
     from scraper.clean.structured_data import _Html5RDFa
 
     whole = _Html5RDFa().extract_items(parse_html(RDFA_IN_NOISE), base_url=URL)
-    pruned = extract_structured_data(RDFA_IN_NOISE, URL)["rdfa"]
-    assert _normalized(pruned) == _normalized(whole)
+    assert any(XHV_ROLE in item for item in whole)  # what the pruned read leaves out
+    assert any("http://ogp.me/ns#title" in item for item in whole)
+    data = extract_structured_data(RDFA_IN_NOISE, URL)
+    pruned = data["rdfa"]
+    assert _normalized(pruned) == _normalized(_without_previews_and_roles(whole))
+    assert data["opengraph"][0]["og:title"] == "Shop"
     people = [n for n in pruned if "https://schema.org/Person" in n.get("@type", [])]
     assert people and people[0]["https://schema.org/knows"] == [
         {"@id": "https://shop.example/roadrunner"}
@@ -100,8 +117,8 @@ def test_rdfa_of_the_pruned_page_is_the_rdfa_of_the_whole_page():
 
 
 def test_rdfa_blank_nodes_do_not_change_the_content_hash():
-    """pyRdfa labels blank nodes at random (every ``role`` attribute makes one): the same page
-    cleaned twice must hash the same, or a re-crawl takes every such page for changed."""
+    """pyRdfa labels blank nodes at random: the same page cleaned twice must hash the same, or
+    a re-crawl takes every such page for changed."""
     html = (
         "<html><head><title>t</title></head><body><nav role='navigation'><a href='/'>Home</a>"
         "</nav><main role='main'><div typeof='schema:Person'><span property='schema:name'>"
@@ -114,8 +131,30 @@ def test_rdfa_blank_nodes_do_not_change_the_content_hash():
     rdfa = first.structured_data["rdfa"]
     assert rdfa == second.structured_data["rdfa"]
     labels = {item["@id"] for item in rdfa if item["@id"].startswith("_:")}
-    assert labels == {f"_:b{i}" for i in range(len(labels))} and len(labels) >= 4
+    assert labels == {f"_:b{i}" for i in range(len(labels))} and len(labels) >= 2
     jane = next(i for i in rdfa if {"@value": "Jane Doe"} in i.get("http://schema.org/name", []))
     [knows] = jane["http://schema.org/knows"]
     ann = next(i for i in rdfa if i["@id"] == knows["@id"])
     assert ann["http://schema.org/name"] == [{"@value": "Ann Lee"}]
+
+
+def test_a_page_with_only_link_previews_document_links_and_roles_needs_no_rdfa_processor(
+    monkeypatch,
+):
+    from scraper.clean.structured_data import _Html5RDFa
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pyRdfa ran")
+
+    monkeypatch.setattr(_Html5RDFa, "extract_items", refuse)
+    html = (
+        '<html prefix="og: http://ogp.me/ns# fb: http://ogp.me/ns/fb#"><head><title>t</title>'
+        '<meta property="og:title" content="T"><meta property="fb:app_id" content="1">'
+        '<meta property="twitter:card" content="summary"><link rel="https://api.w.org/" '
+        'href="/wp-json/"><link rel="stylesheet" href="/s.css"></head><body>'
+        '<nav role="navigation"><a href="/" rel="nofollow noopener">Home</a></nav>'
+        '<main role="main"><p>Hello.</p></main></body></html>'
+    )
+    data = extract_structured_data(html, URL)
+    assert data["rdfa"] == []
+    assert data["opengraph"][0]["og:title"] == "T"
