@@ -158,3 +158,24 @@ def test_a_page_with_only_link_previews_document_links_and_roles_needs_no_rdfa_p
     data = extract_structured_data(html, URL)
     assert data["rdfa"] == []
     assert data["opengraph"][0]["og:title"] == "T"
+
+
+def test_a_breadcrumb_of_blank_list_items_hashes_the_same_every_time():
+    items = "".join(
+        f'<li property="itemListElement" typeof="ListItem"><a property="item" href="/{n}">'
+        f'<span property="name">Level {n}</span></a><meta property="position" content="{n}">'
+        "</li>"
+        for n in range(1, 6)
+    )
+    html = (
+        '<html><head><title>t</title></head><body><ol vocab="https://schema.org/" '
+        f'typeof="BreadcrumbList">{items}</ol><main><p>Hello.</p></main></body></html>'
+    )
+    pages = [clean_page(html, "http://example.org/") for _ in range(6)]
+    assert len({page.content_hash for page in pages}) == 1
+    [crumbs] = [
+        i
+        for i in pages[0].structured_data["rdfa"]
+        if "https://schema.org/BreadcrumbList" in i.get("@type", [])
+    ]
+    assert len(crumbs["https://schema.org/itemListElement"]) == 5

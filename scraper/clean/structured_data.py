@@ -203,8 +203,8 @@ def structured_data_of(
 def canonical_blank_nodes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """RDFa items in an order and with blank-node labels (``_:b0``, ``_:b1``, …) that depend
     only on what the page says: pyRdfa names blank nodes at random and lists them in hash
-    order, so without this the same page (every ``role`` attribute makes a blank node) would
-    give another content hash each time it is cleaned, and a re-crawl would see it changed."""
+    order, so without this the same page (a breadcrumb of blank list items) would give another
+    content hash each time it is cleaned, and a re-crawl would see it changed."""
 
     def masked(value: Any) -> str:
         return json.dumps(_relabel(value, lambda label: "_:"), sort_keys=True)
@@ -221,8 +221,19 @@ def canonical_blank_nodes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for item in ordered:  # subjects first, in content order, then the blank nodes they name
         if str(item.get("@id", "")).startswith("_:"):
             label(item["@id"])
-    relabelled = [by_content(_relabel(item, label)) for item in ordered]
-    return sorted(relabelled, key=lambda item: json.dumps(item, sort_keys=True))
+    # Sorted again once labelled: values that differ only by the blank nodes they name (a
+    # breadcrumb's list items) tie under the mask, and kept pyRdfa's random order.
+    relabelled = [_by_labels(_relabel(item, label)) for item in ordered]
+    return sorted(relabelled, key=_as_json)
+
+
+def _as_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _by_labels(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` with each property's values in one order (an RDF property's values are a set)."""
+    return {k: sorted(v, key=_as_json) if isinstance(v, list) else v for k, v in item.items()}
 
 
 def _relabel(value: Any, label: Callable[[str], str]) -> Any:
