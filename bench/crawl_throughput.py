@@ -177,6 +177,8 @@ def _progress(run: Run) -> None:
 
 def corpus_mode(args: argparse.Namespace) -> None:
     pages = load_pages(Path(args.data), Path(args.data), ["wcxb"])[: args.pages]
+    if not pages:
+        sys.exit(f"no WCXB dev pages under {args.data}/wcxb-dev: give --data")
     site = {f"/{p['id']}.html": Page(read_bytes(p), content_type="text/html") for p in pages}
     runs: dict[str, list[Run]] = {crawl: [] for crawl in CRAWLS}
     with tempfile.TemporaryDirectory() as tmp, serve(site) as running:
