@@ -49,10 +49,10 @@ logger = logging.getLogger(__name__)
 SYNTAXES = ("json-ld", "microdata", "rdfa", "opengraph")
 MAX_BYTES = defaults.STRUCTURED_DATA_MAX_BYTES
 _JSONLD_XPATH = etree.XPath("//script[@type='application/ld+json']")
-# Elements that make RDFa triples or carry a hanging one (RDFa Core 1.1, section 7.5, and
-# pyRdfa's @role triples), and <base> wherever it is (pyRdfa takes the first one in the
-# document); every other element only passes on its subject, which matters to its RDFa
-# descendants alone.
+# Elements that make RDFa triples or carry a hanging one (RDFa Core 1.1, section 7.5), and
+# <base> wherever it is (pyRdfa takes the first one in the document); every other element
+# only passes on its subject, which matters to its RDFa descendants alone. (@role is read
+# by no one: prune_to_rdfa removes it.)
 _RDFA_ATTRIBUTES = (
     "property", "typeof", "about", "resource", "vocab", "prefix", "rel", "rev", "datatype",
     "inlist",
