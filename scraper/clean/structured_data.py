@@ -207,12 +207,9 @@ def canonical_blank_nodes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     content hash each time it is cleaned, and a re-crawl would see it changed."""
 
     def masked(value: Any) -> str:
-        return json.dumps(_relabel(value, lambda label: "_:"), sort_keys=True)
+        return _as_json(_relabel(value, lambda label: "_:"))
 
-    def by_content(item: dict[str, Any]) -> dict[str, Any]:
-        return {k: sorted(v, key=masked) if isinstance(v, list) else v for k, v in item.items()}
-
-    ordered = sorted((by_content(item) for item in items), key=masked)
+    ordered = sorted((_values_sorted(item, masked) for item in items), key=masked)
     labels: dict[str, str] = {}
 
     def label(old: str) -> str:
@@ -223,7 +220,7 @@ def canonical_blank_nodes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             label(item["@id"])
     # Sorted again once labelled: values that differ only by the blank nodes they name (a
     # breadcrumb's list items) tie under the mask, and kept pyRdfa's random order.
-    relabelled = [_by_labels(_relabel(item, label)) for item in ordered]
+    relabelled = [_values_sorted(_relabel(item, label), _as_json) for item in ordered]
     return sorted(relabelled, key=_as_json)
 
 
@@ -231,9 +228,10 @@ def _as_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _by_labels(item: dict[str, Any]) -> dict[str, Any]:
-    """``item`` with each property's values in one order (an RDF property's values are a set)."""
-    return {k: sorted(v, key=_as_json) if isinstance(v, list) else v for k, v in item.items()}
+def _values_sorted(item: dict[str, Any], key: Callable[[Any], str]) -> dict[str, Any]:
+    """``item`` with each property's values sorted by ``key`` (an RDF property's values are a
+    set)."""
+    return {k: sorted(v, key=key) if isinstance(v, list) else v for k, v in item.items()}
 
 
 def _relabel(value: Any, label: Callable[[str], str]) -> Any:
