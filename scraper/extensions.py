@@ -36,6 +36,9 @@ from scraper.signals import state_write_failed
 from scraper.writes import WRITE_FAILED, WriteFailed
 
 logger = logging.getLogger(__name__)
+# How often an idle fleet worker looks for queued pages: a busy worker takes them as soon as
+# it has room, so an idle one that looked less often would rarely find one left.
+IDLE_LOOK_SECONDS = 0.1
 
 
 class RedactLogs:
@@ -419,13 +422,13 @@ class FleetWorker:
         return self.fleet.done() > 0
 
     async def _watch(self) -> None:
-        """While idle, look at the frontier twice a second (Scrapy looks every 5 s): crawl
-        the first request other workers queue (as scrapy-redis's spiders do, through
-        ``engine.crawl``, which hands it back to the queue and wakes the engine), and close
-        as soon as the whole crawl is done."""
+        """While idle, look at the frontier every :data:`IDLE_LOOK_SECONDS` (Scrapy looks
+        every 5 s): crawl the first request other workers queue (as scrapy-redis's spiders
+        do, through ``engine.crawl``, which hands it back to the queue and wakes the engine),
+        and close as soon as the whole crawl is done."""
         try:
             while self.stopping is None and self.crawler.engine is not None:
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(IDLE_LOOK_SECONDS)
                 if self.fleet.queued():
                     self.fleet.crawling()
                     request = self.queue.pop()

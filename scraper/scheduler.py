@@ -5,7 +5,8 @@ unlike its queues, a request taken from this one stays owned by its worker until
 record is done (``scraper.pipelines.fleet``), and goes back to the queue when that worker
 stops beating, so a worker killed with -9 loses no page. Requests are deduped as they are
 queued, in the same Redis step (every worker seeds the crawl; each page is queued once). A
-worker holds at most CONCURRENT_REQUESTS pages at once (downloading or in its pipelines), so
+worker holds at most CONCURRENT_REQUESTS pages at once (downloading or in its pipelines), and
+takes none while as many of its downloads as it has clean workers wait for one of them, so
 pages wait in the shared queue for the worker that is free first.
 """
 
@@ -18,7 +19,7 @@ from scrapy import Request, Spider
 from scrapy.core.scheduler import BaseScheduler
 from scrapy.crawler import Crawler
 
-from scraper.extensions import FleetWorker
+from scraper.extensions import FleetWorker, clean_workers
 from scraper.frontier import HANDED_BACK, FleetQueue, frontier_entry
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ class FleetScheduler(BaseScheduler):
         # long as the downloader has room, and a worker would take pages its LLM calls
         # cannot serve yet, while other workers wait.
         self.max_held = crawler.settings.getint("CONCURRENT_REQUESTS")
+        # Downloads wait for a free clean worker before they start (CleanBacklogMiddleware):
+        # pages taken beyond one waiting per clean worker would sit here, not in the shared
+        # queue where an idle worker takes them.
+        self.clean = clean_workers(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FleetScheduler:
@@ -75,7 +80,11 @@ class FleetScheduler(BaseScheduler):
 
     def next_request(self) -> Request | None:
         assert self.queue is not None, "open() was called"
-        if self.worker.stopping or len(self.worker.held) >= self.max_held:
+        if (
+            self.worker.stopping
+            or len(self.worker.held) >= self.max_held
+            or self.clean.waiting >= max(1, self.clean.workers)
+        ):
             return None  # Scrapy asks again when one of its requests is done
         try:
             request = self.queue.pop()

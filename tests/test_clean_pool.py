@@ -100,8 +100,9 @@ async def test_room_waits_while_the_worker_has_two_calls(pool):
     room = asyncio.ensure_future(pool.room())
     await asyncio.sleep(0.2)
     assert not room.done()
+    assert pool.waiting == 1  # a fleet worker takes no more pages while it waits
     await asyncio.wait_for(room, 10)
-    assert calls[0].done() and pool.calls == 1
+    assert calls[0].done() and pool.calls == 1 and pool.waiting == 0
     await asyncio.gather(*calls)
 
 

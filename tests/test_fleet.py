@@ -16,8 +16,9 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -38,11 +39,12 @@ from tests.fake_llm import FakeLLM, serve_fake_llm
 from tests.oxigraph_server import oxigraph_server
 from tests.processes import free_port
 from tests.redis_server import redis_server
-from tests.sites import RunningSite, serve
+from tests.sites import Page, RunningSite, serve
 
 PEOPLE = [f"{first} {last}" for first in ("Jane", "Omar", "Lena") for last in ("Doe", "Berg")]
 CITIES = ("Springfield Town", "Rotterdam Harbour", "Lyon Centre")
 SECTIONS, PER_SECTION, MIRRORS = 6, 10, 6
+PAGE_LATENCY = 0.2  # seconds
 ACME = {
     "@context": "https://schema.org",
     "@type": "Organization",
@@ -113,9 +115,20 @@ class Baseline:
     texts: set[str]  # the distinct chunk texts the LLM was asked about
 
 
+def _slowly(html: str) -> Callable[[BaseHTTPRequestHandler], Page]:
+    def answer(_: BaseHTTPRequestHandler) -> Page:
+        time.sleep(PAGE_LATENCY)
+        return Page(html)
+
+    return answer
+
+
 @pytest.fixture(scope="module")
 def site() -> Iterator[RunningSite]:
-    with serve(dict(SITE)) as running:
+    """The site, each page answered after PAGE_LATENCY, as a real site's: a worker then holds
+    pages it waits for, and leaves the rest queued for the others (a site that answers at
+    once is crawled by whichever worker got going first, before the others look)."""
+    with serve({path: _slowly(html) for path, html in SITE.items()}) as running:
         yield running
 
 

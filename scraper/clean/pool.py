@@ -92,6 +92,7 @@ class CleanPool:
         self.max_memory_mb = max_memory_mb
         self._pool: pebble.ProcessPool | None = None
         self.calls = 0  # calls running or queued
+        self.waiting = 0  # callers of room() waiting for it
         self._room = asyncio.Event()
 
     @property
@@ -124,9 +125,18 @@ class CleanPool:
         a crawl that waits for it before each download fetches no faster than its pages are
         cleaned, so pages waiting for a worker neither pile up in memory nor, when the crawl
         is killed, need fetching again."""
-        while self.calls >= BACKLOG_PER_WORKER * self.workers > 0:
-            self._room.clear()
-            await self._room.wait()
+        if not self._full():
+            return
+        self.waiting += 1
+        try:
+            while self._full():
+                self._room.clear()
+                await self._room.wait()
+        finally:
+            self.waiting -= 1
+
+    def _full(self) -> bool:
+        return self.calls >= BACKLOG_PER_WORKER * self.workers > 0
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``function(*args, **kwargs)`` in a worker; raises :class:`CleanFailed`."""
