@@ -80,6 +80,7 @@ class Run:
     pages: int  # feed records written
     seconds: float
     cpu_seconds: float
+    main_cpu_seconds: float  # the crawl's own process (the reactor), without its workers
     peak_rss: int  # bytes, the process and its children together
     # (seconds since start, records so far, RSS) every SAMPLE_SECONDS
     samples: list[tuple[float, int, int]] = field(default_factory=list)
@@ -91,6 +92,10 @@ class Run:
     @property
     def cpu_ms_per_page(self) -> float:
         return 1000 * self.cpu_seconds / max(self.pages, 1)
+
+    @property
+    def main_cpu_ms_per_page(self) -> float:
+        return 1000 * self.main_cpu_seconds / max(self.pages, 1)
 
     @property
     def cores(self) -> float:
@@ -160,13 +165,15 @@ def run_crawl(crawl: str, urls: Path, extra: dict[str, str] | None = None) -> Ru
     # Both are lower bounds: the samples miss a process's last quarter second, rusage the
     # processes nobody reaped.
     cpu_seconds = max(usage.ru_utime + usage.ru_stime, sum(cpu.values()))
-    return Run(crawl, pages, seconds, cpu_seconds, peak, samples)
+    main = usage.ru_utime + usage.ru_stime if crawl in "ab" else cpu.get(child.pid, 0.0)
+    return Run(crawl, pages, seconds, cpu_seconds, main, peak, samples)
 
 
 def _progress(run: Run) -> None:
     print(
         f"  {run.crawl}: {run.pages} pages in {run.seconds:.1f} s, "
-        f"{run.pages_per_second:.1f} pages/s, {run.cpu_ms_per_page:.0f} CPU ms/page, "
+        f"{run.pages_per_second:.1f} pages/s, {run.cpu_ms_per_page:.0f} CPU ms/page "
+        f"({run.main_cpu_ms_per_page:.0f} in the crawl's own process), "
         f"{run.cores:.2f} cores, peak RSS {run.peak_rss / 2**20:.0f} MB",
         file=sys.stderr,
     )

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from scraper.clean.pool import CleanFailed, CleanPool
-from tests.crawling import run_crawl
+from tests.crawling import PROJECT_DIR, run_crawl
 from tests.sites import Page, serve
 
 NESTED_TABLES = Path(__file__).parent / "hostile" / "bounds" / "nested-tables.html"
@@ -68,6 +70,40 @@ async def test_workers_start_warm_even_after_a_replacement(pool):
     assert await pool.run(_locales_compiled) >= 100
     await _failure(pool, _die)
     assert await pool.run(_locales_compiled) >= 100
+
+
+_LOOP_WHILE_STARTING = """
+import asyncio
+from scraper.clean.pool import CleanPool
+
+async def main():
+    pool = CleanPool(workers=1, timeout=30, max_memory_mb=1024)
+    pool.start()  # as the crawl does when its engine starts
+    ticks = 0
+    first = asyncio.ensure_future(pool.run(len, "page"))
+    while not first.done():
+        ticks += 1
+        await asyncio.sleep(0.01)
+    print(ticks, first.result())
+    pool.close()
+
+asyncio.run(main())
+"""
+
+
+def test_the_event_loop_runs_while_the_workers_start():
+    # In a fresh process: its forkserver warms up (seconds) before the first worker exists,
+    # and the crawl's downloads go on meanwhile.
+    done = subprocess.run(
+        [sys.executable, "-c", _LOOP_WHILE_STARTING],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_DIR,
+    )
+    assert done.returncode == 0, done.stderr
+    ticks, result = done.stdout.split()
+    assert result == "4" and int(ticks) >= 20, done.stdout
 
 
 async def test_a_killed_worker_is_clean_crashed_and_replaced(pool):

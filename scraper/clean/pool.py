@@ -21,7 +21,9 @@ import asyncio
 import multiprocessing
 import os
 import resource
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import ParamSpec, TypeVar
 
@@ -78,6 +80,22 @@ def _worker_context() -> multiprocessing.context.ForkServerContext:
     return context
 
 
+def _started_in_thread(pool: pebble.ProcessPool) -> Future[None]:
+    """Start ``pool``'s workers and threads (it does so on its first call) in a thread."""
+    started: Future[None] = Future()
+
+    def start() -> None:
+        try:
+            pool.schedule(int)
+        except BaseException as exc:  # the caller's await raises it
+            started.set_exception(exc)
+        else:
+            started.set_result(None)
+
+    threading.Thread(target=start, name="clean-pool-start", daemon=True).start()
+    return started
+
+
 def default_workers() -> int:
     """One worker per core this process may run on."""
     return len(os.sched_getaffinity(0))
@@ -91,6 +109,7 @@ class CleanPool:
         self.timeout = timeout
         self.max_memory_mb = max_memory_mb
         self._pool: pebble.ProcessPool | None = None
+        self._started: Future[None] | None = None  # done once the pool's workers are up
         self.calls = 0  # calls running or queued
         self.waiting = 0  # callers of room() waiting for it
         self._room = asyncio.Event()
@@ -100,8 +119,9 @@ class CleanPool:
         return self.workers == 0
 
     def start(self) -> None:
-        """Start the workers (each warms up while the crawl's first pages download)."""
-        if self.inline or (self._pool is not None and self._pool.active):
+        """Start the workers, from a thread: the forkserver's first fork waits for its warm-up
+        (~3 s), and the crawl's first pages download meanwhile."""
+        if self.inline or self._starting_or_active():
             return
         self._pool = pebble.ProcessPool(
             max_workers=self.workers,
@@ -110,12 +130,26 @@ class CleanPool:
             initargs=(self.max_memory_mb,),
             context=_worker_context(),
         )
-        # The pool starts its workers and threads on its first call.
-        self._pool.schedule(int)
+        self._started = _started_in_thread(self._pool)
+
+    def _starting_or_active(self) -> bool:
+        # A pool's ``active`` starts it when it has not started: not on this thread.
+        if self._pool is None or self._started is None:
+            return False
+        return not self._started.done() or self._pool.active
+
+    async def _running_pool(self) -> pebble.ProcessPool:
+        self.start()
+        assert self._pool is not None and self._started is not None, "started above"
+        pool = self._pool
+        await asyncio.wrap_future(self._started)
+        return pool
 
     def close(self) -> None:
         """Stop the workers (calls still running end as ``clean_crashed``)."""
         if self._pool is not None:
+            assert self._started is not None, "set with the pool"
+            self._started.exception()  # a pool still starting is stopped once it runs
             self._pool.stop()
             self._pool.join()
             self._pool = None
@@ -155,15 +189,13 @@ class CleanPool:
                 raise CleanFailed("clean_crashed", "out of memory") from exc
             except Exception as exc:  # a bug in a stage costs one page, not the crawl
                 raise CleanFailed("clean_error", f"{type(exc).__name__}: {exc}") from exc
-        self.start()
-        assert self._pool is not None, "started above"
+        pool = await self._running_pool()
         try:
-            future = self._pool.schedule(function, args, kwargs, timeout=self.timeout)
+            future = pool.schedule(function, args, kwargs, timeout=self.timeout)
         except RuntimeError:  # the pool broke (a worker died while none was busy): renew it
             self.close()
-            self.start()
-            assert self._pool is not None, "started above"
-            future = self._pool.schedule(function, args, kwargs, timeout=self.timeout)
+            pool = await self._running_pool()
+            future = pool.schedule(function, args, kwargs, timeout=self.timeout)
         try:
             return await asyncio.wrap_future(future)
         except Exception as exc:
