@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scraper.clean import clean_page
+from scraper.clean import clean_page, hidden
 from scraper.clean.dom import parse_html
 from scraper.clean.hidden import hiding_reason, remove_hidden
 from tests.crawling import run_crawl
@@ -51,6 +51,26 @@ def test_hidden_removal_survives_deep_nesting():
     assert tree is not None
     assert remove_hidden(tree) == {"hidden": 1}
     assert "INJECTED" not in tree.text_content()
+
+
+def test_a_sites_stylesheet_is_read_once_for_all_its_pages(monkeypatch):
+    read, style_rules = [], hidden._style_rules
+    monkeypatch.setattr(hidden, "_style_rules", lambda css: read.append(css) or style_rules(css))
+    hidden._stylesheets_hiding_rules.cache_clear()
+    site_css = ".promo-note {display: none} .lead {font-weight: bold}"
+    for n in range(3):
+        tree = parse_html(
+            f"<html><head><style>{site_css}</style></head><body><p class='lead'>Page {n}</p>"
+            f"<p class='promo-note'>INJECTED {n}</p></body></html>"
+        )
+        assert tree is not None
+        assert remove_hidden(tree) == {"display": 1}
+        assert "INJECTED" not in tree.text_content() and f"Page {n}" in tree.text_content()
+    assert read == [site_css]
+    other = parse_html("<html><head><style>.x {display: none}</style></head><body></body></html>")
+    assert other is not None
+    remove_hidden(other)
+    assert read == [site_css, ".x {display: none}"]
 
 
 def test_rendered_pages_drop_what_the_browser_does_not_show(tmp_path):

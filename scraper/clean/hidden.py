@@ -178,8 +178,17 @@ def _may_hide(body: str) -> bool:
     return "background" in body.lower() and bool(_COLOUR_DECLARATION.search(body))
 
 
-def _hiding_rules(root: HtmlElement) -> list[tuple[etree.XPath, str]]:
-    """The plain ``<style>`` rules of ``root`` that hide what they match, as (XPath, reason).
+def _hiding_rules(root: HtmlElement) -> tuple[tuple[etree.XPath, str], ...]:
+    """The plain ``<style>`` rules of ``root`` that hide what they match, as (XPath, reason)."""
+    return _stylesheets_hiding_rules(tuple(style.text or "" for style in root.iter("style")))
+
+
+# Keyed by the text of the page's stylesheets: the pages of one site inline the same ones (a
+# few templates' worth), so a worker crawling it parses them once (about half of what finding
+# hidden text costs). Pages are size-bounded, so are the 8 keys kept.
+@functools.lru_cache(maxsize=8)
+def _stylesheets_hiding_rules(stylesheets: tuple[str, ...]) -> tuple[tuple[etree.XPath, str], ...]:
+    """:func:`_hiding_rules` of a page whose ``<style>`` elements hold ``stylesheets``.
 
     Rules inside at-rules (``@media (max-width: …)``) hide only on some screens, and are not
     taken (``@media screen`` and ``all`` are); a rule whose selector has a pseudo-class hides
@@ -188,8 +197,8 @@ def _hiding_rules(root: HtmlElement) -> list[tuple[etree.XPath, str]]:
     hiding: list[tuple[str, str, set[str]]] = []
     shown: set[str] = set()
     count = 0
-    for style in root.iter("style"):
-        for selectors, body, always in _style_rules(style.text or ""):
+    for stylesheet in stylesheets:
+        for selectors, body, always in _style_rules(stylesheet):
             count += 1
             if count > MAX_RULES:
                 break
@@ -209,7 +218,7 @@ def _hiding_rules(root: HtmlElement) -> list[tuple[etree.XPath, str]]:
             rules.append((etree.XPath(_TRANSLATOR.css_to_xpath(selector)), reason))
         except (SelectorError, etree.XPathError):
             continue
-    return rules
+    return tuple(rules)
 
 
 def _static_reason(el: HtmlElement, background: str | None) -> str | None:
