@@ -159,18 +159,13 @@ class CleanPool:
         a crawl that waits for it before each download fetches no faster than its pages are
         cleaned, so pages waiting for a worker neither pile up in memory nor, when the crawl
         is killed, need fetching again."""
-        if not self._full():
-            return
-        self.waiting += 1
+        self.waiting += 1  # seen by others only while this awaits
         try:
-            while self._full():
+            while self.calls >= BACKLOG_PER_WORKER * self.workers > 0:
                 self._room.clear()
                 await self._room.wait()
         finally:
             self.waiting -= 1
-
-    def _full(self) -> bool:
-        return self.calls >= BACKLOG_PER_WORKER * self.workers > 0
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``function(*args, **kwargs)`` in a worker; raises :class:`CleanFailed`."""
