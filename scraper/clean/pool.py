@@ -142,7 +142,9 @@ class CleanPool:
         self.start()
         assert self._pool is not None and self._started is not None, "started above"
         pool = self._pool
-        await asyncio.wrap_future(self._started)
+        if not self._started.done():  # else no turn of the loop between this and the call
+            await asyncio.wrap_future(self._started)
+        self._started.result()  # raises what starting raised
         return pool
 
     def close(self) -> None:
