@@ -121,7 +121,8 @@ def test_calendar_trap_and_nesting_paths_are_cut_off_and_summarised(tmp_path):
     # are linked from a month (not a trap), and 5 days more from days.
     assert len(months) == 6, months
     assert len(days) <= 6 * 3 + 5, days
-    assert docs == ["/docs/guide/", "/docs/guide/guide/"]  # /docs/guide/guide/guide/ is cut
+    # Records come in the order pages finish, which load can flip; which pages is what counts.
+    assert sorted(docs) == ["/docs/guide/", "/docs/guide/guide/"]  # /docs/guide/guide/guide/ is cut
     assert len(paths) == len(set(paths))
     report = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
     assert report["cut_off"]["url_pattern"] >= 6 and report["cut_off"]["repeated_segments"] == 1
