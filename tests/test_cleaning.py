@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+import trafilatura
 
+from scraper.clean import metadata
 from scraper.clean.chrome import remove_overlays
 from scraper.clean.dom import parse_html, repeated_block_share, strip_boilerplate
 from scraper.clean.main_content import (
@@ -17,7 +19,7 @@ from scraper.clean.main_content import (
     drop_shop_policy_lines,
     drop_unconfirmed_short_lines,
 )
-from scraper.clean.metadata import jsonld_nodes, page_kind, product_description
+from scraper.clean.metadata import jsonld_nodes, page_kind, product_description, trafilatura_fields
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cleaning"
 URL = "https://example.org/page"
@@ -442,3 +444,38 @@ def test_a_parsed_page_is_freed_with_its_tree():
     for _ in range(10):
         parse_and_walk()
     assert psutil.Process().memory_info().rss - before < 20 * 2**20
+
+
+_BYLINE_PAGES = [
+    *sorted(FIXTURES.glob("*.html")),
+    _article(
+        "<p class='byline'>By Ada Lovelace, 3 March 2023</p>",
+        head="<meta name='author' content='Ada Lovelace'>",
+    ),
+    _article("<p>Updated on 2022-11-05 by <a rel='author' href='/ada'>Ada King</a></p>"),
+]
+
+
+@pytest.mark.parametrize("page", _BYLINE_PAGES, ids=lambda page: getattr(page, "stem", "inline"))
+def test_trafilatura_fields_are_those_of_trafilatura_extract_metadata(page):
+    html = page.read_text() if isinstance(page, Path) else page
+    expected = trafilatura.extract_metadata(parse_html(html), default_url=URL)
+    found = trafilatura_fields(parse_html(html), URL, with_date=True)
+    assert (found.title, found.author, found.date) == (
+        expected.title,
+        expected.author,
+        expected.date,
+    )
+
+
+def test_no_date_is_searched_for_a_page_that_declares_one(monkeypatch):
+    """htmldate's search is half of what trafilatura's metadata costs: not for a page that
+    says when it was published."""
+    searched: list[str] = []
+    monkeypatch.setattr(metadata, "find_date", lambda *args, **kwargs: searched.append("x"))
+    declared = "<meta property='article:published_time' content='2024-05-02'>"
+    page = clean_html(_article("", head=declared), URL)
+    assert page.published.startswith("2024-05-02")
+    assert searched == []
+    clean_html(_article(""), URL)
+    assert searched == ["x"]
